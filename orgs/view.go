@@ -1,0 +1,356 @@
+package orgs
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config sets the view's timers and bounds.
+type Config struct {
+	// LivenessWindow: a peer silent for longer than this is suspect.
+	LivenessWindow time.Duration
+	// SuspectRetention: a peer silent for longer than this is forgotten.
+	SuspectRetention time.Duration
+	// LeftRetention: a peer that left is forgotten this long after its leave.
+	LeftRetention time.Duration
+	// OrgRetention: an organization nobody has mentioned for this long, and
+	// that has no remembered peer, is forgotten.
+	OrgRetention time.Duration
+	// MaxPeers bounds the peers remembered (the node itself aside).
+	MaxPeers int
+	// MaxOrgs bounds the organizations remembered.
+	MaxOrgs int
+}
+
+// Heartbeat is a validated presence announcement, ready for the view.
+type Heartbeat struct {
+	PeerID   string
+	Org      string
+	OrgID    string
+	Version  Version
+	Host     string
+	Addrs    []string
+	Direct   bool // received from the sender itself, not relayed
+	Verified bool // carries a valid credential of a trusted organization
+}
+
+// Outcome says what the view did with an announcement.
+type Outcome uint8
+
+const (
+	Applied  Outcome = iota // known peer updated
+	Added                   // first heartbeat of this peer
+	Rejoined                // a peer that was suspect or left is alive again
+	Stale                   // not newer than what the view has: ignored
+	Unknown                 // a leave from a peer the view does not know: ignored
+	Full                    // MaxPeers reached: ignored
+	IsSelf                  // about the node itself: ignored
+)
+
+var outcomeNames = [...]string{"applied", "added", "rejoined", "stale", "unknown", "full", "self"}
+
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// EventSink hears every state change of a peer, after the view's lock is
+// released. It may be called concurrently from several goroutines and must
+// not block.
+type EventSink func(p PeerInfo, from PeerState)
+
+// View is one node's picture of the peers of every organization. It is safe
+// for concurrent use. It hands out copies only.
+type View struct {
+	cfg   Config
+	clock Clock
+	sink  EventSink
+
+	mu    sync.Mutex
+	self  PeerInfo
+	peers map[string]*entry
+	orgs  map[string]time.Time // org name -> last mention
+}
+
+type entry struct {
+	PeerInfo
+	changed time.Time // when the state last changed (leave time for left)
+}
+
+// NewView returns an empty view whose own peer is self (state alive).
+func NewView(cfg Config, clock Clock, self PeerInfo, sink EventSink) *View {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	self.State, self.Self, self.Learned = StateAlive, true, LearnedSelf
+	self.LastSeen = clock.Now()
+	return &View{cfg: cfg, clock: clock, sink: sink, self: self,
+		peers: make(map[string]*entry), orgs: map[string]time.Time{self.Org: self.LastSeen}}
+}
+
+// UpdateSelf changes the node's own record (addresses, verification).
+func (v *View) UpdateSelf(f func(*PeerInfo)) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	f(&v.self)
+	v.self.State, v.self.Self, v.self.Learned = StateAlive, true, LearnedSelf
+}
+
+// ApplyHeartbeat records a heartbeat. Older or equal versions are ignored.
+func (v *View) ApplyHeartbeat(hb Heartbeat) Outcome {
+	out, ev := v.applyHeartbeat(hb)
+	v.emit(ev)
+	return out
+}
+
+func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if hb.PeerID == v.self.PeerID {
+		return IsSelf, nil
+	}
+	now := v.clock.Now()
+	evs := v.expire(now)
+	e, ok := v.peers[hb.PeerID]
+	out := Applied
+	switch {
+	case ok && !e.Version.Less(hb.Version):
+		return Stale, evs
+	case !ok:
+		if len(v.peers) >= v.cfg.MaxPeers && !v.evictOne() {
+			return Full, evs
+		}
+		e = &entry{}
+		v.peers[hb.PeerID] = e
+		out = Added
+	case e.State != StateAlive:
+		out = Rejoined
+	}
+	from := e.State
+	e.PeerID, e.Org, e.OrgID, e.Version = hb.PeerID, hb.Org, hb.OrgID, hb.Version
+	e.Host, e.Addrs, e.Verified = hb.Host, slices.Clone(hb.Addrs), hb.Verified
+	e.LastSeen = now
+	e.Learned = LearnedRelayed
+	if hb.Direct {
+		e.Learned = LearnedDirect
+	}
+	v.noteOrg(hb.Org, now)
+	if from != StateAlive {
+		e.State, e.changed = StateAlive, now
+		evs = append(evs, event{e.copy(), from})
+	}
+	return out, evs
+}
+
+// ApplyLeave records that a peer announced its departure. A leave older than
+// the peer's last heartbeat is ignored; so is one from an unknown peer.
+func (v *View) ApplyLeave(peerID string, ver Version) Outcome {
+	v.mu.Lock()
+	now := v.clock.Now()
+	evs := v.expire(now)
+	out := func() Outcome {
+		if peerID == v.self.PeerID {
+			return IsSelf
+		}
+		e, ok := v.peers[peerID]
+		if !ok {
+			return Unknown
+		}
+		if !e.Version.Less(ver) {
+			return Stale
+		}
+		from := e.State
+		e.Version, e.State, e.changed = ver, StateLeft, now
+		if from != StateLeft {
+			evs = append(evs, event{e.copy(), from})
+		}
+		return Applied
+	}()
+	v.mu.Unlock()
+	v.emit(evs)
+	return out
+}
+
+// SetConnected records whether the node holds a direct connection to the
+// peer. Unknown peers are ignored: a connection alone is not a member.
+func (v *View) SetConnected(peerID string, connected bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.peers[peerID]; ok {
+		e.Connected = connected
+	}
+}
+
+// NoteOrg records that an organization exists (heard of on the directory).
+func (v *View) NoteOrg(name string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.noteOrg(name, v.clock.Now())
+}
+
+func (v *View) noteOrg(name string, now time.Time) {
+	if _, ok := v.orgs[name]; !ok && len(v.orgs) >= v.cfg.MaxOrgs {
+		return
+	}
+	v.orgs[name] = now
+}
+
+// Orgs returns the names of the organizations the view knows, sorted.
+func (v *View) Orgs() []string {
+	v.mu.Lock()
+	evs := v.expire(v.clock.Now())
+	names := make([]string, 0, len(v.orgs))
+	for n := range v.orgs {
+		names = append(names, n)
+	}
+	v.mu.Unlock()
+	v.emit(evs)
+	slices.Sort(names)
+	return names
+}
+
+// Get returns one peer (the node itself included).
+func (v *View) Get(peerID string) (PeerInfo, bool) {
+	v.mu.Lock()
+	evs := v.expire(v.clock.Now())
+	var p PeerInfo
+	e, ok := v.peers[peerID]
+	switch {
+	case ok:
+		p = e.copy()
+	case peerID == v.self.PeerID:
+		p, ok = v.selfCopy(), true
+	}
+	v.mu.Unlock()
+	v.emit(evs)
+	return p, ok
+}
+
+// Filter selects peers; zero fields match everything.
+type Filter struct {
+	Org   string
+	State PeerState
+}
+
+// Peers returns copies of the peers matching f, the node itself included,
+// sorted by organization and peer ID.
+func (v *View) Peers(f Filter) []PeerInfo {
+	v.mu.Lock()
+	evs := v.expire(v.clock.Now())
+	out := make([]PeerInfo, 0, len(v.peers)+1)
+	match := func(p *PeerInfo) bool {
+		return (f.Org == "" || p.Org == f.Org) && (f.State == StateUnknown || p.State == f.State)
+	}
+	if match(&v.self) {
+		out = append(out, v.selfCopy())
+	}
+	for _, e := range v.peers {
+		if match(&e.PeerInfo) {
+			out = append(out, e.copy())
+		}
+	}
+	v.mu.Unlock()
+	v.emit(evs)
+	slices.SortFunc(out, func(a, b PeerInfo) int {
+		if c := strings.Compare(a.Org, b.Org); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PeerID, b.PeerID)
+	})
+	return out
+}
+
+// Expire applies the time-based transitions now. Every reader does this too;
+// calling it on a timer only makes the event sink hear about them promptly.
+func (v *View) Expire() {
+	v.mu.Lock()
+	evs := v.expire(v.clock.Now())
+	v.mu.Unlock()
+	v.emit(evs)
+}
+
+type event struct {
+	p    PeerInfo
+	from PeerState
+}
+
+func (v *View) emit(evs []event) {
+	if v.sink == nil {
+		return
+	}
+	for _, ev := range evs {
+		v.sink(ev.p, ev.from)
+	}
+}
+
+// expire moves silent alive peers to suspect and forgets suspect and left
+// peers past their retention. v.mu must be held.
+func (v *View) expire(now time.Time) []event {
+	v.self.LastSeen = now
+	var evs []event
+	for id, e := range v.peers {
+		silent := now.Sub(e.LastSeen)
+		switch {
+		case e.State == StateAlive && silent > v.cfg.LivenessWindow:
+			e.State, e.changed = StateSuspect, now
+			evs = append(evs, event{e.copy(), StateAlive})
+			if silent > v.cfg.SuspectRetention {
+				evs = append(evs, v.drop(id, e))
+			}
+		case e.State == StateSuspect && silent > v.cfg.SuspectRetention,
+			e.State == StateLeft && now.Sub(e.changed) > v.cfg.LeftRetention:
+			evs = append(evs, v.drop(id, e))
+		}
+	}
+	for name, last := range v.orgs {
+		if name != v.self.Org && now.Sub(last) > v.cfg.OrgRetention && !v.hasPeersIn(name) {
+			delete(v.orgs, name)
+		}
+	}
+	return evs
+}
+
+// drop forgets a peer and returns the event of that transition: its new
+// state is StateUnknown, "forgotten".
+func (v *View) drop(id string, e *entry) event {
+	delete(v.peers, id)
+	from := e.State
+	e.State = StateUnknown
+	return event{e.copy(), from}
+}
+
+func (v *View) hasPeersIn(org string) bool {
+	for _, e := range v.peers {
+		if e.Org == org {
+			return true
+		}
+	}
+	return false
+}
+
+// evictOne forgets the longest-silent peer that is not alive, to make room.
+func (v *View) evictOne() bool {
+	var victim string
+	var oldest time.Time
+	for id, e := range v.peers {
+		if e.State != StateAlive && (victim == "" || e.LastSeen.Before(oldest)) {
+			victim, oldest = id, e.LastSeen
+		}
+	}
+	if victim == "" {
+		return false
+	}
+	delete(v.peers, victim)
+	return true
+}
+
+func (e *entry) copy() PeerInfo {
+	p := e.PeerInfo
+	p.Addrs = slices.Clone(p.Addrs)
+	return p
+}
+
+func (v *View) selfCopy() PeerInfo {
+	p := v.self
+	p.Addrs = slices.Clone(p.Addrs)
+	return p
+}

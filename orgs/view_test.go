@@ -1,0 +1,297 @@
+package orgs
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var testCfg = Config{
+	LivenessWindow:   3 * time.Second,
+	SuspectRetention: 30 * time.Second,
+	LeftRetention:    60 * time.Second,
+	OrgRetention:     60 * time.Second,
+	MaxPeers:         100,
+	MaxOrgs:          10,
+}
+
+type recorded struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (r *recorded) sink(p PeerInfo, from PeerState) {
+	r.mu.Lock()
+	r.evs = append(r.evs, fmt.Sprintf("%s:%s->%s", p.PeerID, from, p.State))
+	r.mu.Unlock()
+}
+
+func newTestView(t testing.TB) (*View, *fakeClock, *recorded) {
+	t.Helper()
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	rec := &recorded{}
+	v := NewView(testCfg, clk, PeerInfo{PeerID: "self", Org: "acme", Host: "h0"}, rec.sink)
+	return v, clk, rec
+}
+
+func hb(id, org, host string, epoch, seq uint64) Heartbeat {
+	return Heartbeat{PeerID: id, Org: org, Host: host, Version: Version{epoch, seq}, Direct: true}
+}
+
+func state(t *testing.T, v *View, id string) PeerState {
+	t.Helper()
+	p, ok := v.Get(id)
+	if !ok {
+		return StateUnknown
+	}
+	return p.State
+}
+
+func TestSelfIsCountedAlive(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	clk.Advance(time.Hour) // self never expires
+	s := v.Snapshot()
+	c := s.OrgCounts("acme")
+	if c.Alive != 1 || c.Hosts != 1 || s.Total.Alive != 1 {
+		t.Fatalf("self not counted once: %+v", s)
+	}
+	if c.FreshestMs != nil {
+		t.Fatalf("self must not give heartbeat ages: %+v", c)
+	}
+	if ps := v.Peers(Filter{}); len(ps) != 1 || !ps[0].Self || ps[0].Learned != LearnedSelf {
+		t.Fatalf("peers = %+v", ps)
+	}
+}
+
+func TestTransitionsAliveSuspectForgotten(t *testing.T) {
+	v, clk, rec := newTestView(t)
+	if out := v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 1)); out != Added {
+		t.Fatalf("first heartbeat: %v", out)
+	}
+	if got := state(t, v, "a"); got != StateAlive {
+		t.Fatalf("after heartbeat: %v", got)
+	}
+	clk.Advance(3 * time.Second) // exactly the window: still alive
+	if got := state(t, v, "a"); got != StateAlive {
+		t.Fatalf("at window: %v", got)
+	}
+	clk.Advance(time.Millisecond)
+	if got := state(t, v, "a"); got != StateSuspect {
+		t.Fatalf("past window: %v", got)
+	}
+	c := v.Snapshot().OrgCounts("acme")
+	if c.Alive != 1 || c.Suspect != 1 {
+		t.Fatalf("counts while suspect: %+v", c)
+	}
+	// A fresh heartbeat brings it back.
+	if out := v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 2)); out != Rejoined {
+		t.Fatalf("heartbeat while suspect: %v", out)
+	}
+	clk.Advance(31 * time.Second)
+	if _, ok := v.Get("a"); ok {
+		t.Fatal("peer silent past retention still remembered")
+	}
+	want := []string{"a:unknown->alive", "a:alive->suspect", "a:suspect->alive", "a:alive->suspect", "a:suspect->unknown"}
+	if fmt.Sprint(rec.evs) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", rec.evs, want)
+	}
+}
+
+func TestLeaveThenForgottenThenRejoin(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	v.ApplyHeartbeat(hb("a", "globex", "h1", 1, 5))
+	if out := v.ApplyLeave("a", Version{1, 4}); out != Stale {
+		t.Fatalf("leave older than last heartbeat: %v", out)
+	}
+	if out := v.ApplyLeave("a", Version{1, 6}); out != Applied {
+		t.Fatalf("leave: %v", out)
+	}
+	if got := state(t, v, "a"); got != StateLeft {
+		t.Fatalf("after leave: %v", got)
+	}
+	c := v.Snapshot().OrgCounts("globex")
+	if c.Alive != 0 || c.Left != 1 {
+		t.Fatalf("counts after leave: %+v", c)
+	}
+	// The heartbeat it sent before leaving arrives late: ignored.
+	if out := v.ApplyHeartbeat(hb("a", "globex", "h1", 1, 5)); out != Stale {
+		t.Fatalf("late heartbeat: %v", out)
+	}
+	// Restarted (new epoch, seq from 1): alive again, counted once.
+	if out := v.ApplyHeartbeat(hb("a", "globex", "h1", 2, 1)); out != Rejoined {
+		t.Fatalf("restart after leave: %v", out)
+	}
+	v.ApplyLeave("a", Version{2, 2})
+	clk.Advance(61 * time.Second)
+	if _, ok := v.Get("a"); ok {
+		t.Fatal("left peer kept past LeftRetention")
+	}
+	if out := v.ApplyLeave("zzz", Version{1, 1}); out != Unknown {
+		t.Fatalf("leave of unknown peer: %v", out)
+	}
+}
+
+func TestStaleAndReplayIgnored(t *testing.T) {
+	v, _, _ := newTestView(t)
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 3, 10))
+	for _, ver := range []Version{{3, 10}, {3, 9}, {2, 99}} {
+		h := hb("a", "evil", "hx", ver.Epoch, ver.Seq)
+		if out := v.ApplyHeartbeat(h); out != Stale {
+			t.Fatalf("version %v: %v", ver, out)
+		}
+	}
+	p, _ := v.Get("a")
+	if p.Org != "acme" || p.Host != "h1" || p.Version != (Version{3, 10}) {
+		t.Fatalf("stale heartbeat changed the peer: %+v", p)
+	}
+}
+
+func TestRestartNotDoubleCounted(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 100))
+	clk.Advance(5 * time.Second) // crashed: suspect
+	if out := v.ApplyHeartbeat(hb("a", "acme", "h1", 2, 1)); out != Rejoined {
+		t.Fatalf("restart: %v", out)
+	}
+	c := v.Snapshot().OrgCounts("acme")
+	if c.Alive != 2 || c.Suspect != 0 { // self + a
+		t.Fatalf("restart counted twice or lost: %+v", c)
+	}
+}
+
+func TestCountsPerOrgAndHost(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	// acme: self on h0, a and b on h1; globex: c on h1, d on h2 (relayed); initech: e suspect.
+	v.ApplyHeartbeat(hb("e", "initech", "h3", 1, 1))
+	clk.Advance(2 * time.Second)
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 1))
+	v.ApplyHeartbeat(hb("b", "acme", "h1", 1, 1))
+	v.ApplyHeartbeat(hb("c", "globex", "h1", 1, 1))
+	d := hb("d", "globex", "h2", 1, 1)
+	d.Direct, d.Verified = false, true
+	v.ApplyHeartbeat(d)
+	v.SetConnected("a", true)
+	v.SetConnected("c", true)
+	v.SetConnected("nobody", true) // a connection is not a member
+	clk.Advance(1500 * time.Millisecond)
+	v.ApplyHeartbeat(hb("b", "acme", "h1", 1, 2))
+
+	s := v.Snapshot()
+	acme, globex, initech := s.OrgCounts("acme"), s.OrgCounts("globex"), s.OrgCounts("initech")
+	if acme.Alive != 3 || acme.Connected != 1 || acme.Hosts != 2 || acme.Unverified != 3 {
+		t.Fatalf("acme %+v", acme)
+	}
+	if *acme.FreshestMs != 0 || *acme.StalestMs != 1500 {
+		t.Fatalf("acme ages %d %d", *acme.FreshestMs, *acme.StalestMs)
+	}
+	if globex.Alive != 2 || globex.Connected != 1 || globex.Hosts != 2 || globex.Verified != 1 {
+		t.Fatalf("globex %+v", globex)
+	}
+	if initech.Alive != 0 || initech.Suspect != 1 || initech.Hosts != 0 {
+		t.Fatalf("initech %+v", initech)
+	}
+	if s.Total.Alive != 5 || s.Total.Hosts != 3 || s.Total.Suspect != 1 || s.Total.Connected != 2 {
+		t.Fatalf("total %+v", s.Total)
+	}
+	if len(s.Orgs) != 3 {
+		t.Fatalf("orgs %+v", s.Orgs)
+	}
+	if p, _ := v.Get("d"); p.Learned != LearnedRelayed {
+		t.Fatalf("learned %q", p.Learned)
+	}
+	if got := v.Peers(Filter{Org: "acme", State: StateAlive}); len(got) != 3 {
+		t.Fatalf("acme alive peers %+v", got)
+	}
+	v.SetConnected("a", false)
+	if c := v.Snapshot().OrgCounts("acme"); c.Connected != 0 {
+		t.Fatalf("disconnect not seen: %+v", c)
+	}
+}
+
+func TestBoundsAndCopies(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	cfg := testCfg
+	cfg.MaxPeers, cfg.MaxOrgs = 2, 2
+	v = NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	v.ApplyHeartbeat(hb("a", "acme", "h", 1, 1))
+	v.ApplyHeartbeat(hb("b", "globex", "h", 1, 1))
+	if out := v.ApplyHeartbeat(hb("c", "acme", "h", 1, 1)); out != Full {
+		t.Fatalf("over MaxPeers with everyone alive: %v", out)
+	}
+	clk.Advance(4 * time.Second) // a and b suspect: one may be evicted for c
+	if out := v.ApplyHeartbeat(hb("c", "acme", "h", 1, 1)); out != Added {
+		t.Fatalf("eviction of a suspect: %v", out)
+	}
+	v.NoteOrg("third")
+	if got := v.Orgs(); len(got) != 2 {
+		t.Fatalf("MaxOrgs not enforced: %v", got)
+	}
+	h := hb("x", "acme", "h", 1, 1)
+	h.Addrs = []string{"/ip4/127.0.0.1/tcp/1"}
+	v = NewView(testCfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	v.ApplyHeartbeat(h)
+	h.Addrs[0] = "mutated"
+	p, _ := v.Get("x")
+	p.Addrs[0] = "mutated too"
+	if q, _ := v.Get("x"); q.Addrs[0] != "/ip4/127.0.0.1/tcp/1" {
+		t.Fatalf("view shares memory with callers: %v", q.Addrs)
+	}
+}
+
+func TestOrgRetention(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	v.NoteOrg("globex")
+	if got := v.Snapshot().OrgCounts("globex"); got.Alive != 0 || len(v.Orgs()) != 2 {
+		t.Fatalf("known org missing: %v", v.Orgs())
+	}
+	clk.Advance(61 * time.Second)
+	if got := v.Orgs(); len(got) != 1 || got[0] != "acme" {
+		t.Fatalf("org not forgotten, or own org forgotten: %v", got)
+	}
+}
+
+func TestStateText(t *testing.T) {
+	for _, s := range []PeerState{StateAlive, StateSuspect, StateLeft} {
+		b, _ := s.MarshalText()
+		var back PeerState
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Fatalf("%v round trip: %v %v", s, back, err)
+		}
+	}
+	if _, err := ParseState("dead"); err == nil {
+		t.Fatal("unknown state parsed")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				v.ApplyHeartbeat(hb(fmt.Sprintf("p%d", i%20), "acme", "h", uint64(w), uint64(i)))
+				v.Snapshot()
+				clk.Advance(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	if c := v.Snapshot().OrgCounts("acme"); c.Alive != 21 {
+		t.Fatalf("alive %d, want 21", c.Alive)
+	}
+}
