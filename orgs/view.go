@@ -109,14 +109,20 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 		return IsSelf, nil
 	}
 	now := v.clock.Now()
-	evs := v.expire(now)
 	e, ok := v.peers[hb.PeerID]
+	var evs []event
+	if ok {
+		if ev, changed := v.expireOne(hb.PeerID, e, now); changed {
+			evs = append(evs, ev...)
+			e, ok = v.peers[hb.PeerID]
+		}
+	}
 	out := Applied
 	switch {
 	case ok && !e.Version.Less(hb.Version):
 		return Stale, evs
 	case !ok:
-		if len(v.peers) >= v.cfg.MaxPeers && !v.evictOne() {
+		if len(v.peers) >= v.cfg.MaxPeers && !v.evictOne(now) {
 			return Full, evs
 		}
 		e = &entry{}
@@ -146,12 +152,18 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 func (v *View) ApplyLeave(peerID string, ver Version) Outcome {
 	v.mu.Lock()
 	now := v.clock.Now()
-	evs := v.expire(now)
+	var evs []event
 	out := func() Outcome {
 		if peerID == v.self.PeerID {
 			return IsSelf
 		}
 		e, ok := v.peers[peerID]
+		if ok {
+			var ev []event
+			ev, _ = v.expireOne(peerID, e, now)
+			evs = append(evs, ev...)
+			e, ok = v.peers[peerID]
+		}
 		if !ok {
 			return Unknown
 		}
@@ -211,9 +223,13 @@ func (v *View) Orgs() []string {
 // Get returns one peer (the node itself included).
 func (v *View) Get(peerID string) (PeerInfo, bool) {
 	v.mu.Lock()
-	evs := v.expire(v.clock.Now())
+	var evs []event
 	var p PeerInfo
 	e, ok := v.peers[peerID]
+	if ok {
+		evs, _ = v.expireOne(peerID, e, v.clock.Now())
+		e, ok = v.peers[peerID]
+	}
 	switch {
 	case ok:
 		p = e.copy()
@@ -288,18 +304,8 @@ func (v *View) expire(now time.Time) []event {
 	v.self.LastSeen = now
 	var evs []event
 	for id, e := range v.peers {
-		silent := now.Sub(e.LastSeen)
-		switch {
-		case e.State == StateAlive && silent > v.cfg.LivenessWindow:
-			e.State, e.changed = StateSuspect, now
-			evs = append(evs, event{e.copy(), StateAlive})
-			if silent > v.cfg.SuspectRetention {
-				evs = append(evs, v.drop(id, e))
-			}
-		case e.State == StateSuspect && silent > v.cfg.SuspectRetention,
-			e.State == StateLeft && now.Sub(e.changed) > v.cfg.LeftRetention:
-			evs = append(evs, v.drop(id, e))
-		}
+		ev, _ := v.expireOne(id, e, now)
+		evs = append(evs, ev...)
 	}
 	for name, last := range v.orgs {
 		if name != v.self.Org && now.Sub(last) > v.cfg.OrgRetention && !v.hasPeersIn(name) {
@@ -307,6 +313,42 @@ func (v *View) expire(now time.Time) []event {
 		}
 	}
 	return evs
+}
+
+// expireOne applies the time-based transitions to one peer: alive to
+// suspect after the liveness window, suspect and left to forgotten after
+// their retention. v.mu must be held.
+func (v *View) expireOne(id string, e *entry, now time.Time) (evs []event, changed bool) {
+	silent := now.Sub(e.LastSeen)
+	if e.State == StateAlive && silent > v.cfg.LivenessWindow {
+		e.State, e.changed = StateSuspect, now
+		evs = append(evs, event{e.copy(), StateAlive})
+	}
+	if e.State == StateSuspect && silent > v.cfg.SuspectRetention ||
+		e.State == StateLeft && now.Sub(e.changed) > v.cfg.LeftRetention {
+		evs = append(evs, v.drop(id, e))
+	}
+	return evs, len(evs) > 0
+}
+
+// IsStale reports whether an announcement of version ver from peerID is not
+// newer than what the view holds. It is cheap: validators call it on every
+// message.
+func (v *View) IsStale(peerID string, ver Version) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.peers[peerID]
+	return ok && !e.Version.Less(ver)
+}
+
+// RefreshConnected sets every known peer's connected flag from isConnected,
+// which is called with the view's lock held and must not call the view.
+func (v *View) RefreshConnected(isConnected func(peerID string) bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, e := range v.peers {
+		e.Connected = isConnected(id)
+	}
 }
 
 // drop forgets a peer and returns the event of that transition: its new
@@ -328,11 +370,12 @@ func (v *View) hasPeersIn(org string) bool {
 }
 
 // evictOne forgets the longest-silent peer that is not alive, to make room.
-func (v *View) evictOne() bool {
+func (v *View) evictOne(now time.Time) bool {
 	var victim string
 	var oldest time.Time
 	for id, e := range v.peers {
-		if e.State != StateAlive && (victim == "" || e.LastSeen.Before(oldest)) {
+		gone := e.State != StateAlive || now.Sub(e.LastSeen) > v.cfg.LivenessWindow
+		if gone && (victim == "" || e.LastSeen.Before(oldest)) {
 			victim, oldest = id, e.LastSeen
 		}
 	}

@@ -1,0 +1,133 @@
+// Command orgpeer is a libp2p peer that counts, from its own partial view,
+// how many peers of each organization it can reach. `orgpeer run` is the
+// node; the other subcommands query a running node or drive many of them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"run", "--org NAME --data-dir DIR [flags]", "run a node", runCmd},
+	{"view", "(--data-dir DIR | --api ADDR) [--json]", "per-organization counts of a running node", viewCmd},
+	{"peers", "(--data-dir DIR | --api ADDR) [--org O] [--state S] [--json]", "the peers behind the counts", peersCmd},
+	{"id", "--data-dir DIR [--json]", "peer ID and bootstrap addresses (creates the identity if missing)", idCmd},
+	{"demo", "[--nodes N] [--orgs K] [--hosts H] [--duration D]", "run many real nodes on this machine and compare their counts with the truth", demoCmd},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
+	stop()
+	var ue *usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "orgpeer:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "orgpeer:", err)
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return usagef("no command given (try: orgpeer help)")
+		}
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout)
+		}
+	}
+	return usagef("unknown command %q (try: orgpeer help)", args[0])
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: orgpeer COMMAND [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-6s %s\n         %s\n", c.name, c.args, c.help)
+	}
+	fmt.Fprintln(w, "\n`orgpeer COMMAND -h` lists a command's flags.")
+}
+
+// newFlags returns a flag set that reports errors as one line (usageError)
+// and prints its defaults only for -h.
+func newFlags(name string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("orgpeer "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "usage: orgpeer %s [flags]\n", name)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning every failure into a usageError.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// listFlag is a repeatable string flag; commas also separate values.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func (l *listFlag) String() string { return fmt.Sprint(l.vals) }
+func (l *listFlag) Set(s string) error {
+	l.set = true
+	for _, v := range splitComma(s) {
+		l.vals = append(l.vals, v)
+	}
+	return nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}

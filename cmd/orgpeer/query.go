@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// target is how a query command reaches a node: --api or --data-dir.
+type target struct {
+	api, dataDir, token *string
+	asJSON              *bool
+}
+
+func targetFlags(fs *flag.FlagSet) target {
+	return target{
+		api:     fs.String("api", "", "API address of the node (host:port)"),
+		dataDir: fs.String("data-dir", "", "data dir of a node running on this machine (reads its node.json)"),
+		token:   fs.String("api-token", os.Getenv("ORGPEER_API_TOKEN"), "bearer token of the API (env ORGPEER_API_TOKEN)"),
+		asJSON:  fs.Bool("json", false, "print JSON for scripts"),
+	}
+}
+
+func (t target) client() (*node.Client, error) {
+	switch {
+	case *t.api != "" && *t.dataDir != "":
+		return nil, usagef("give --api or --data-dir, not both")
+	case *t.api != "":
+		return node.NewClient(*t.api, *t.token), nil
+	case *t.dataDir != "":
+		info, err := node.ReadInfo(*t.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		return node.NewClient(info.API, *t.token), nil
+	}
+	return nil, usagef("give --api ADDR or --data-dir DIR to reach a node")
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func viewCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("view", stdout)
+	t := targetFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := t.client()
+	if err != nil {
+		return err
+	}
+	s, err := c.View(ctx)
+	if err != nil {
+		return err
+	}
+	if *t.asJSON {
+		return printJSON(stdout, s)
+	}
+	printView(stdout, s)
+	return nil
+}
+
+func ageCell(ms *int64) string {
+	if ms == nil {
+		return "-"
+	}
+	return (time.Duration(*ms) * time.Millisecond).Round(10 * time.Millisecond).String()
+}
+
+// printView prints a snapshot as an aligned table.
+func printView(w io.Writer, s orgs.Snapshot) {
+	fmt.Fprintf(w, "view of %s (org %s) at %s\n", s.Self, s.Org, s.At.Format(time.TimeOnly))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORG\tALIVE\tCONNECTED\tSUSPECT\tLEFT\tVERIFIED\tUNVERIFIED\tHOSTS\tFRESHEST\tSTALEST")
+	row := func(name string, o orgs.OrgCounts) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", name, o.Alive, o.Connected, o.Suspect,
+			o.Left, o.Verified, o.Unverified, o.Hosts, ageCell(o.FreshestMs), ageCell(o.StalestMs))
+	}
+	for _, o := range s.Orgs {
+		name := o.Org
+		if o.Org == s.Org {
+			name += " (own)"
+		}
+		row(name, o)
+	}
+	row("TOTAL", s.Total)
+	tw.Flush()
+}
+
+func peersCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("peers", stdout)
+	t := targetFlags(fs)
+	org := fs.String("org", "", "only this organization")
+	state := fs.String("state", "", "only peers in this state: alive, suspect or left")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, err := node.ParsePeerQuery(*org, *state); err != nil {
+		return usagef("peers: %v", err)
+	}
+	c, err := t.client()
+	if err != nil {
+		return err
+	}
+	ps, err := c.Peers(ctx, *org, *state)
+	if err != nil {
+		return err
+	}
+	if *t.asJSON {
+		return printJSON(stdout, ps)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tORG\tSTATE\tCONNECTED\tVERIFIED\tHOST\tLAST SEEN\tLEARNED")
+	now := time.Now()
+	for _, p := range ps {
+		name := p.PeerID
+		if p.Self {
+			name += " (self)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%t\t%s\t%s ago\t%s\n", name, p.Org, p.State, p.Connected, p.Verified,
+			p.Host, now.Sub(p.LastSeen).Round(10*time.Millisecond), p.Learned)
+	}
+	return tw.Flush()
+}
+
+func idCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("id", stdout)
+	t := targetFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	info, err := selfInfo(ctx, t)
+	if err != nil {
+		return err
+	}
+	if *t.asJSON {
+		return printJSON(stdout, info)
+	}
+	fmt.Fprintf(stdout, "peer id: %s\n", info.PeerID)
+	if info.Org != "" {
+		fmt.Fprintf(stdout, "org:     %s\nhost:    %s\napi:     %s\n", info.Org, info.Host, info.API)
+	} else {
+		fmt.Fprintln(stdout, "(node not running: no organization or addresses yet)")
+	}
+	for _, a := range info.Addrs {
+		fmt.Fprintf(stdout, "addr:    %s\n", a)
+	}
+	return nil
+}
+
+// selfInfo asks the running node; without one it reads, or creates, the
+// identity in the data dir so that a credential can be issued before the
+// node ever runs.
+func selfInfo(ctx context.Context, t target) (node.SelfInfo, error) {
+	if *t.api != "" || *t.dataDir == "" {
+		c, err := t.client()
+		if err != nil {
+			return node.SelfInfo{}, err
+		}
+		return c.Self(ctx)
+	}
+	info, err := node.ReadInfo(*t.dataDir)
+	if err == nil {
+		live, err := node.NewClient(info.API, *t.token).Self(ctx)
+		if err == nil {
+			return live, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return node.SelfInfo{}, err
+	}
+	priv, err := node.LoadOrCreateIdentity(*t.dataDir)
+	if err != nil {
+		return node.SelfInfo{}, err
+	}
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		return node.SelfInfo{}, err
+	}
+	return node.SelfInfo{PeerID: id.String()}, nil
+}

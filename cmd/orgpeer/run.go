@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/orgpeer/orgpeer/node"
+)
+
+func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("run", stdout)
+	org := fs.String("org", "", "organization of this peer (required)")
+	dataDir := fs.String("data-dir", "", "directory for identity and state (required)")
+	preset := fs.String("preset", "default", "timer preset: default (real networks) or local (many nodes on one machine)")
+	var listen, boot, watch listFlag
+	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default: loopback TCP and QUIC, random ports)")
+	fs.Var(&boot, "bootstrap", "full multiaddr of a peer to join through, repeatable")
+	fs.Var(&watch, "watch", "follow only these organizations, repeatable or comma-separated (default: all)")
+	api := fs.String("api", "", "HTTP API address (default 127.0.0.1:0, a random port)")
+	token := fs.String("api-token", "", "bearer token for the API (required when --api is not loopback; env ORGPEER_API_TOKEN)")
+	hostID := fs.String("host-id", "", "physical host identifier (default: derived from the machine id)")
+	maxPeers := fs.Int("max-peers", 0, "cap on direct connections (default: the preset's)")
+	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval; the liveness window is 3 of them (default: the preset's)")
+	pprof := fs.Bool("pprof", false, "serve /debug/pprof/ on the API")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := node.Preset(*preset)
+	if err != nil {
+		return usagef("--preset: %v", err)
+	}
+	cfg.Org, cfg.DataDir, cfg.HostID, cfg.Pprof = *org, *dataDir, *hostID, *pprof
+	cfg.Bootstrap, cfg.Watch = boot.vals, watch.vals
+	if listen.set {
+		cfg.ListenAddrs = listen.vals
+	}
+	if *api != "" {
+		cfg.APIAddr = *api
+	}
+	cfg.APIToken = *token
+	if cfg.APIToken == "" {
+		cfg.APIToken = os.Getenv("ORGPEER_API_TOKEN")
+	}
+	if *maxPeers != 0 {
+		cfg.MaxPeers = *maxPeers
+	}
+	if *heartbeat != 0 {
+		cfg.HeartbeatInterval, cfg.LivenessWindow = *heartbeat, 3**heartbeat
+	}
+	log, err := newLogger(*logLevel, *logJSON)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("run: %v", err)
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	n, err := node.New(startCtx, cfg, node.WithLogger(log))
+	cancel()
+	if err != nil {
+		var ce *node.ConfigError
+		if errors.As(err, &ce) {
+			return usagef("run: %v", err)
+		}
+		return err
+	}
+	b, _ := json.Marshal(n.Info())
+	fmt.Fprintln(stdout, string(b))
+
+	<-ctx.Done()
+	log.Info("shutting down: announcing leave")
+	leaveCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	if err := n.Leave(leaveCtx); err != nil {
+		log.Warn("leave announcement failed", "err", err)
+	}
+	cancel()
+	return n.Close()
+}
+
+func newLogger(level string, asJSON bool) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}

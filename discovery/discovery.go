@@ -1,0 +1,273 @@
+// Package discovery finds the peers of each organization: a Kademlia DHT in
+// server mode under a private protocol prefix, bootstrapped from given peers,
+// with one provider namespace per organization.
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+)
+
+// ProtocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
+const ProtocolPrefix protocol.ID = "/orgpeer"
+
+// Namespace is the DHT namespace under which the members of org advertise.
+func Namespace(org string) string { return "orgpeer/org/" + org }
+
+// Config sets the discovery timers and bounds.
+type Config struct {
+	// Bootstrap peers to join the DHT through.
+	Bootstrap []peer.AddrInfo
+	// AdvertiseInterval: how often the node re-advertises itself under its
+	// organization's namespace.
+	AdvertiseInterval time.Duration
+	// FindInterval: how often the node looks up the peers of every
+	// organization it knows and tops up its connections.
+	FindInterval time.Duration
+	// MaxPeers: discovery dials only while the node has fewer connections.
+	MaxPeers int
+	// FindLimit: how many providers one lookup asks for.
+	FindLimit int
+	// BackoffMin and BackoffMax bound the retry delays for bootstrap peers
+	// and failed advertisements.
+	BackoffMin, BackoffMax time.Duration
+	// DialTimeout bounds each connection attempt.
+	DialTimeout time.Duration
+}
+
+// Discovery owns the DHT. Run drives bootstrapping, advertising and lookups;
+// Close releases the DHT.
+type Discovery struct {
+	cfg  Config
+	h    host.Host
+	dht  *dht.IpfsDHT
+	rd   *drouting.RoutingDiscovery
+	log  *slog.Logger
+	mu   sync.Mutex
+	stat Stats
+}
+
+// Stats are counters for logs and metrics.
+type Stats struct {
+	Advertised   int // successful advertisements
+	Lookups      int // lookups done
+	Dials        int // connections discovery opened
+	DialFailures int
+}
+
+// New starts a DHT server on h.
+func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
+	kad, err := dht.New(h,
+		dht.Mode(dht.ModeServer),
+		dht.ProtocolPrefix(ProtocolPrefix),
+		dht.BootstrapPeers(cfg.Bootstrap...),
+		dht.DisableValues(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start DHT: %w", err)
+	}
+	return &Discovery{cfg: cfg, h: h, dht: kad, rd: drouting.NewRoutingDiscovery(kad), log: log}, nil
+}
+
+// Close stops the DHT.
+func (d *Discovery) Close() error { return d.dht.Close() }
+
+// RoutingTableSize is the number of peers in the DHT's routing table.
+func (d *Discovery) RoutingTableSize() int { return d.dht.RoutingTable().Size() }
+
+// Stats returns a copy of the counters.
+func (d *Discovery) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stat
+}
+
+func (d *Discovery) count(f func(*Stats)) {
+	d.mu.Lock()
+	f(&d.stat)
+	d.mu.Unlock()
+}
+
+// Run bootstraps, advertises own under its namespace and looks up the peers
+// of every organization that orgs returns, until ctx ends. It returns when
+// all its goroutines have.
+func (d *Discovery) Run(ctx context.Context, own string, orgs func() []string) {
+	var wg sync.WaitGroup
+	wg.Go(func() { d.bootstrapLoop(ctx) })
+	wg.Go(func() { d.advertiseLoop(ctx, own) })
+	wg.Go(func() { d.findLoop(ctx, orgs) })
+	wg.Wait()
+}
+
+// bootstrapLoop keeps every bootstrap peer connected while the node has no
+// other way into the network, retrying each with its own backoff.
+func (d *Discovery) bootstrapLoop(ctx context.Context) {
+	if len(d.cfg.Bootstrap) == 0 {
+		return
+	}
+	backoff := make([]time.Duration, len(d.cfg.Bootstrap))
+	next := make([]time.Time, len(d.cfg.Bootstrap))
+	t := time.NewTicker(d.cfg.BackoffMin)
+	defer t.Stop()
+	for {
+		joined := false
+		for i, ai := range d.cfg.Bootstrap {
+			if d.h.Network().Connectedness(ai.ID) == network.Connected {
+				backoff[i] = 0
+				joined = true
+				continue
+			}
+			// Once in the network, a lost bootstrap peer is not needed.
+			if d.dht.RoutingTable().Size() > 0 || time.Now().Before(next[i]) {
+				continue
+			}
+			err := d.connect(ctx, ai)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				backoff[i] = min(max(2*backoff[i], d.cfg.BackoffMin), d.cfg.BackoffMax)
+				next[i] = time.Now().Add(jitter(backoff[i]))
+				d.log.Warn("bootstrap peer unreachable, will retry", "peer", ai.ID, "retry_in", backoff[i].Round(time.Millisecond), "err", err)
+				continue
+			}
+			d.log.Info("connected to bootstrap peer", "peer", ai.ID)
+			joined = true
+		}
+		if joined {
+			if err := d.dht.Bootstrap(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("DHT bootstrap", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// advertiseLoop advertises the node under its organization once the routing
+// table has a peer, and again every AdvertiseInterval. go-libp2p's
+// discovery util would fail on an empty table and then wait for minutes.
+func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
+	ns := Namespace(org)
+	var backoff time.Duration
+	for {
+		wait := d.cfg.AdvertiseInterval
+		if d.dht.RoutingTable().Size() == 0 {
+			wait = d.cfg.BackoffMin
+		} else if _, err := d.rd.Advertise(ctx, ns); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(2*backoff, d.cfg.BackoffMin), d.cfg.BackoffMax)
+			wait = backoff
+			d.log.Warn("advertise failed, will retry", "namespace", ns, "retry_in", wait, "err", err)
+		} else {
+			backoff = 0
+			d.count(func(s *Stats) { s.Advertised++ })
+			d.log.Debug("advertised", "namespace", ns)
+		}
+		if !sleep(ctx, jitter(wait)) {
+			return
+		}
+	}
+}
+
+// findLoop looks up the providers of each known organization and connects
+// to some of them while the node is below MaxPeers. It starts fast and slows
+// to FindInterval.
+func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
+	wait := d.cfg.BackoffMin
+	for {
+		if !sleep(ctx, jitter(wait)) {
+			return
+		}
+		wait = min(2*wait, d.cfg.FindInterval)
+		if d.dht.RoutingTable().Size() == 0 {
+			continue
+		}
+		for _, org := range orgs() {
+			if ctx.Err() != nil {
+				return
+			}
+			d.findOrg(ctx, org)
+		}
+	}
+}
+
+func (d *Discovery) findOrg(ctx context.Context, org string) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ch, err := d.rd.FindPeers(lctx, Namespace(org))
+	if err != nil {
+		d.log.Debug("lookup failed", "org", org, "err", err)
+		return
+	}
+	d.count(func(s *Stats) { s.Lookups++ })
+	var found []peer.AddrInfo
+	for ai := range ch {
+		if ai.ID != d.h.ID() && len(ai.Addrs) > 0 && d.h.Network().Connectedness(ai.ID) != network.Connected {
+			found = append(found, ai)
+		}
+		if len(found) >= d.cfg.FindLimit {
+			break
+		}
+	}
+	cancel()
+	rand.Shuffle(len(found), func(i, j int) { found[i], found[j] = found[j], found[i] })
+	for _, ai := range found {
+		if len(d.h.Network().Peers()) >= d.cfg.MaxPeers || ctx.Err() != nil {
+			return
+		}
+		if err := d.connect(ctx, ai); err != nil {
+			d.count(func(s *Stats) { s.DialFailures++ })
+			d.log.Debug("dial failed", "peer", ai.ID, "err", err)
+			continue
+		}
+		d.count(func(s *Stats) { s.Dials++ })
+		d.log.Debug("connected to discovered peer", "peer", ai.ID, "org", org)
+	}
+}
+
+func (d *Discovery) connect(ctx context.Context, ai peer.AddrInfo) error {
+	cctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
+	defer cancel()
+	err := d.h.Connect(cctx, ai)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within %v", d.cfg.DialTimeout)
+	}
+	return err
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,184 @@
+package node
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// apiServer is the node's local HTTP API.
+type apiServer struct {
+	n   *Node
+	ln  net.Listener
+	srv *http.Server
+}
+
+func newAPIServer(n *Node, ln net.Listener) *apiServer {
+	n.metrics.reg.MustRegister(newViewCollector(n))
+	a := &apiServer{n: n, ln: ln}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.health)
+	mux.HandleFunc("GET /v1/view", a.viewHandler)
+	mux.HandleFunc("GET /v1/peers", a.peers)
+	mux.HandleFunc("GET /v1/self", a.self)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	if n.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	a.srv = &http.Server{
+		Handler:           a.guard(mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      60 * time.Second, // pprof profiles take 30 s
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          nil,
+	}
+	return a
+}
+
+func (a *apiServer) serve(ctx context.Context) {
+	if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
+		a.n.log.Error("API server", "err", err)
+	}
+}
+
+func (a *apiServer) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		a.srv.Close()
+	}
+}
+
+// guard applies the token, the DNS-rebinding check and the body limit.
+func (a *apiServer) guard(next http.Handler) http.Handler {
+	loopback := isLoopbackHost(hostOnly(a.ln.Addr().String()))
+	token := []byte(a.n.cfg.APIToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if loopback && !isLoopbackHost(hostOnly(r.Host)) {
+			writeError(w, http.StatusForbidden, "host %q is not a loopback name", r.Host)
+			return
+		}
+		if len(token) > 0 {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+func (a *apiServer) health(w http.ResponseWriter, r *http.Request) {
+	if !onlyParams(w, r) {
+		return
+	}
+	writeJSON(w, Health{Status: "ok", Peers: len(a.n.host.Network().Peers())})
+}
+
+func (a *apiServer) viewHandler(w http.ResponseWriter, r *http.Request) {
+	if !onlyParams(w, r) {
+		return
+	}
+	writeJSON(w, a.n.view.Snapshot())
+}
+
+func (a *apiServer) self(w http.ResponseWriter, r *http.Request) {
+	if !onlyParams(w, r) {
+		return
+	}
+	writeJSON(w, a.n.Info())
+}
+
+func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
+	if !onlyParams(w, r, "org", "state") {
+		return
+	}
+	f, err := ParsePeerQuery(r.URL.Query().Get("org"), r.URL.Query().Get("state"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	writeJSON(w, a.n.view.Peers(f))
+}
+
+// ParsePeerQuery checks the filters of /v1/peers; empty values match all.
+func ParsePeerQuery(org, state string) (orgs.Filter, error) {
+	var f orgs.Filter
+	if org != "" {
+		if !ValidOrgName(org) {
+			return f, fmt.Errorf("org %q is not a valid organization name", org)
+		}
+		f.Org = org
+	}
+	if state != "" {
+		s, err := orgs.ParseState(state)
+		if err != nil {
+			return f, err
+		}
+		f.State = s
+	}
+	return f, nil
+}
+
+// onlyParams answers 400 when the query has a parameter not in allowed.
+func onlyParams(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad query: %v", err)
+		return false
+	}
+	for k, v := range q {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			writeError(w, http.StatusBadRequest, "unknown query parameter %q", k)
+			return false
+		}
+		if len(v) > 1 {
+			writeError(w, http.StatusBadRequest, "query parameter %q given %d times", k, len(v))
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, format string, a ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(APIError{Error: fmt.Sprintf(format, a...)})
+}

@@ -1,0 +1,179 @@
+package node
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"time"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// Config is everything a node needs. Start from DefaultConfig or
+// LocalConfig and change a few fields.
+type Config struct {
+	DataDir string // identity, epoch counter and node.json live here
+	Org     string // the organization this peer belongs to
+	HostID  string // physical host identifier; "" derives it from the machine
+
+	ListenAddrs []string // libp2p listen multiaddrs (TCP and QUIC)
+	Bootstrap   []string // full multiaddrs (with /p2p/) of peers to join through
+	Watch       []string // organizations to follow; empty follows all it learns of
+
+	APIAddr  string // HTTP API listen address (host:port)
+	APIToken string // bearer token; required when APIAddr is not loopback
+	Pprof    bool   // serve /debug/pprof/ on the API
+
+	HeartbeatInterval   time.Duration // how often the node announces itself
+	LivenessWindow      time.Duration // silent longer than this: suspect
+	SuspectRetention    time.Duration // silent longer than this: forgotten
+	LeftRetention       time.Duration // a left peer is forgotten this long after leaving
+	OrgRetention        time.Duration // an organization nobody mentions is forgotten after this
+	DirectoryInterval   time.Duration // how often the node lists its organizations on the directory topic
+	LeavePropagateDelay time.Duration // how long a leaving node waits for its leave to spread
+
+	MaxPeers       int           // connection manager high water; discovery dials only below it
+	ConnGrace      time.Duration // new connections are not trimmed for this long
+	MaxKnownPeers  int           // peers the view remembers
+	MaxOrgs        int           // organizations the node follows at most
+	MaxMessageSize int           // larger pubsub payloads are rejected
+	SenderRate     float64       // messages per second one sender may have accepted
+	SenderBurst    int           // burst allowance for SenderRate
+
+	AdvertiseInterval time.Duration // DHT re-advertisement period
+	FindInterval      time.Duration // DHT lookup period per organization (the first lookups come faster)
+	BackoffMin        time.Duration // first retry delay for bootstrap and advertising
+	BackoffMax        time.Duration // longest retry delay
+	DialTimeout       time.Duration // bound on one connection attempt
+}
+
+// DefaultConfig is for real deployments: timers a LAN or WAN can carry.
+// It still listens on loopback only; pass ListenAddrs to be reachable.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddrs:         []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"},
+		APIAddr:             "127.0.0.1:0",
+		HeartbeatInterval:   5 * time.Second,
+		LivenessWindow:      15 * time.Second,
+		SuspectRetention:    5 * time.Minute,
+		LeftRetention:       5 * time.Minute,
+		OrgRetention:        30 * time.Minute,
+		DirectoryInterval:   30 * time.Second,
+		LeavePropagateDelay: time.Second,
+		MaxPeers:            64,
+		ConnGrace:           30 * time.Second,
+		MaxKnownPeers:       10000,
+		MaxOrgs:             256,
+		MaxMessageSize:      4096,
+		SenderRate:          2,
+		SenderBurst:         20,
+		AdvertiseInterval:   time.Hour,
+		FindInterval:        time.Minute,
+		BackoffMin:          time.Second,
+		BackoffMax:          time.Minute,
+		DialTimeout:         10 * time.Second,
+	}
+}
+
+// LocalConfig is for many nodes on one machine (demo, tests, benchmarks):
+// loopback only and short timers.
+func LocalConfig() Config {
+	c := DefaultConfig()
+	c.HeartbeatInterval = time.Second
+	c.LivenessWindow = 3 * time.Second
+	c.SuspectRetention = 30 * time.Second
+	c.LeftRetention = 30 * time.Second
+	c.OrgRetention = time.Minute
+	c.DirectoryInterval = 3 * time.Second
+	c.LeavePropagateDelay = 300 * time.Millisecond
+	c.ConnGrace = 5 * time.Second
+	c.SenderRate = 10
+	c.AdvertiseInterval = time.Minute
+	c.FindInterval = 5 * time.Second
+	c.BackoffMin = 250 * time.Millisecond
+	c.BackoffMax = 5 * time.Second
+	c.DialTimeout = 3 * time.Second
+	return c
+}
+
+// Preset returns the named preset: "default" or "local".
+func Preset(name string) (Config, error) {
+	switch name {
+	case "default":
+		return DefaultConfig(), nil
+	case "local":
+		return LocalConfig(), nil
+	}
+	return Config{}, fmt.Errorf("unknown preset %q (want default or local)", name)
+}
+
+// ConfigError is a configuration the node refuses: the caller's mistake.
+type ConfigError struct{ msg string }
+
+func (e *ConfigError) Error() string { return e.msg }
+
+func configErr(format string, a ...any) error { return &ConfigError{fmt.Sprintf(format, a...)} }
+
+var orgNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// ValidOrgName reports whether s may name an organization: 1 to 64 of
+// lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.
+func ValidOrgName(s string) bool { return orgNameRE.MatchString(s) }
+
+// Validate checks the configuration; its errors are *ConfigError.
+func (c *Config) Validate() error {
+	switch {
+	case c.Org == "":
+		return configErr("--org is required")
+	case !ValidOrgName(c.Org):
+		return configErr("--org %q: want 1-64 of a-z 0-9 . _ - (starting with a letter or digit)", c.Org)
+	case c.DataDir == "":
+		return configErr("--data-dir is required")
+	case len(c.ListenAddrs) == 0:
+		return configErr("--listen: at least one address is required")
+	case c.HeartbeatInterval <= 0 || c.LivenessWindow < c.HeartbeatInterval:
+		return configErr("the liveness window (%v) must be at least one heartbeat interval (%v)", c.LivenessWindow, c.HeartbeatInterval)
+	case c.MaxPeers < 1:
+		return configErr("--max-peers must be at least 1")
+	case len(c.HostID) > maxHostLen:
+		return configErr("--host-id is longer than %d characters", maxHostLen)
+	}
+	for _, w := range c.Watch {
+		if !ValidOrgName(w) {
+			return configErr("--watch %q is not a valid organization name", w)
+		}
+	}
+	if _, err := parseListenAddrs(c.ListenAddrs); err != nil {
+		return err
+	}
+	if _, err := parseBootstrap(c.Bootstrap); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(c.APIAddr)
+	if err != nil {
+		return configErr("--api %q: %v", c.APIAddr, err)
+	}
+	if !isLoopbackHost(host) && c.APIToken == "" {
+		return configErr("--api %s is not a loopback address: set --api-token to protect it", c.APIAddr)
+	}
+	return nil
+}
+
+func (c *Config) viewConfig() orgs.Config {
+	return orgs.Config{
+		LivenessWindow:   c.LivenessWindow,
+		SuspectRetention: c.SuspectRetention,
+		LeftRetention:    c.LeftRetention,
+		OrgRetention:     c.OrgRetention,
+		MaxPeers:         c.MaxKnownPeers,
+		MaxOrgs:          c.MaxOrgs,
+	}
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

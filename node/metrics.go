@@ -1,0 +1,89 @@
+package node
+
+import (
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// nodeMetrics is one node's Prometheus registry: its own, so that several
+// nodes can live in one process.
+type nodeMetrics struct {
+	reg         *prometheus.Registry
+	messages    *prometheus.CounterVec // result, reason
+	sent        *prometheus.CounterVec // kind
+	transitions *prometheus.CounterVec // to
+}
+
+func newMetrics() *nodeMetrics {
+	m := &nodeMetrics{
+		reg: prometheus.NewRegistry(),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_messages_total",
+			Help: "Pubsub messages from other peers by validation result and reason.",
+		}, []string{"result", "reason"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_messages_sent_total",
+			Help: "Messages this node published, by kind.",
+		}, []string{"kind"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_peer_transitions_total",
+			Help: "Peer state changes in the view, by new state.",
+		}, []string{"to"}),
+	}
+	m.reg.MustRegister(m.messages, m.sent, m.transitions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *nodeMetrics) countMessage(res pubsub.ValidationResult, reason string) {
+	result := "accepted"
+	switch res {
+	case pubsub.ValidationReject:
+		result = "rejected"
+	case pubsub.ValidationIgnore:
+		result = "ignored"
+	}
+	if reason == "" {
+		reason = "ok"
+	}
+	m.messages.WithLabelValues(result, reason).Inc()
+}
+
+// viewCollector exports the view's counts and the host's traffic at scrape
+// time, so the figures are never older than the scrape.
+type viewCollector struct {
+	n                         *Node
+	peers, hosts, bytes, conn *prometheus.Desc
+}
+
+func newViewCollector(n *Node) *viewCollector {
+	return &viewCollector{n: n,
+		peers: prometheus.NewDesc("orgpeer_peers", "Peers in this node's view by organization and state (connected, verified and unverified split alive).", []string{"org", "state"}, nil),
+		hosts: prometheus.NewDesc("orgpeer_hosts", "Distinct physical hosts among the alive peers of an organization.", []string{"org"}, nil),
+		bytes: prometheus.NewDesc("orgpeer_libp2p_bytes_total", "Bytes this host's libp2p connections carried.", []string{"direction"}, nil),
+		conn:  prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
+	}
+}
+
+func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.peers
+	ch <- c.hosts
+	ch <- c.bytes
+	ch <- c.conn
+}
+
+func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.n.view.Snapshot()
+	for _, o := range s.Orgs {
+		for state, v := range map[string]int{"alive": o.Alive, "suspect": o.Suspect, "left": o.Left,
+			"connected": o.Connected, "verified": o.Verified, "unverified": o.Unverified} {
+			ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(v), o.Org, state)
+		}
+		ch <- prometheus.MustNewConstMetric(c.hosts, prometheus.GaugeValue, float64(o.Hosts), o.Org)
+	}
+	bw := c.n.bw.GetBandwidthTotals()
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalIn), "in")
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalOut), "out")
+	ch <- prometheus.MustNewConstMetric(c.conn, prometheus.GaugeValue, float64(len(c.n.host.Network().Peers())))
+}

@@ -1,0 +1,364 @@
+// Package node is orgpeer's composition root: a libp2p host with its
+// identity, DHT discovery, presence on pubsub, the view those feed, and the
+// local HTTP API with its client.
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
+	"github.com/libp2p/go-libp2p/core/peer"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/orgpeer/orgpeer/discovery"
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// Version is reported by the API and the CLI.
+const Version = "0.1.0"
+
+// Option injects a dependency into New.
+type Option func(*options)
+
+type options struct {
+	log   *slog.Logger
+	clock orgs.Clock
+}
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithClock sets the view's clock (default: the wall clock).
+func WithClock(c orgs.Clock) Option { return func(o *options) { o.clock = c } }
+
+// Node is one running orgpeer peer. Close stops everything it started.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	priv    crypto.PrivKey
+	host    host.Host
+	disc    *discovery.Discovery
+	ps      *pubsub.PubSub
+	view    *orgs.View
+	bw      *metrics.BandwidthCounter
+	metrics *nodeMetrics
+	pres    *presence
+	api     *apiServer
+	lock    *os.File
+	info    SelfInfo
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	leaveOnce sync.Once
+}
+
+// New starts a node: identity, API listener, host, DHT, pubsub, presence.
+// On error nothing it started is left running. ctx bounds start-up only;
+// the node runs until Close.
+func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
+	o := options{log: slog.Default(), clock: orgs.SystemClock{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.HostID == "" {
+		cfg.HostID = DefaultHostID()
+	}
+	n := &Node{cfg: cfg, log: o.log}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for _, f := range slices.Backward(cleanup) {
+				f()
+			}
+		}
+	}()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if n.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { n.lock.Close() })
+	if n.priv, err = LoadOrCreateIdentity(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	epoch, err := nextEpoch(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("epoch: %w", err)
+	}
+
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return nil, fmt.Errorf("API address %s: %w", cfg.APIAddr, unwrapOpErr(err))
+	}
+	cleanup = append(cleanup, func() { apiLn.Close() })
+
+	if n.host, n.bw, err = newHost(n.priv, &cfg); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { n.host.Close() })
+
+	boot, _ := parseBootstrap(cfg.Bootstrap) // checked by Validate
+	n.disc, err = discovery.New(n.host, discovery.Config{
+		Bootstrap:         boot,
+		AdvertiseInterval: cfg.AdvertiseInterval,
+		FindInterval:      cfg.FindInterval,
+		MaxPeers:          cfg.MaxPeers,
+		FindLimit:         2 * cfg.MaxPeers,
+		BackoffMin:        cfg.BackoffMin,
+		BackoffMax:        cfg.BackoffMax,
+		DialTimeout:       cfg.DialTimeout,
+	}, n.log.With("part", "discovery"))
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { n.disc.Close() })
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	cleanup = append(cleanup, func() { cancel(); n.wg.Wait() })
+
+	n.ps, err = pubsub.NewGossipSub(runCtx, n.host,
+		pubsub.WithMaxMessageSize(64<<10),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start pubsub: %w", err)
+	}
+
+	n.info = SelfInfo{
+		PeerID:  n.host.ID().String(),
+		Org:     cfg.Org,
+		Host:    cfg.HostID,
+		Addrs:   fullAddrs(n.host),
+		API:     apiLn.Addr().String(),
+		Epoch:   epoch,
+		Version: Version,
+		Started: time.Now().UTC(),
+	}
+	n.metrics = newMetrics()
+	n.view = orgs.NewView(cfg.viewConfig(), o.clock, orgs.PeerInfo{
+		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
+	}, n.logTransition)
+	n.pres = newPresence(n, epoch)
+	if err := n.pres.start(runCtx); err != nil {
+		return nil, err
+	}
+	n.api = newAPIServer(n, apiLn)
+
+	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.pres.followedOrgs) })
+	n.wg.Go(func() { n.pres.run(runCtx) })
+	n.wg.Go(func() { n.watchConnections(runCtx) })
+	n.wg.Go(func() { n.api.serve(runCtx) })
+
+	if err := n.writeInfo(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", infoFile, err)
+	}
+	n.log.Info("node started", "peer", n.info.PeerID, "org", cfg.Org, "host", cfg.HostID,
+		"epoch", epoch, "api", n.info.API, "addrs", n.info.Addrs)
+	return n, nil
+}
+
+func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCounter, error) {
+	listen, _ := parseListenAddrs(cfg.ListenAddrs) // checked by Validate
+	cm, err := connmgr.NewConnManager(cfg.MaxPeers, cfg.MaxPeers,
+		connmgr.WithGracePeriod(cfg.ConnGrace), connmgr.WithSilencePeriod(cfg.ConnGrace/2+time.Second))
+	if err != nil {
+		return nil, nil, err
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(rcmgr.DefaultLimits.AutoScale()))
+	if err != nil {
+		return nil, nil, err
+	}
+	bw := metrics.NewBandwidthCounter()
+	h, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.ListenAddrs(listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.ConnectionManager(cm),
+		libp2p.ResourceManager(rm),
+		libp2p.BandwidthReporter(bw),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.UserAgent("orgpeer/"+Version),
+	)
+	if err != nil {
+		rm.Close()
+		return nil, nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	// libp2p starts when at least one address works; orgpeer wants all.
+	if got := h.Network().ListenAddresses(); len(got) < len(listen) {
+		h.Close()
+		return nil, nil, fmt.Errorf("listen: only %d of %d addresses could be bound (in use?): asked %v, got %v", len(got), len(listen), listen, got)
+	}
+	return h, bw, nil
+}
+
+// Info returns the node's own record, as written to node.json.
+func (n *Node) Info() SelfInfo {
+	i := n.info
+	i.Addrs = slices.Clone(i.Addrs)
+	return i
+}
+
+// View is the node's view of every organization.
+func (n *Node) View() *orgs.View { return n.view }
+
+// Host is the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// Leave announces that this node is leaving, then waits a moment for the
+// announcement to spread. Call it before Close for a graceful departure.
+func (n *Node) Leave(ctx context.Context) error {
+	var err error
+	n.leaveOnce.Do(func() {
+		if err = n.pres.publishLeave(ctx); err != nil {
+			return
+		}
+		n.log.Info("announced leave")
+		t := time.NewTimer(n.cfg.LeavePropagateDelay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	})
+	return err
+}
+
+// Close stops every goroutine and releases the host, DHT, API and data dir.
+// Without Leave first, other nodes see this node fail rather than leave.
+func (n *Node) Close() error {
+	var errs []error
+	n.closeOnce.Do(func() {
+		n.cancel()
+		n.api.shutdown()
+		n.wg.Wait()
+		n.pres.close()
+		errs = append(errs, n.disc.Close(), n.host.Close())
+		n.lock.Close()
+		n.log.Info("node stopped")
+	})
+	return errors.Join(errs...)
+}
+
+func (n *Node) writeInfo() error {
+	b, err := json.MarshalIndent(n.info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(n.cfg.DataDir, infoFile), append(b, '\n'), 0o644)
+}
+
+// ReadInfo reads the node.json a running node wrote into dir.
+func ReadInfo(dir string) (SelfInfo, error) {
+	var i SelfInfo
+	b, err := os.ReadFile(filepath.Join(dir, infoFile))
+	if err != nil {
+		return i, fmt.Errorf("no running node found in %s: %w", dir, unwrapPathErr(err))
+	}
+	if err := json.Unmarshal(b, &i); err != nil {
+		return i, fmt.Errorf("%s: %w", filepath.Join(dir, infoFile), err)
+	}
+	return i, nil
+}
+
+func (n *Node) logTransition(p orgs.PeerInfo, from orgs.PeerState) {
+	to := p.State.String()
+	if p.State == orgs.StateUnknown {
+		to = "forgotten"
+	}
+	n.log.Info("peer "+to, "peer", p.PeerID, "org", p.Org, "from", from.String(), "host", p.Host)
+	n.metrics.transitions.WithLabelValues(to).Inc()
+}
+
+func fullAddrs(h host.Host) []string {
+	infos, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(infos))
+	for i, a := range infos {
+		out[i] = a.String()
+	}
+	return out
+}
+
+func listenAddrs(h host.Host) []string {
+	var out []string
+	for _, a := range h.Addrs() {
+		out = append(out, a.String())
+	}
+	if len(out) > maxAddrs {
+		out = out[:maxAddrs]
+	}
+	return out
+}
+
+func parseListenAddrs(ss []string) ([]ma.Multiaddr, error) {
+	out := make([]ma.Multiaddr, 0, len(ss))
+	for _, s := range ss {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, configErr("--listen %q: %v", s, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func parseBootstrap(ss []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	for _, s := range ss {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, configErr("--bootstrap %q: %v", s, err)
+		}
+		ai, err := peer.AddrInfoFromP2pAddr(a)
+		if err != nil {
+			return nil, configErr("--bootstrap %q: want a full multiaddr ending in /p2p/<peer id>: %v", s, err)
+		}
+		out = append(out, *ai)
+	}
+	return out, nil
+}
+
+func unwrapOpErr(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

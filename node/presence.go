@@ -1,0 +1,321 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// presence publishes this node's heartbeats and leave on its organization's
+// topic, lists the organizations it knows on the directory topic, and feeds
+// what arrives on the topics it follows into the view.
+type presence struct {
+	n       *Node
+	epoch   uint64
+	seq     atomic.Uint64
+	leaving atomic.Bool // set by publishLeave: no heartbeat may follow the leave
+	limiter *senderLimiter
+
+	dir    *topicSub
+	mu     sync.Mutex
+	topics map[string]*topicSub // followed organizations; owned by run
+	loops  sync.WaitGroup       // one read loop per subscription
+}
+
+// topicSub is a joined topic, its subscription and its read loop's cancel.
+type topicSub struct {
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	cancel context.CancelFunc
+}
+
+func newPresence(n *Node, epoch uint64) *presence {
+	return &presence{n: n, epoch: epoch, topics: map[string]*topicSub{},
+		limiter: newSenderLimiter(n.cfg.SenderRate, n.cfg.SenderBurst, 4*n.cfg.MaxKnownPeers)}
+}
+
+// start joins the directory topic and the node's own organization.
+func (p *presence) start(ctx context.Context) error {
+	var err error
+	if p.dir, err = p.join(ctx, directoryTS, p.validateDirectory, p.handleDirectory); err != nil {
+		return err
+	}
+	return p.follow(ctx, p.n.cfg.Org)
+}
+
+// join joins a topic with its validator and starts its read loop.
+func (p *presence) join(ctx context.Context, name string, validate pubsub.ValidatorEx, handle func(*pubsub.Message, *Message)) (*topicSub, error) {
+	if err := p.n.ps.RegisterTopicValidator(name, validate); err != nil {
+		return nil, err
+	}
+	t, err := p.n.ps.Join(name)
+	if err != nil {
+		p.n.ps.UnregisterTopicValidator(name)
+		return nil, err
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		t.Close()
+		p.n.ps.UnregisterTopicValidator(name)
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	ts := &topicSub{topic: t, sub: sub, cancel: cancel}
+	p.loops.Go(func() { p.readLoop(lctx, ts, handle) })
+	return ts, nil
+}
+
+// readLoop hands every validated message from others to handle until ctx
+// ends or the subscription is cancelled.
+func (p *presence) readLoop(ctx context.Context, ts *topicSub, handle func(*pubsub.Message, *Message)) {
+	for {
+		m, err := ts.sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if m.Local {
+			continue
+		}
+		if msg, ok := m.ValidatorData.(*Message); ok {
+			handle(m, msg)
+		}
+	}
+}
+
+// leave stops following a topic: cancels its loop, subscription and topic.
+func (p *presence) leave(name string, ts *topicSub) {
+	ts.cancel()
+	ts.sub.Cancel()
+	ts.topic.Close()
+	p.n.ps.UnregisterTopicValidator(name)
+}
+
+func (p *presence) follow(ctx context.Context, org string) error {
+	ts, err := p.join(ctx, OrgTopic(org), p.orgValidator(org), p.handleOrg)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.topics[org] = ts
+	p.mu.Unlock()
+	p.n.log.Debug("following organization", "org", org)
+	return nil
+}
+
+// followedOrgs lists the organizations whose topics the node follows.
+func (p *presence) followedOrgs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.topics))
+	for o := range p.topics {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reconcile follows every organization the view knows (within --watch) and
+// drops those the view forgot.
+func (p *presence) reconcile(ctx context.Context) {
+	want := map[string]bool{p.n.cfg.Org: true}
+	for _, o := range p.n.view.Orgs() {
+		if len(p.n.cfg.Watch) == 0 || slices.Contains(p.n.cfg.Watch, o) {
+			want[o] = true
+		}
+	}
+	for _, o := range p.followedOrgs() {
+		if !want[o] {
+			p.mu.Lock()
+			ts := p.topics[o]
+			delete(p.topics, o)
+			p.mu.Unlock()
+			p.leave(OrgTopic(o), ts)
+			p.n.log.Debug("stopped following organization", "org", o)
+		}
+	}
+	for o := range want {
+		p.mu.Lock()
+		_, have := p.topics[o]
+		full := len(p.topics) >= p.n.cfg.MaxOrgs
+		p.mu.Unlock()
+		if !have && !full {
+			if err := p.follow(ctx, o); err != nil && ctx.Err() == nil {
+				p.n.log.Warn("cannot follow organization", "org", o, "err", err)
+			}
+		}
+	}
+}
+
+// run publishes heartbeats and directory listings and keeps the topics and
+// the connected flags in step, until ctx ends. Directory listings start
+// fast and slow down to DirectoryInterval.
+func (p *presence) run(ctx context.Context) {
+	defer p.loops.Wait()
+	hb := time.NewTicker(p.n.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	dirWait := 250 * time.Millisecond
+	dir := time.NewTimer(0)
+	defer dir.Stop()
+	p.publishHeartbeat(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hb.C:
+			p.publishHeartbeat(ctx)
+			p.reconcile(ctx)
+			p.n.view.RefreshConnected(p.n.isConnected)
+			p.n.view.Expire()
+		case <-dir.C:
+			p.publishDirectory(ctx)
+			p.reconcile(ctx)
+			dirWait = min(2*dirWait, p.n.cfg.DirectoryInterval)
+			dir.Reset(dirWait)
+		}
+	}
+}
+
+func (p *presence) close() {
+	for _, o := range p.followedOrgs() {
+		p.leave(OrgTopic(o), p.topics[o])
+	}
+	p.leave(directoryTS, p.dir)
+}
+
+func (p *presence) ownTopic() *pubsub.Topic {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.topics[p.n.cfg.Org].topic
+}
+
+func (p *presence) message(kind string) *Message {
+	return &Message{Kind: kind, Peer: p.n.info.PeerID, Org: p.n.cfg.Org,
+		Epoch: p.epoch, Seq: p.seq.Add(1)}
+}
+
+func (p *presence) publishHeartbeat(ctx context.Context) {
+	if p.leaving.Load() {
+		return
+	}
+	m := p.message(KindHeartbeat)
+	m.Host = p.n.cfg.HostID
+	m.Addrs = listenAddrs(p.n.host)
+	if err := p.ownTopic().Publish(ctx, m.Encode()); err != nil {
+		if ctx.Err() == nil {
+			p.n.log.Warn("publish heartbeat", "err", err)
+		}
+		return
+	}
+	p.n.metrics.sent.WithLabelValues(KindHeartbeat).Inc()
+}
+
+func (p *presence) publishLeave(ctx context.Context) error {
+	p.leaving.Store(true)
+	if err := p.ownTopic().Publish(ctx, p.message(KindLeave).Encode()); err != nil {
+		return err
+	}
+	p.n.metrics.sent.WithLabelValues(KindLeave).Inc()
+	return nil
+}
+
+func (p *presence) publishDirectory(ctx context.Context) {
+	known := p.n.view.Orgs()
+	if len(known) > maxDirOrgs {
+		known = known[:maxDirOrgs]
+	}
+	m := &Message{Kind: KindDirectory, Peer: p.n.info.PeerID, Orgs: known}
+	if err := p.dir.topic.Publish(ctx, m.Encode()); err != nil {
+		if ctx.Err() == nil {
+			p.n.log.Warn("publish directory", "err", err)
+		}
+		return
+	}
+	p.n.metrics.sent.WithLabelValues(KindDirectory).Inc()
+}
+
+// validate is the checks every topic shares: decoding, the signer being the
+// claimed peer, and the per-sender rate. It records the verdict in metrics.
+func (p *presence) validate(m *pubsub.Message, check func(*Message) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
+	if m.Local {
+		return pubsub.ValidationAccept
+	}
+	res, reason := func() (pubsub.ValidationResult, string) {
+		msg, err := DecodeMessage(m.Data, p.n.cfg.MaxMessageSize)
+		if err != nil {
+			return pubsub.ValidationReject, reasonOf(err)
+		}
+		from := m.GetFrom()
+		if msg.Peer != from.String() {
+			return pubsub.ValidationReject, "forged-sender"
+		}
+		if !p.limiter.allow(from) {
+			return pubsub.ValidationIgnore, "rate-limited"
+		}
+		res, reason := check(msg)
+		if res == pubsub.ValidationAccept {
+			m.ValidatorData = msg
+		}
+		return res, reason
+	}()
+	p.n.metrics.countMessage(res, reason)
+	return res
+}
+
+func (p *presence) validateDirectory(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	return p.validate(m, func(msg *Message) (pubsub.ValidationResult, string) {
+		if msg.Kind != KindDirectory {
+			return pubsub.ValidationReject, "wrong-topic"
+		}
+		return pubsub.ValidationAccept, ""
+	})
+}
+
+func (p *presence) orgValidator(org string) pubsub.ValidatorEx {
+	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		return p.validate(m, func(msg *Message) (pubsub.ValidationResult, string) {
+			switch {
+			case msg.Kind != KindHeartbeat && msg.Kind != KindLeave, msg.Org != org:
+				return pubsub.ValidationReject, "wrong-topic"
+			case p.n.view.IsStale(msg.Peer, orgs.Version{Epoch: msg.Epoch, Seq: msg.Seq}):
+				return pubsub.ValidationIgnore, "stale"
+			}
+			return pubsub.ValidationAccept, ""
+		})
+	}
+}
+
+func (p *presence) handleDirectory(_ *pubsub.Message, msg *Message) {
+	for _, o := range msg.Orgs {
+		p.n.view.NoteOrg(o)
+	}
+}
+
+func (p *presence) handleOrg(m *pubsub.Message, msg *Message) {
+	ver := orgs.Version{Epoch: msg.Epoch, Seq: msg.Seq}
+	switch msg.Kind {
+	case KindHeartbeat:
+		out := p.n.view.ApplyHeartbeat(orgs.Heartbeat{
+			PeerID: msg.Peer, Org: msg.Org, Version: ver, Host: msg.Host,
+			Addrs: msg.Addrs, Direct: m.ReceivedFrom == m.GetFrom(),
+		})
+		if out == orgs.Added || out == orgs.Rejoined {
+			p.n.view.SetConnected(msg.Peer, p.n.isConnected(msg.Peer))
+		}
+	case KindLeave:
+		p.n.view.ApplyLeave(msg.Peer, ver)
+	}
+}
+
+// isConnected reports whether the host has a live connection to the peer.
+func (n *Node) isConnected(id string) bool {
+	pid, err := peer.Decode(id)
+	return err == nil && n.host.Network().Connectedness(pid) == network.Connected
+}

@@ -1,0 +1,131 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Message kinds on the wire.
+const (
+	KindHeartbeat = "hb"    // on an org topic: the sender is alive
+	KindLeave     = "leave" // on an org topic: the sender is leaving
+	KindDirectory = "dir"   // on the directory topic: organizations the sender knows
+)
+
+const (
+	maxHostLen  = 64
+	maxAddrs    = 16
+	maxAddrLen  = 256
+	maxDirOrgs  = 64
+	directoryTS = "orgpeer/v1/directory"
+)
+
+// OrgTopic is the pubsub topic of an organization's presence.
+func OrgTopic(org string) string { return "orgpeer/v1/org/" + org }
+
+// Message is every message orgpeer publishes. Which fields are set depends
+// on Kind. pubsub signs each message with the sender's peer key; Peer must
+// equal that signer.
+type Message struct {
+	Kind  string   `json:"k"`
+	Peer  string   `json:"p"`
+	Org   string   `json:"o,omitempty"`
+	Epoch uint64   `json:"e,omitempty"`
+	Seq   uint64   `json:"s,omitempty"`
+	Host  string   `json:"h,omitempty"`
+	Addrs []string `json:"a,omitempty"`
+	Orgs  []string `json:"os,omitempty"` // directory: known organizations
+}
+
+// DecodeError says why a payload was rejected; Reason is a short label
+// for metrics.
+type DecodeError struct {
+	Reason string
+	Err    error
+}
+
+func (e *DecodeError) Error() string { return e.Reason + ": " + e.Err.Error() }
+
+func decodeErr(reason, format string, a ...any) error {
+	return &DecodeError{Reason: reason, Err: fmt.Errorf(format, a...)}
+}
+
+// DecodeMessage parses and checks a payload: size, syntax, kind and every
+// field's bounds. It does not know who sent it; the topic validator checks
+// that against the pubsub signature.
+func DecodeMessage(data []byte, maxSize int) (*Message, error) {
+	if len(data) > maxSize {
+		return nil, decodeErr("oversized", "%d bytes > %d", len(data), maxSize)
+	}
+	var m Message
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil {
+		return nil, decodeErr("malformed", "%v", err)
+	}
+	if dec.More() {
+		return nil, decodeErr("malformed", "trailing data")
+	}
+	if _, err := peer.Decode(m.Peer); err != nil {
+		return nil, decodeErr("malformed", "peer id: %v", err)
+	}
+	switch m.Kind {
+	case KindHeartbeat, KindLeave:
+		if !ValidOrgName(m.Org) {
+			return nil, decodeErr("malformed", "org %q", m.Org)
+		}
+		if m.Epoch == 0 || m.Seq == 0 {
+			return nil, decodeErr("malformed", "epoch and seq must be positive")
+		}
+		if len(m.Host) > maxHostLen {
+			return nil, decodeErr("malformed", "host id too long")
+		}
+		if len(m.Addrs) > maxAddrs {
+			return nil, decodeErr("malformed", "%d addresses > %d", len(m.Addrs), maxAddrs)
+		}
+		for _, a := range m.Addrs {
+			if len(a) > maxAddrLen {
+				return nil, decodeErr("malformed", "address too long")
+			}
+			if _, err := ma.NewMultiaddr(a); err != nil {
+				return nil, decodeErr("malformed", "address %q: %v", a, err)
+			}
+		}
+	case KindDirectory:
+		if len(m.Orgs) > maxDirOrgs {
+			return nil, decodeErr("malformed", "%d organizations > %d", len(m.Orgs), maxDirOrgs)
+		}
+		for _, o := range m.Orgs {
+			if !ValidOrgName(o) {
+				return nil, decodeErr("malformed", "org %q", o)
+			}
+		}
+	default:
+		return nil, decodeErr("malformed", "unknown kind %q", m.Kind)
+	}
+	return &m, nil
+}
+
+// Encode serialises m.
+func (m *Message) Encode() []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // only strings, integers and slices of strings: cannot fail
+	}
+	return b
+}
+
+var errNotDecodeError = errors.New("not a decode error")
+
+// reasonOf returns the metrics label of a decode error.
+func reasonOf(err error) string {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return de.Reason
+	}
+	return errNotDecodeError.Error()
+}
