@@ -25,6 +25,7 @@ import (
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -197,9 +198,11 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 	h, err := libp2p.New(
 		libp2p.Identity(priv),
 		libp2p.ListenAddrs(listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// No SO_REUSEPORT: an address in use must fail, not be shared.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(quic.NewTransport),
-		libp2p.ConnectionManager(cm),
+		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
+		libp2p.ConnectionManager(cappedConnMgr{cm}),
 		libp2p.ResourceManager(rm),
 		libp2p.BandwidthReporter(bw),
 		libp2p.DisableRelay(),

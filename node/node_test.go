@@ -1,0 +1,381 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// testConfig is the local preset with faster timers for in-process tests.
+func testConfig(t testing.TB, org string) Config {
+	t.Helper()
+	c := LocalConfig()
+	c.Org = org
+	c.DataDir = t.TempDir()
+	c.HostID = "test-host"
+	c.HeartbeatInterval = 300 * time.Millisecond
+	c.LivenessWindow = 1200 * time.Millisecond
+	c.DirectoryInterval = time.Second
+	c.FindInterval = time.Second
+	c.LeavePropagateDelay = 200 * time.Millisecond
+	return c
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newTestNode starts a node on loopback and closes it when the test ends.
+func newTestNode(t testing.TB, cfg Config) *Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n, err := New(ctx, cfg, WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// startNodes starts one node per org in orgNames, each bootstrapped from the
+// first only.
+func startNodes(t testing.TB, orgNames []string, tweak func(*Config)) []*Node {
+	t.Helper()
+	var nodes []*Node
+	for i, o := range orgNames {
+		cfg := testConfig(t, o)
+		cfg.HostID = fmt.Sprintf("host-%d", i%2)
+		if i > 0 {
+			cfg.Bootstrap = nodes[0].Info().Addrs[:1]
+		}
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		nodes = append(nodes, newTestNode(t, cfg))
+	}
+	return nodes
+}
+
+func truthOf(orgNames []string) map[string]int {
+	m := map[string]int{}
+	for _, o := range orgNames {
+		m[o]++
+	}
+	return m
+}
+
+// eventually polls cond every 100 ms until it returns "" or timeout passes;
+// then it fails with cond's last complaint.
+func eventually(t testing.TB, timeout time.Duration, cond func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", timeout, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// countsMatch reports how a node's alive counts differ from truth ("" if not).
+func countsMatch(n *Node, truth map[string]int) string {
+	s := n.View().Snapshot()
+	for org, want := range truth {
+		if got := s.OrgCounts(org).Alive; got != want {
+			return fmt.Sprintf("%s counts %d alive in %s, want %d", n.Info().PeerID, got, org, want)
+		}
+	}
+	if s.Total.Alive != sum(truth) {
+		return fmt.Sprintf("%s counts %d alive in all, want %d", n.Info().PeerID, s.Total.Alive, sum(truth))
+	}
+	return ""
+}
+
+func sum(m map[string]int) int {
+	t := 0
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
+func allMatch(nodes []*Node, truth map[string]int) func() string {
+	return func() string {
+		for _, n := range nodes {
+			if msg := countsMatch(n, truth); msg != "" {
+				return msg
+			}
+		}
+		return ""
+	}
+}
+
+func TestNodesConvergeToExactCounts(t *testing.T) {
+	// acme runs twice on host-0, globex on host-1 and host-0.
+	orgNames := []string{"acme", "globex", "acme", "initech", "globex"}
+	nodes := startNodes(t, orgNames, nil)
+	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+
+	// The API serves the same view, with hosts and per-org peer lists.
+	c := NewClient(nodes[3].Info().API, "")
+	ctx := context.Background()
+	s, err := c.View(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acme, globex := s.OrgCounts("acme"), s.OrgCounts("globex"); acme.Alive != 2 || acme.Hosts != 1 || globex.Hosts != 2 || s.Total.Hosts != 2 {
+		t.Fatalf("API view: %+v", s)
+	}
+	ps, err := c.Peers(ctx, "globex", "alive")
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("peers globex alive: %v %+v", err, ps)
+	}
+	for _, p := range ps {
+		if p.Org != "globex" || p.State != orgs.StateAlive || p.Host == "" || p.LastSeen.IsZero() {
+			t.Fatalf("peer %+v", p)
+		}
+	}
+	self, err := c.Self(ctx)
+	if err != nil || self.PeerID != nodes[3].Info().PeerID || self.Org != "initech" {
+		t.Fatalf("self %v %+v", err, self)
+	}
+	if body := get(t, nodes[3].Info().API, "/metrics", ""); !strings.Contains(body, `orgpeer_peers{org="acme",state="alive"} 2`) ||
+		!strings.Contains(body, `orgpeer_messages_total{reason="ok",result="accepted"}`) {
+		t.Fatalf("metrics lack counts:\n%s", body)
+	}
+}
+
+func TestLeaveAndFailure(t *testing.T) {
+	orgNames := []string{"acme", "globex", "acme", "globex"}
+	nodes := startNodes(t, orgNames, nil)
+	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	leaver, crasher := nodes[3], nodes[2]
+	rest := nodes[:2]
+
+	ctx := context.Background()
+	start := time.Now()
+	if err := leaver.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leaver.Close()
+	id := leaver.Info().PeerID
+	eventually(t, 2*time.Second, func() string {
+		for _, n := range rest {
+			if p, ok := n.View().Get(id); !ok || p.State != orgs.StateLeft {
+				return fmt.Sprintf("%s sees the leaver as %v", n.Info().PeerID, p.State)
+			}
+		}
+		return ""
+	})
+	t.Logf("leave seen everywhere after %v", time.Since(start))
+
+	// Close without Leave is a failure: the others notice only by silence.
+	crasher.Close()
+	start = time.Now()
+	id = crasher.Info().PeerID
+	eventually(t, 5*time.Second, func() string {
+		for _, n := range rest {
+			if p, _ := n.View().Get(id); p.State != orgs.StateSuspect {
+				return fmt.Sprintf("%s sees the crashed peer as %v", n.Info().PeerID, p.State)
+			}
+		}
+		return ""
+	})
+	if d := time.Since(start); d < nodes[0].cfg.LivenessWindow-nodes[0].cfg.HeartbeatInterval {
+		t.Fatalf("a silent peer turned suspect after %v, before the liveness window", d)
+	}
+	eventually(t, 2*time.Second, allMatch(rest, map[string]int{"acme": 1, "globex": 1}))
+}
+
+func TestPartialViewCountsBeyondConnections(t *testing.T) {
+	orgNames := []string{"acme", "globex", "initech", "acme", "globex", "initech", "acme", "globex"}
+	nodes := startNodes(t, orgNames, func(c *Config) {
+		c.MaxPeers = 2
+		c.ConnGrace = time.Second
+	})
+	truth := truthOf(orgNames)
+	eventually(t, 60*time.Second, func() string {
+		if msg := allMatch(nodes, truth)(); msg != "" {
+			return msg
+		}
+		for _, n := range nodes {
+			s := n.View().Snapshot()
+			if s.Total.Connected >= len(nodes)-1 {
+				return fmt.Sprintf("%s is connected to all %d others", n.Info().PeerID, s.Total.Connected)
+			}
+		}
+		return ""
+	})
+	relayed := 0
+	for _, n := range nodes {
+		s := n.View().Snapshot()
+		t.Logf("%s: alive %d, connected %d, libp2p connections %d", n.Info().PeerID, s.Total.Alive, s.Total.Connected, len(n.Host().Network().Peers()))
+		for _, p := range n.View().Peers(orgs.Filter{}) {
+			if p.Learned == orgs.LearnedRelayed {
+				relayed++
+			}
+		}
+	}
+	if relayed == 0 {
+		t.Fatal("no peer was learned through a relayed heartbeat")
+	}
+}
+
+func TestRestartKeepsIdentityAndIsCountedOnce(t *testing.T) {
+	nodes := startNodes(t, []string{"acme", "globex"}, nil)
+	eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 1, "globex": 1}))
+	old := nodes[1]
+	cfg := old.cfg
+	old.Close() // crash: no leave
+	again := newTestNode(t, cfg)
+	if again.Info().PeerID != old.Info().PeerID {
+		t.Fatalf("restart changed the peer ID: %s -> %s", old.Info().PeerID, again.Info().PeerID)
+	}
+	if again.Info().Epoch != old.Info().Epoch+1 {
+		t.Fatalf("epoch %d after %d", again.Info().Epoch, old.Info().Epoch)
+	}
+	eventually(t, 30*time.Second, func() string {
+		p, ok := nodes[0].View().Get(again.Info().PeerID)
+		if !ok || p.Version.Epoch != again.Info().Epoch {
+			return "the restarted peer's new epoch is not seen"
+		}
+		return countsMatch(nodes[0], map[string]int{"acme": 1, "globex": 1})
+	})
+}
+
+func get(t testing.TB, api, path, host string) string {
+	t.Helper()
+	code, body := request(t, api, path, host, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	return body
+}
+
+func request(t testing.TB, api, path, host, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+api+path, nil)
+	if host != "" {
+		req.Host = host
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAPIRejectsBadRequests(t *testing.T) {
+	cfg := testConfig(t, "acme")
+	n := newTestNode(t, cfg)
+	api := n.Info().API
+	for _, tc := range []struct {
+		path, host string
+		code       int
+		want       string
+	}{
+		{"/v1/peers?state=dead", "", 400, "unknown peer state"},
+		{"/v1/peers?org=Not+Valid", "", 400, "not a valid organization"},
+		{"/v1/peers?limit=3", "", 400, "unknown query parameter"},
+		{"/v1/peers?org=a&org=b", "", 400, "given 2 times"},
+		{"/v1/view?x=1", "", 400, "unknown query parameter"},
+		{"/v1/view", "evil.example:80", 403, "not a loopback name"},
+		{"/v1/nothing", "", 404, ""},
+		{"/v1/peers?org=acme", "", 200, `"self": true`},
+		{"/healthz", "localhost", 200, `"status": "ok"`},
+	} {
+		code, body := request(t, api, tc.path, tc.host, "")
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s (Host %q): %d %q, want %d containing %q", tc.path, tc.host, code, body, tc.code, tc.want)
+		}
+		if code == 400 && !strings.HasPrefix(body, `{"error":`) {
+			t.Errorf("GET %s: error body is not JSON: %q", tc.path, body)
+		}
+	}
+}
+
+func TestAPIToken(t *testing.T) {
+	cfg := testConfig(t, "acme")
+	cfg.APIToken = "s3cret"
+	n := newTestNode(t, cfg)
+	if code, _ := request(t, n.Info().API, "/v1/view", "", ""); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	if code, _ := request(t, n.Info().API, "/v1/view", "", "wrong"); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	if _, err := NewClient(n.Info().API, "s3cret").View(context.Background()); err != nil {
+		t.Fatalf("right token: %v", err)
+	}
+}
+
+func TestConfigRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"no org", func(c *Config) { c.Org = "" }, "--org is required"},
+		{"bad org", func(c *Config) { c.Org = "Acme Corp" }, "--org"},
+		{"bad bootstrap", func(c *Config) { c.Bootstrap = []string{"/ip4/127.0.0.1/tcp/x"} }, "--bootstrap"},
+		{"bootstrap without peer id", func(c *Config) { c.Bootstrap = []string{"/ip4/127.0.0.1/tcp/4001"} }, "/p2p/"},
+		{"public API without token", func(c *Config) { c.APIAddr = "0.0.0.0:0" }, "--api-token"},
+		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"tcp:4001"} }, "--listen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t, "acme")
+			tc.edit(&cfg)
+			_, err := New(context.Background(), cfg)
+			if _, ok := err.(*ConfigError); !ok || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a ConfigError about %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAddressInUseLeavesNothingStarted(t *testing.T) {
+	first := newTestNode(t, testConfig(t, "acme"))
+	cfg := testConfig(t, "acme")
+	cfg.APIAddr = first.Info().API
+	if _, err := New(context.Background(), cfg, WithLogger(quietLogger())); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("API port in use: %v", err)
+	}
+	cfg.APIAddr = "127.0.0.1:0"
+	cfg.ListenAddrs = []string{strings.Split(first.Info().Addrs[0], "/p2p/")[0]}
+	if _, err := New(context.Background(), cfg, WithLogger(quietLogger())); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("listen address in use: %v", err)
+	}
+	// Nothing was left holding the data dir.
+	cfg.ListenAddrs = LocalConfig().ListenAddrs
+	newTestNode(t, cfg)
+}
+
+func TestDataDirLockedAndCorruptIdentityRefused(t *testing.T) {
+	cfg := testConfig(t, "acme")
+	newTestNode(t, cfg)
+	if _, err := New(context.Background(), cfg, WithLogger(quietLogger())); err == nil || !strings.Contains(err.Error(), "in use by another") {
+		t.Fatalf("second node on one data dir: %v", err)
+	}
+	dir := t.TempDir()
+	if err := WriteFileAtomic(dir+"/identity.key", []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateIdentity(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("corrupt identity: %v", err)
+	}
+}
