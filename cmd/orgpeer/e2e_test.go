@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// binPath is the orgpeer binary built once for the multi-process tests.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "orgpeer-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "orgpeer")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build orgpeer:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// orgpeer runs the binary and returns its stdout, stderr and exit code.
+func orgpeer(t testing.TB, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("orgpeer %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// newTestCluster returns a cluster whose every process is stopped, and
+// checked to be gone, when the test ends.
+func newTestCluster(t *testing.T, extra ...string) *cluster {
+	t.Helper()
+	c := newCluster(binPath, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), extra...)
+	t.Cleanup(func() {
+		c.stopAll()
+		for _, p := range c.members() {
+			if p.cmd != nil && p.cmd.ProcessState == nil {
+				t.Errorf("%s (pid %d) still running after the test", p.name, p.cmd.Process.Pid)
+			}
+		}
+		if t.Failed() {
+			for _, p := range c.members() {
+				b, _ := os.ReadFile(filepath.Join(c.dir, p.name+".log"))
+				t.Logf("--- log of %s:\n%s", p.name, tail(string(b), 30))
+			}
+		}
+	})
+	return c
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startAll starts one process per org name, each on one of two simulated
+// hosts, all bootstrapped from the first.
+func startAll(t *testing.T, c *cluster, orgNames []string) []*proc {
+	t.Helper()
+	ctx := context.Background()
+	var ps []*proc
+	var boot []string
+	for i, o := range orgNames {
+		p := c.add(o, fmt.Sprintf("host-%d", i%2), boot)
+		if err := c.start(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			boot = p.info.Addrs[:1]
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// poll calls cond every 100 ms until it returns "" or timeout passes.
+func poll(t testing.TB, timeout time.Duration, cond func() string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		msg := cond()
+		if msg == "" {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("not within %v: %s", timeout, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// cliView runs `orgpeer view --json` against p.
+func cliView(t testing.TB, p *proc) (orgs.Snapshot, error) {
+	out, errOut, code := orgpeer(t, "view", "--data-dir", p.dataDir, "--json")
+	var s orgs.Snapshot
+	if code != 0 {
+		return s, fmt.Errorf("view at %s: exit %d: %s", p.name, code, errOut)
+	}
+	return s, json.Unmarshal([]byte(out), &s)
+}
+
+// stateAt is the state p's node gives peer id ("" when it does not know it).
+func stateAt(p *proc, id string) string {
+	ps, err := p.client.Peers(context.Background(), "", "")
+	if err != nil {
+		return "unreachable: " + err.Error()
+	}
+	for _, q := range ps {
+		if q.PeerID == id {
+			return q.State.String()
+		}
+	}
+	return ""
+}
+
+func TestMultiProcessCountsFollowCrashLeaveAndRestart(t *testing.T) {
+	c := newTestCluster(t)
+	orgNames := []string{"acme", "globex", "initech", "acme", "globex", "initech"}
+	ps := startAll(t, c, orgNames)
+
+	converged := func() string {
+		truth := c.truth()
+		for _, p := range c.live() {
+			s, err := cliView(t, p)
+			if err != nil {
+				return err.Error()
+			}
+			if !exact(s, truth, c.orgNames()) {
+				return fmt.Sprintf("%s counts %+v, truth %v", p.name, s.Orgs, truth)
+			}
+		}
+		return ""
+	}
+	t.Logf("converged in %v", poll(t, 30*time.Second, converged))
+
+	// kill -9: no leave; every other node must stop counting it alive
+	// within the liveness window (3 s in the local preset) plus a margin.
+	crashed := ps[4]
+	c.kill9(crashed)
+	took := poll(t, 3*time.Second+2*time.Second, func() string {
+		for _, p := range c.live() {
+			if st := stateAt(p, crashed.info.PeerID); st == "alive" {
+				return fmt.Sprintf("%s still counts the killed %s alive", p.name, crashed.name)
+			}
+		}
+		return ""
+	})
+	t.Logf("kill -9 noticed everywhere after %v", took)
+	for _, p := range c.live() {
+		if st := stateAt(p, crashed.info.PeerID); st != "suspect" {
+			t.Fatalf("%s gives the killed peer state %q, want suspect", p.name, st)
+		}
+	}
+
+	// SIGTERM: a graceful leave, seen as left everywhere within 2 s.
+	leaver := ps[5]
+	c.stop(leaver)
+	took = poll(t, 2*time.Second, func() string {
+		for _, p := range c.live() {
+			if st := stateAt(p, leaver.info.PeerID); st != "left" {
+				return fmt.Sprintf("%s gives the stopped %s state %q", p.name, leaver.name, st)
+			}
+		}
+		return ""
+	})
+	t.Logf("SIGTERM seen as left everywhere after %v", took)
+	poll(t, 5*time.Second, converged)
+
+	// Restart the killed one from its data dir: same peer, counted once.
+	before := crashed.info.PeerID
+	if err := c.start(context.Background(), crashed); err != nil {
+		t.Fatal(err)
+	}
+	if crashed.info.PeerID != before {
+		t.Fatalf("restart changed the peer ID: %s -> %s", before, crashed.info.PeerID)
+	}
+	t.Logf("restarted node counted everywhere after %v", poll(t, 30*time.Second, converged))
+	for _, p := range c.live() {
+		n := 0
+		ps, _ := p.client.Peers(context.Background(), "globex", "")
+		for _, q := range ps {
+			if q.PeerID == before {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%s lists the restarted peer %d times", p.name, n)
+		}
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{}, 2, "no command"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"run", "--data-dir", dir}, 2, "--org is required"},
+		{[]string{"run", "--org", "acme", "--data-dir", dir, "--bootstrap", "/ip4/127.0.0.1/tcp/notaport"}, 2, "--bootstrap"},
+		{[]string{"run", "--org", "acme", "--data-dir", dir, "--listen", "127.0.0.1:4001"}, 2, "--listen"},
+		{[]string{"run", "--org", "acme", "--data-dir", dir, "--api", "0.0.0.0:0"}, 2, "--api-token"},
+		{[]string{"run", "--org", "acme", "--data-dir", dir, "--frob"}, 2, "flag provided but not defined: -frob"},
+		{[]string{"run", "--org", "acme", "--data-dir", dir, "--preset", "fast"}, 2, "--preset"},
+		{[]string{"view"}, 2, "--api ADDR or --data-dir DIR"},
+		{[]string{"view", "--data-dir", dir}, 1, "no running node found"},
+		{[]string{"peers", "--api", "127.0.0.1:1", "--state", "dead"}, 2, "unknown peer state"},
+		{[]string{"demo", "--nodes", "0"}, 2, "--nodes"},
+		{[]string{"demo", "--nodes", "2", "--orgs", "3"}, 2, "--orgs"},
+	} {
+		_, errOut, code := orgpeer(t, tc.args...)
+		lines := strings.Split(strings.TrimSpace(errOut), "\n")
+		if code != tc.code || !strings.Contains(errOut, tc.want) || len(lines) != 1 {
+			t.Errorf("orgpeer %v: exit %d, stderr %q; want exit %d and one line containing %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+	if out, _, code := orgpeer(t, "run", "-h"); code != 0 || !strings.Contains(out, "-bootstrap") {
+		t.Errorf("run -h: exit %d, %q", code, out)
+	}
+}
+
+func TestIDWorksOfflineAndMatchesTheRunningNode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "n1")
+	out, errOut, code := orgpeer(t, "id", "--data-dir", dir, "--json")
+	if code != 0 {
+		t.Fatalf("id offline: %d %s", code, errOut)
+	}
+	var offline struct {
+		PeerID string `json:"peer_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &offline); err != nil || !strings.HasPrefix(offline.PeerID, "12D3KooW") {
+		t.Fatalf("id offline: %v %q", err, out)
+	}
+	c := newTestCluster(t)
+	p := c.add("acme", "h", nil)
+	p.dataDir = dir
+	if err := c.start(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if p.info.PeerID != offline.PeerID {
+		t.Fatalf("node runs as %s, id said %s", p.info.PeerID, offline.PeerID)
+	}
+	out, _, code = orgpeer(t, "id", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "org:     acme") || !strings.Contains(out, "/p2p/"+offline.PeerID) {
+		t.Fatalf("id of the running node: %d %q", code, out)
+	}
+}
+
+func TestDemoRunsAndCleansUp(t *testing.T) {
+	out, errOut, code := orgpeer(t, "demo", "--nodes", "4", "--orgs", "2", "--duration", "1s")
+	if code != 0 || !strings.Contains(out, "converged: every node counts every organization exactly") {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, tail(errOut, 20))
+	}
+	if n := strings.Count(out, "== n0"); n != 4 {
+		t.Fatalf("demo printed %d views, want 4:\n%s", n, out)
+	}
+}
