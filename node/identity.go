@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 const (
@@ -41,7 +43,7 @@ func LoadOrCreateIdentity(dir string) (crypto.PrivKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := WriteFileAtomic(path, raw, 0o600); err != nil {
+		if err := orgs.WriteFileAtomic(path, raw, 0o600); err != nil {
 			return nil, fmt.Errorf("write identity: %w", err)
 		}
 		return priv, nil
@@ -71,7 +73,7 @@ func nextEpoch(dir string) (uint64, error) {
 		}
 	}
 	n++
-	return n, WriteFileAtomic(path, []byte(strconv.FormatUint(n, 10)+"\n"), 0o600)
+	return n, orgs.WriteFileAtomic(path, []byte(strconv.FormatUint(n, 10)+"\n"), 0o600)
 }
 
 // lockDataDir takes an exclusive lock on dir so that two processes never run
@@ -86,39 +88,6 @@ func lockDataDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("data dir %s is in use by another orgpeer process", dir)
 	}
 	return f, nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file, fsync and
-// rename, so that a crash leaves either the old or the new file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // DefaultHostID derives a stable identifier of this machine: a hash of its

@@ -274,7 +274,7 @@ func (n *Node) writeInfo() error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(n.cfg.DataDir, infoFile), append(b, '\n'), 0o644)
+	return orgs.WriteFileAtomic(filepath.Join(n.cfg.DataDir, infoFile), append(b, '\n'), 0o644)
 }
 
 // ReadInfo reads the node.json a running node wrote into dir.

@@ -372,7 +372,7 @@ func TestDataDirLockedAndCorruptIdentityRefused(t *testing.T) {
 		t.Fatalf("second node on one data dir: %v", err)
 	}
 	dir := t.TempDir()
-	if err := WriteFileAtomic(dir+"/identity.key", []byte("garbage"), 0o600); err != nil {
+	if err := orgs.WriteFileAtomic(dir+"/identity.key", []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadOrCreateIdentity(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {

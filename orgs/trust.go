@@ -1,0 +1,211 @@
+package orgs
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// Reasons a credential is refused; they label the rejection metrics.
+const (
+	ReasonBadCredential = "credential-invalid"       // not a sealed membership, or not signed by its org key
+	ReasonWrongPeer     = "credential-wrong-peer"    // issued to another peer than the sender
+	ReasonWrongOrg      = "credential-wrong-org"     // for another organization than the one claimed
+	ReasonExpired       = "credential-expired"       // past its expiry
+	ReasonNotYetValid   = "credential-not-yet-valid" // before its start
+	ReasonRevoked       = "credential-revoked"       // withdrawn by its organization
+)
+
+// Trust holds the organizations a node accepts credentials from, their
+// newest revocation lists and a cache of opened credentials. It is safe for
+// concurrent use.
+type Trust struct {
+	mu       sync.Mutex
+	orgs     map[OrgID]trustedOrg
+	revs     map[OrgID]storedRevocation
+	cache    map[[32]byte]cached
+	maxCache int
+}
+
+type trustedOrg struct {
+	name string // "" when trusted by bare ID
+	pub  crypto.PubKey
+}
+
+type storedRevocation struct {
+	rec *Revocation
+	raw []byte
+}
+
+// cached is the outcome of opening one credential: the signature check is
+// never repeated for the same bytes.
+type cached struct {
+	m   *Membership
+	err string
+}
+
+// NewTrust returns an empty trust store.
+func NewTrust() *Trust {
+	return &Trust{orgs: map[OrgID]trustedOrg{}, revs: map[OrgID]storedRevocation{},
+		cache: map[[32]byte]cached{}, maxCache: 4096}
+}
+
+// AddSpec trusts an organization given as a path to its .org file or as a
+// bare org ID. It returns the org ID and name ("" for a bare ID).
+func (t *Trust) AddSpec(spec string) (OrgID, string, error) {
+	if _, err := os.Stat(spec); err == nil || strings.HasSuffix(spec, ".org") {
+		p, pub, err := LoadPublicOrg(spec)
+		if err != nil {
+			return "", "", fmt.Errorf("--trust %s: %v", spec, err)
+		}
+		t.add(p.ID, p.Name, pub)
+		return p.ID, p.Name, nil
+	}
+	id, pub, err := ParseOrgID(spec)
+	if err != nil {
+		return "", "", fmt.Errorf("--trust %q is neither a .org file nor an org ID: %v", spec, err)
+	}
+	t.add(id, "", pub)
+	return id, "", nil
+}
+
+func (t *Trust) add(id OrgID, name string, pub crypto.PubKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.orgs[id] = trustedOrg{name: name, pub: pub}
+}
+
+// Trusted reports whether id is a trusted organization.
+func (t *Trust) Trusted(id OrgID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.orgs[id]
+	return ok
+}
+
+// Empty reports whether no organization is trusted.
+func (t *Trust) Empty() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.orgs) == 0
+}
+
+// Names lists the names of trusted organizations known by name.
+func (t *Trust) Names() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, o := range t.orgs {
+		if o.name != "" {
+			out = append(out, o.name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Verify judges the credential cred presented by peer in a message that
+// claims organization org. It returns the membership when cred opened, and
+// verified = true only for a valid credential of a trusted organization.
+// A refused credential gives a reason (one of the Reason constants). No
+// credential, or one of an untrusted organization, is a bare claim: not
+// verified, no reason.
+func (t *Trust) Verify(cred []byte, peer, org string, now time.Time) (m *Membership, verified bool, reason string) {
+	if len(cred) == 0 {
+		return nil, false, ""
+	}
+	m, reason = t.open(cred)
+	if reason != "" {
+		return nil, false, reason
+	}
+	switch {
+	case m.PeerID != peer:
+		return m, false, ReasonWrongPeer
+	case m.OrgName != org:
+		return m, false, ReasonWrongOrg
+	}
+	t.mu.Lock()
+	o, trusted := t.orgs[m.OrgID]
+	rev := t.revs[m.OrgID].rec
+	t.mu.Unlock()
+	switch {
+	case !trusted:
+		return m, false, ""
+	case o.name != "" && o.name != m.OrgName:
+		return m, false, ReasonWrongOrg
+	case rev != nil && rev.Revokes(m):
+		return m, false, ReasonRevoked
+	}
+	switch m.ValidAt(now) {
+	case "expired":
+		return m, false, ReasonExpired
+	case "not yet valid":
+		return m, false, ReasonNotYetValid
+	}
+	return m, true, ""
+}
+
+// open opens cred once; later calls with the same bytes hit the cache.
+func (t *Trust) open(cred []byte) (*Membership, string) {
+	key := sha256.Sum256(cred)
+	t.mu.Lock()
+	c, ok := t.cache[key]
+	t.mu.Unlock()
+	if ok {
+		return c.m, c.err
+	}
+	m, err := OpenCredential(cred)
+	c = cached{m: m}
+	if err != nil {
+		c = cached{err: ReasonBadCredential}
+	}
+	t.mu.Lock()
+	if len(t.cache) >= t.maxCache {
+		clear(t.cache)
+	}
+	t.cache[key] = c
+	t.mu.Unlock()
+	return c.m, c.err
+}
+
+// ApplyRevocation opens a revocation list and keeps it if it is from a
+// trusted organization and newer than the one held. It returns the list
+// when it was kept.
+func (t *Trust) ApplyRevocation(raw []byte) (*Revocation, error) {
+	r, err := OpenRevocation(raw)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, ok := t.orgs[r.OrgID]
+	if !ok {
+		return nil, fmt.Errorf("revocation list of untrusted organization %s", r.OrgID)
+	}
+	if o.name != "" && o.name != r.OrgName {
+		return nil, fmt.Errorf("revocation list names org %q, trusted as %q", r.OrgName, o.name)
+	}
+	if cur, ok := t.revs[r.OrgID]; ok && cur.rec.Seq >= r.Seq {
+		return nil, errStaleRevocation
+	}
+	t.revs[r.OrgID] = storedRevocation{rec: r, raw: raw}
+	return r, nil
+}
+
+var errStaleRevocation = fmt.Errorf("not newer than the revocation list held")
+
+// IsStaleRevocation reports whether err says a revocation list was old news.
+func IsStaleRevocation(err error) bool { return err == errStaleRevocation }
+
+// RevocationOf returns the sealed newest revocation list of an organization.
+func (t *Trust) RevocationOf(id OrgID) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.revs[id].raw
+}
