@@ -7,6 +7,7 @@ import "time"
 type SelfInfo struct {
 	PeerID  string    `json:"peer_id"`
 	Org     string    `json:"org"`
+	OrgID   string    `json:"org_id,omitempty"` // from the node's credential
 	Host    string    `json:"host"`
 	Addrs   []string  `json:"addrs"` // full multiaddrs, with /p2p/, to bootstrap from
 	API     string    `json:"api"`   // host:port of the HTTP API

@@ -20,6 +20,11 @@ type Config struct {
 	Bootstrap   []string // full multiaddrs (with /p2p/) of peers to join through
 	Watch       []string // organizations to follow; empty follows all it learns of
 
+	CredentialFile     string   // this peer's membership credential, issued by its org
+	Trust              []string // trusted organizations: .org files or bare org IDs
+	RequireCredentials bool     // ignore peers without a valid credential of a trusted org
+	RevocationFiles    []string // revocation lists to enforce and spread
+
 	APIAddr  string // HTTP API listen address (host:port)
 	APIToken string // bearer token; required when APIAddr is not loopback
 	Pprof    bool   // serve /debug/pprof/ on the API

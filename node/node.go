@@ -62,6 +62,7 @@ type Node struct {
 	bw      *metrics.BandwidthCounter
 	metrics *nodeMetrics
 	pres    *presence
+	member  *membership
 	api     *apiServer
 	lock    *os.File
 	info    SelfInfo
@@ -104,6 +105,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	}
 	cleanup = append(cleanup, func() { n.lock.Close() })
 	if n.priv, err = LoadOrCreateIdentity(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	self, err := peer.IDFromPrivateKey(n.priv)
+	if err != nil {
+		return nil, err
+	}
+	if n.member, err = loadMembership(&cfg, self, time.Now()); err != nil {
 		return nil, err
 	}
 	epoch, err := nextEpoch(cfg.DataDir)
@@ -160,10 +168,25 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		Version: Version,
 		Started: time.Now().UTC(),
 	}
+	if n.member.own != nil {
+		n.info.OrgID = string(n.member.own.OrgID)
+	}
 	n.metrics = newMetrics()
 	n.view = orgs.NewView(cfg.viewConfig(), o.clock, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
 	}, n.logTransition)
+	if n.member.own != nil {
+		_, verified, _ := n.member.trust.Verify(n.member.cred, n.info.PeerID, cfg.Org, time.Now())
+		n.view.UpdateSelf(func(p *orgs.PeerInfo) {
+			p.Verified, p.Serial = verified, n.member.own.Serial
+			if verified {
+				p.OrgID = string(n.member.own.OrgID)
+			}
+		})
+	}
+	for _, name := range n.member.trust.Names() {
+		n.view.NoteOrg(name)
+	}
 	n.pres = newPresence(n, epoch)
 	if err := n.pres.start(runCtx); err != nil {
 		return nil, err

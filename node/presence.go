@@ -30,6 +30,14 @@ type presence struct {
 	loops  sync.WaitGroup       // one read loop per subscription
 }
 
+// received is a validated message with the validator's verdict on its
+// credential, handed from validator to handler as ValidatorData.
+type received struct {
+	*Message
+	verified bool
+	member   *orgs.Membership // the credential, when it opened
+}
+
 // topicSub is a joined topic, its subscription and its read loop's cancel.
 type topicSub struct {
 	topic  *pubsub.Topic
@@ -52,7 +60,7 @@ func (p *presence) start(ctx context.Context) error {
 }
 
 // join joins a topic with its validator and starts its read loop.
-func (p *presence) join(ctx context.Context, name string, validate pubsub.ValidatorEx, handle func(*pubsub.Message, *Message)) (*topicSub, error) {
+func (p *presence) join(ctx context.Context, name string, validate pubsub.ValidatorEx, handle func(*pubsub.Message, *received)) (*topicSub, error) {
 	if err := p.n.ps.RegisterTopicValidator(name, validate); err != nil {
 		return nil, err
 	}
@@ -75,7 +83,7 @@ func (p *presence) join(ctx context.Context, name string, validate pubsub.Valida
 
 // readLoop hands every validated message from others to handle until ctx
 // ends or the subscription is cancelled.
-func (p *presence) readLoop(ctx context.Context, ts *topicSub, handle func(*pubsub.Message, *Message)) {
+func (p *presence) readLoop(ctx context.Context, ts *topicSub, handle func(*pubsub.Message, *received)) {
 	for {
 		m, err := ts.sub.Next(ctx)
 		if err != nil {
@@ -84,8 +92,8 @@ func (p *presence) readLoop(ctx context.Context, ts *topicSub, handle func(*pubs
 		if m.Local {
 			continue
 		}
-		if msg, ok := m.ValidatorData.(*Message); ok {
-			handle(m, msg)
+		if r, ok := m.ValidatorData.(*received); ok {
+			handle(m, r)
 		}
 	}
 }
@@ -176,6 +184,7 @@ func (p *presence) run(ctx context.Context) {
 			p.n.view.Expire()
 		case <-dir.C:
 			p.publishDirectory(ctx)
+			p.publishRevocation(ctx)
 			p.reconcile(ctx)
 			dirWait = min(2*dirWait, p.n.cfg.DirectoryInterval)
 			dir.Reset(dirWait)
@@ -208,6 +217,7 @@ func (p *presence) publishHeartbeat(ctx context.Context) {
 	m := p.message(KindHeartbeat)
 	m.Host = p.n.cfg.HostID
 	m.Addrs = listenAddrs(p.n.host)
+	m.Cred = p.n.member.cred
 	if err := p.ownTopic().Publish(ctx, m.Encode()); err != nil {
 		if ctx.Err() == nil {
 			p.n.log.Warn("publish heartbeat", "err", err)
@@ -241,9 +251,26 @@ func (p *presence) publishDirectory(ctx context.Context) {
 	p.n.metrics.sent.WithLabelValues(KindDirectory).Inc()
 }
 
+// publishRevocation spreads the newest revocation list of the node's own
+// organization, so that nodes joining later learn it too.
+func (p *presence) publishRevocation(ctx context.Context) {
+	raw := p.n.member.ownRevocation()
+	if raw == nil {
+		return
+	}
+	m := &Message{Kind: KindRevoke, Peer: p.n.info.PeerID, Org: p.n.cfg.Org, Rev: raw}
+	if err := p.ownTopic().Publish(ctx, m.Encode()); err != nil {
+		if ctx.Err() == nil {
+			p.n.log.Warn("publish revocation list", "err", err)
+		}
+		return
+	}
+	p.n.metrics.sent.WithLabelValues(KindRevoke).Inc()
+}
+
 // validate is the checks every topic shares: decoding, the signer being the
 // claimed peer, and the per-sender rate. It records the verdict in metrics.
-func (p *presence) validate(m *pubsub.Message, check func(*Message) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
+func (p *presence) validate(m *pubsub.Message, check func(*received) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
 	if m.Local {
 		return pubsub.ValidationAccept
 	}
@@ -259,9 +286,10 @@ func (p *presence) validate(m *pubsub.Message, check func(*Message) (pubsub.Vali
 		if !p.limiter.allow(from) {
 			return pubsub.ValidationIgnore, "rate-limited"
 		}
-		res, reason := check(msg)
+		r := &received{Message: msg}
+		res, reason := check(r)
 		if res == pubsub.ValidationAccept {
-			m.ValidatorData = msg
+			m.ValidatorData = r
 		}
 		return res, reason
 	}()
@@ -270,7 +298,7 @@ func (p *presence) validate(m *pubsub.Message, check func(*Message) (pubsub.Vali
 }
 
 func (p *presence) validateDirectory(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-	return p.validate(m, func(msg *Message) (pubsub.ValidationResult, string) {
+	return p.validate(m, func(msg *received) (pubsub.ValidationResult, string) {
 		if msg.Kind != KindDirectory {
 			return pubsub.ValidationReject, "wrong-topic"
 		}
@@ -280,37 +308,85 @@ func (p *presence) validateDirectory(_ context.Context, _ peer.ID, m *pubsub.Mes
 
 func (p *presence) orgValidator(org string) pubsub.ValidatorEx {
 	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		return p.validate(m, func(msg *Message) (pubsub.ValidationResult, string) {
-			switch {
-			case msg.Kind != KindHeartbeat && msg.Kind != KindLeave, msg.Org != org:
+		return p.validate(m, func(r *received) (pubsub.ValidationResult, string) {
+			if r.Org != org {
 				return pubsub.ValidationReject, "wrong-topic"
-			case p.n.view.IsStale(msg.Peer, orgs.Version{Epoch: msg.Epoch, Seq: msg.Seq}):
-				return pubsub.ValidationIgnore, "stale"
 			}
-			return pubsub.ValidationAccept, ""
+			switch r.Kind {
+			case KindHeartbeat:
+				return p.checkHeartbeat(r)
+			case KindLeave:
+				if p.n.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
+					return pubsub.ValidationIgnore, "stale"
+				}
+				return pubsub.ValidationAccept, ""
+			case KindRevoke:
+				return p.checkRevocation(r)
+			}
+			return pubsub.ValidationReject, "wrong-topic"
 		})
 	}
 }
 
-func (p *presence) handleDirectory(_ *pubsub.Message, msg *Message) {
+// checkHeartbeat drops replays and judges the credential: a refused
+// credential rejects the message, a bare claim passes as unverified unless
+// credentials are required.
+func (p *presence) checkHeartbeat(r *received) (pubsub.ValidationResult, string) {
+	if p.n.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
+		return pubsub.ValidationIgnore, "stale"
+	}
+	member, verified, reason := p.n.member.trust.Verify(r.Cred, r.Peer, r.Org, time.Now())
+	switch {
+	case reason != "":
+		return pubsub.ValidationReject, reason
+	case !verified && p.n.cfg.RequireCredentials:
+		return pubsub.ValidationIgnore, "unverified"
+	}
+	r.verified, r.member = verified, member
+	return pubsub.ValidationAccept, ""
+}
+
+// checkRevocation keeps a newer revocation list of a trusted organization
+// and withdraws the verified mark of the peers it names at once.
+func (p *presence) checkRevocation(r *received) (pubsub.ValidationResult, string) {
+	rev, err := p.n.member.addRevocation(r.Rev)
+	switch {
+	case orgs.IsStaleRevocation(err):
+		return pubsub.ValidationIgnore, "stale"
+	case rev == nil:
+		return pubsub.ValidationReject, "revocation-invalid"
+	case rev.OrgName != r.Org:
+		return pubsub.ValidationReject, "wrong-topic"
+	}
+	if err != nil {
+		p.n.log.Warn("cannot store revocation list", "org", rev.OrgName, "err", err)
+	}
+	n := p.n.view.Unverify(revokedBy(rev))
+	p.n.log.Info("revocation list applied", "org", rev.OrgName, "seq", rev.Seq, "peers_unverified", n)
+	return pubsub.ValidationAccept, ""
+}
+
+func (p *presence) handleDirectory(_ *pubsub.Message, msg *received) {
 	for _, o := range msg.Orgs {
 		p.n.view.NoteOrg(o)
 	}
 }
 
-func (p *presence) handleOrg(m *pubsub.Message, msg *Message) {
-	ver := orgs.Version{Epoch: msg.Epoch, Seq: msg.Seq}
-	switch msg.Kind {
+func (p *presence) handleOrg(m *pubsub.Message, r *received) {
+	ver := orgs.Version{Epoch: r.Epoch, Seq: r.Seq}
+	switch r.Kind {
 	case KindHeartbeat:
-		out := p.n.view.ApplyHeartbeat(orgs.Heartbeat{
-			PeerID: msg.Peer, Org: msg.Org, Version: ver, Host: msg.Host,
-			Addrs: msg.Addrs, Direct: m.ReceivedFrom == m.GetFrom(),
-		})
+		hb := orgs.Heartbeat{PeerID: r.Peer, Org: r.Org, Version: ver, Host: r.Host,
+			Addrs: r.Addrs, Direct: m.ReceivedFrom == m.GetFrom(), Verified: r.verified}
+		if r.verified {
+			hb.OrgID, hb.Serial = string(r.member.OrgID), r.member.Serial
+		}
+		out := p.n.view.ApplyHeartbeat(hb)
 		if out == orgs.Added || out == orgs.Rejoined {
-			p.n.view.SetConnected(msg.Peer, p.n.isConnected(msg.Peer))
+			p.n.view.SetConnected(r.Peer, p.n.isConnected(r.Peer))
 		}
 	case KindLeave:
-		p.n.view.ApplyLeave(msg.Peer, ver)
+		p.n.view.ApplyLeave(r.Peer, ver)
 	}
 }
 

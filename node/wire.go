@@ -12,9 +12,10 @@ import (
 
 // Message kinds on the wire.
 const (
-	KindHeartbeat = "hb"    // on an org topic: the sender is alive
-	KindLeave     = "leave" // on an org topic: the sender is leaving
-	KindDirectory = "dir"   // on the directory topic: organizations the sender knows
+	KindHeartbeat = "hb"     // on an org topic: the sender is alive
+	KindLeave     = "leave"  // on an org topic: the sender is leaving
+	KindDirectory = "dir"    // on the directory topic: organizations the sender knows
+	KindRevoke    = "revoke" // on an org topic: the org's signed revocation list
 )
 
 const (
@@ -22,6 +23,7 @@ const (
 	maxAddrs    = 16
 	maxAddrLen  = 256
 	maxDirOrgs  = 64
+	maxCredLen  = 1024
 	directoryTS = "orgpeer/v1/directory"
 )
 
@@ -40,6 +42,8 @@ type Message struct {
 	Host  string   `json:"h,omitempty"`
 	Addrs []string `json:"a,omitempty"`
 	Orgs  []string `json:"os,omitempty"` // directory: known organizations
+	Cred  []byte   `json:"c,omitempty"`  // heartbeat: membership credential (signed envelope)
+	Rev   []byte   `json:"r,omitempty"`  // revoke: revocation list (signed envelope)
 }
 
 // DecodeError says why a payload was rejected; Reason is a short label
@@ -81,6 +85,9 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 		if m.Epoch == 0 || m.Seq == 0 {
 			return nil, decodeErr("malformed", "epoch and seq must be positive")
 		}
+		if len(m.Cred) > maxCredLen {
+			return nil, decodeErr("malformed", "credential of %d bytes", len(m.Cred))
+		}
 		if len(m.Host) > maxHostLen {
 			return nil, decodeErr("malformed", "host id too long")
 		}
@@ -94,6 +101,10 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 			if _, err := ma.NewMultiaddr(a); err != nil {
 				return nil, decodeErr("malformed", "address %q: %v", a, err)
 			}
+		}
+	case KindRevoke:
+		if !ValidOrgName(m.Org) || len(m.Rev) == 0 {
+			return nil, decodeErr("malformed", "revocation without org or list")
 		}
 	case KindDirectory:
 		if len(m.Orgs) > maxDirOrgs {
@@ -119,13 +130,11 @@ func (m *Message) Encode() []byte {
 	return b
 }
 
-var errNotDecodeError = errors.New("not a decode error")
-
 // reasonOf returns the metrics label of a decode error.
 func reasonOf(err error) string {
 	var de *DecodeError
 	if errors.As(err, &de) {
 		return de.Reason
 	}
-	return errNotDecodeError.Error()
+	return "malformed"
 }

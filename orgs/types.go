@@ -21,6 +21,7 @@ type PeerInfo struct {
 	Self      bool      `json:"self,omitempty"`
 	Connected bool      `json:"connected"`
 	Verified  bool      `json:"verified"`
+	Serial    uint64    `json:"serial,omitempty"` // of the verified credential
 	Host      string    `json:"host"`
 	LastSeen  time.Time `json:"last_seen"`
 	Version   Version   `json:"version"`

@@ -32,8 +32,9 @@ type Heartbeat struct {
 	Version  Version
 	Host     string
 	Addrs    []string
-	Direct   bool // received from the sender itself, not relayed
-	Verified bool // carries a valid credential of a trusted organization
+	Direct   bool   // received from the sender itself, not relayed
+	Verified bool   // carries a valid credential of a trusted organization
+	Serial   uint64 // that credential's serial
 }
 
 // Outcome says what the view did with an announcement.
@@ -133,7 +134,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	}
 	from := e.State
 	e.PeerID, e.Org, e.OrgID, e.Version = hb.PeerID, hb.Org, hb.OrgID, hb.Version
-	e.Host, e.Addrs, e.Verified = hb.Host, slices.Clone(hb.Addrs), hb.Verified
+	e.Host, e.Addrs, e.Verified, e.Serial = hb.Host, slices.Clone(hb.Addrs), hb.Verified, hb.Serial
 	e.LastSeen = now
 	e.Learned = LearnedRelayed
 	if hb.Direct {
@@ -190,6 +191,21 @@ func (v *View) SetConnected(peerID string, connected bool) {
 	if e, ok := v.peers[peerID]; ok {
 		e.Connected = connected
 	}
+}
+
+// Unverify withdraws the verified mark of every peer that revoked matches
+// (a revocation list arrived) and returns how many it changed.
+func (v *View) Unverify(revoked func(PeerInfo) bool) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := 0
+	for _, e := range v.peers {
+		if e.Verified && revoked(e.PeerInfo) {
+			e.Verified, e.OrgID, e.Serial = false, "", 0
+			n++
+		}
+	}
+	return n
 }
 
 // NoteOrg records that an organization exists (heard of on the directory).

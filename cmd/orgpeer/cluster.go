@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -25,8 +27,14 @@ type cluster struct {
 	extra []string // flags added to every `run`
 	log   *slog.Logger
 
+	// With credentials on, every organization gets a real org key in dir,
+	// every member a credential issued to its peer ID, and every node
+	// trusts every organization's .org file.
+	credentials bool
+
 	mu    sync.Mutex
 	procs []*proc
+	keys  map[string]*orgs.OrgKey // by org name
 }
 
 // proc is one member of the cluster, alive or not.
@@ -38,10 +46,79 @@ type proc struct {
 	info                     node.SelfInfo
 	client                   *node.Client
 	up                       bool
+	impostor                 bool // claims its org without a credential
 }
 
 func newCluster(bin, dir string, log *slog.Logger, extra ...string) *cluster {
-	return &cluster{bin: bin, dir: dir, extra: extra, log: log}
+	return &cluster{bin: bin, dir: dir, extra: extra, log: log, credentials: true, keys: map[string]*orgs.OrgKey{}}
+}
+
+// ensureOrgKeys creates the org key of every named organization that has
+// none yet. Create them all before starting nodes: a node trusts the
+// organizations whose keys exist when it starts.
+func (c *cluster) ensureOrgKeys(names ...string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ensureOrgKeysLocked(names...)
+}
+
+func (c *cluster) ensureOrgKeysLocked(names ...string) error {
+	for _, name := range names {
+		if _, ok := c.keys[name]; ok {
+			continue
+		}
+		k, err := orgs.NewOrgKey(name)
+		if err != nil {
+			return err
+		}
+		base := filepath.Join(c.dir, "orgs", name)
+		if err := os.MkdirAll(filepath.Dir(base), 0o700); err != nil {
+			return err
+		}
+		if err := k.Save(base+".orgkey", base+".org"); err != nil {
+			return err
+		}
+		c.keys[name] = k
+	}
+	return nil
+}
+
+// membershipArgs returns the --trust flags for every organization so far
+// and, unless p is an impostor, the --credential of p, issuing it (and the
+// org key) on first use.
+func (c *cluster) membershipArgs(p *proc) ([]string, error) {
+	if !c.credentials {
+		return nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.ensureOrgKeysLocked(p.org); err != nil {
+		return nil, err
+	}
+	k := c.keys[p.org]
+	var args []string
+	for name := range c.keys {
+		args = append(args, "--trust", filepath.Join(c.dir, "orgs", name+".org"))
+	}
+	if p.impostor {
+		return args, nil
+	}
+	credPath := filepath.Join(p.dataDir, "member.cred")
+	if _, err := os.Stat(credPath); err != nil {
+		priv, err := node.LoadOrCreateIdentity(p.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		id, _ := peer.IDFromPrivateKey(priv)
+		cred, err := k.Issue(id, time.Now().Add(-time.Minute), 24*time.Hour, orgs.RandomSerial())
+		if err != nil {
+			return nil, err
+		}
+		if err := orgs.WriteFileAtomic(credPath, cred, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return append(args, "--credential", credPath), nil
 }
 
 // add creates a member (not started).
@@ -65,6 +142,11 @@ func (c *cluster) start(ctx context.Context, p *proc) error {
 	for _, b := range p.bootstrap {
 		args = append(args, "--bootstrap", b)
 	}
+	margs, err := c.membershipArgs(p)
+	if err != nil {
+		return err
+	}
+	args = append(args, margs...)
 	logf, err := os.OpenFile(filepath.Join(c.dir, p.name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -163,11 +245,14 @@ func (c *cluster) live() []*proc {
 	return out
 }
 
-// truth is the number of live members per organization.
+// truth is the number of live members per organization (impostors,
+// which claim an organization without its credential, are not members).
 func (c *cluster) truth() map[string]int {
 	t := map[string]int{}
 	for _, p := range c.live() {
-		t[p.org]++
+		if !p.impostor {
+			t[p.org]++
+		}
 	}
 	return t
 }
@@ -217,17 +302,31 @@ func exact(s orgs.Snapshot, truth map[string]int, orgNames []string) bool {
 	return true
 }
 
+// isExact reports whether s counts exactly the truth: with credentials on,
+// the verified count of every organization; without, the alive count.
+func (c *cluster) isExact(s orgs.Snapshot, truth map[string]int) bool {
+	if !c.credentials {
+		return exact(s, truth, c.orgNames())
+	}
+	for _, o := range c.orgNames() {
+		if s.OrgCounts(o).Verified != truth[o] {
+			return false
+		}
+	}
+	return true
+}
+
 // waitConverged polls until every live member counts the truth exactly, or
 // the deadline passes.
 func (c *cluster) waitConverged(ctx context.Context, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	for {
-		truth, names, live := c.truth(), c.orgNames(), c.live()
+		truth, live := c.truth(), c.live()
 		vs := c.views(ctx)
 		right := 0
 		for _, s := range vs {
-			if exact(s, truth, names) {
+			if c.isExact(s, truth) {
 				right++
 			}
 		}

@@ -53,6 +53,14 @@ func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return []string{"acme", "globex", "initech", "umbrella", "hooli", "stark"}[i%6] + suffix(i/6)
 	}
 	fmt.Fprintf(stdout, "starting %d orgpeer processes in %d organizations on %d simulated hosts\n", *nodes, *nOrgs, *hosts)
+	names := make([]string, *nOrgs)
+	for i := range names {
+		names[i] = orgName(i)
+	}
+	if err := c.ensureOrgKeys(names...); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created an org key per organization; every node gets a credential and trusts every organization\n")
 	start := time.Now()
 	seed := c.add(orgName(0), "host-1", nil)
 	if err := c.start(ctx, seed); err != nil {

@@ -91,6 +91,9 @@ func tail(s string, n int) string {
 func startAll(t *testing.T, c *cluster, orgNames []string) []*proc {
 	t.Helper()
 	ctx := context.Background()
+	if err := c.ensureOrgKeys(orgNames...); err != nil {
+		t.Fatal(err)
+	}
 	var ps []*proc
 	var boot []string
 	for i, o := range orgNames {
@@ -158,7 +161,7 @@ func TestMultiProcessCountsFollowCrashLeaveAndRestart(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			if !exact(s, truth, c.orgNames()) {
+			if !c.isExact(s, truth) {
 				return fmt.Sprintf("%s counts %+v, truth %v", p.name, s.Orgs, truth)
 			}
 		}
@@ -288,5 +291,93 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 	}
 	if n := strings.Count(out, "== n0"); n != 4 {
 		t.Fatalf("demo printed %d views, want 4:\n%s", n, out)
+	}
+}
+
+func TestImpostorStaysUnverified(t *testing.T) {
+	c := newTestCluster(t)
+	ps := startAll(t, c, []string{"acme", "globex", "acme", "globex"})
+	// A process that claims acme but holds no acme credential.
+	imp := c.add("acme", "host-x", ps[0].info.Addrs[:1])
+	imp.impostor = true
+	if err := c.start(context.Background(), imp); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, func() string {
+		truth := c.truth()
+		for _, p := range c.live() {
+			s, err := cliView(t, p)
+			if err != nil {
+				return err.Error()
+			}
+			acme := s.OrgCounts("acme")
+			if !c.isExact(s, truth) || acme.Alive != 3 {
+				return fmt.Sprintf("%s counts acme %+v, truth %v verified + 1 impostor", p.name, acme, truth)
+			}
+			// Everyone, the impostor itself included, sees one unverified acme peer.
+			if acme.Unverified != 1 || acme.Verified != 2 {
+				return fmt.Sprintf("%s: acme verified %d unverified %d", p.name, acme.Verified, acme.Unverified)
+			}
+		}
+		return ""
+	})
+	out, _, code := orgpeer(t, "peers", "--data-dir", ps[1].dataDir, "--org", "acme", "--json")
+	var peers []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &peers) != nil || len(peers) != 3 {
+		t.Fatalf("peers --json: %d %q", code, out)
+	}
+	for _, p := range peers {
+		if want := p["peer_id"] != imp.info.PeerID; p["verified"] != want {
+			t.Fatalf("peer %v verified=%v, want %v", p["peer_id"], p["verified"], want)
+		}
+	}
+}
+
+func TestRunRefusesForeignExpiredOrMissingCredential(t *testing.T) {
+	dir := t.TempDir()
+	k, err := orgs.NewOrgKey("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath, orgPath := filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")
+	if err := k.Save(keyPath, orgPath); err != nil {
+		t.Fatal(err)
+	}
+	idOf := func(dataDir string) string {
+		out, _, code := orgpeer(t, "id", "--data-dir", dataDir, "--json")
+		var v struct {
+			PeerID string `json:"peer_id"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Fatalf("id: %d %q", code, out)
+		}
+		return v.PeerID
+	}
+	n1, n2 := filepath.Join(dir, "n1"), filepath.Join(dir, "n2")
+	idOf(n1)
+	other := filepath.Join(dir, "n2.cred")
+	if _, e, code := orgpeer(t, "org", "issue", "--org-key", keyPath, "--peer", idOf(n2), "--out", other); code != 0 {
+		t.Fatal(e)
+	}
+	expired := filepath.Join(dir, "expired.cred")
+	if _, e, code := orgpeer(t, "org", "issue", "--org-key", keyPath, "--peer", idOf(n1), "--not-before", "2020-01-01T00:00:00Z", "--expires", "1h", "--out", expired); code != 0 {
+		t.Fatal(e)
+	}
+	os.WriteFile(filepath.Join(dir, "broken.orgkey"), []byte("{"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--org", "acme", "--data-dir", n1, "--credential", other}, "was issued to peer"},
+		{[]string{"run", "--org", "acme", "--data-dir", n1, "--credential", expired}, "is expired"},
+		{[]string{"run", "--org", "acme", "--data-dir", n1, "--credential", filepath.Join(dir, "none.cred")}, "--credential"},
+		{[]string{"run", "--org", "acme", "--data-dir", n1, "--trust", filepath.Join(dir, "none.org")}, "--trust"},
+		{[]string{"org", "issue", "--org-key", filepath.Join(dir, "broken.orgkey"), "--peer", idOf(n1), "--out", filepath.Join(dir, "x")}, "--org-key"},
+		{[]string{"org", "init", "--name", "acme", "--out", keyPath}, "refusing to overwrite"},
+	} {
+		_, errOut, code := orgpeer(t, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("orgpeer %v: exit %d %q, want exit 2 and one line with %q", tc.args, code, errOut, tc.want)
+		}
 	}
 }

@@ -87,9 +87,13 @@ func ageCell(ms *int64) string {
 func printView(w io.Writer, s orgs.Snapshot) {
 	fmt.Fprintf(w, "view of %s (org %s) at %s\n", s.Self, s.Org, s.At.Format(time.TimeOnly))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ORG\tALIVE\tCONNECTED\tSUSPECT\tLEFT\tVERIFIED\tUNVERIFIED\tHOSTS\tFRESHEST\tSTALEST")
+	fmt.Fprintln(tw, "ORG\tORG ID\tALIVE\tCONNECTED\tSUSPECT\tLEFT\tVERIFIED\tUNVERIFIED\tHOSTS\tFRESHEST\tSTALEST")
 	row := func(name string, o orgs.OrgCounts) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", name, o.Alive, o.Connected, o.Suspect,
+		id := "-"
+		if o.OrgID != "" {
+			id = orgs.OrgID(o.OrgID).Short()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", name, id, o.Alive, o.Connected, o.Suspect,
 			o.Left, o.Verified, o.Unverified, o.Hosts, ageCell(o.FreshestMs), ageCell(o.StalestMs))
 	}
 	for _, o := range s.Orgs {

@@ -18,10 +18,14 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	org := fs.String("org", "", "organization of this peer (required)")
 	dataDir := fs.String("data-dir", "", "directory for identity and state (required)")
 	preset := fs.String("preset", "default", "timer preset: default (real networks) or local (many nodes on one machine)")
-	var listen, boot, watch listFlag
+	var listen, boot, watch, trust, revs listFlag
 	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default: loopback TCP and QUIC, random ports)")
 	fs.Var(&boot, "bootstrap", "full multiaddr of a peer to join through, repeatable")
 	fs.Var(&watch, "watch", "follow only these organizations, repeatable or comma-separated (default: all)")
+	cred := fs.String("credential", "", "this peer's membership credential (from `orgpeer org issue`)")
+	fs.Var(&trust, "trust", "trusted organization: a .org file or an org ID, repeatable")
+	requireCreds := fs.Bool("require-credentials", false, "ignore peers without a valid credential of a trusted organization")
+	fs.Var(&revs, "revocations", "revocation list to enforce and spread (from `orgpeer org revoke`), repeatable")
 	api := fs.String("api", "", "HTTP API address (default 127.0.0.1:0, a random port)")
 	token := fs.String("api-token", "", "bearer token for the API (required when --api is not loopback; env ORGPEER_API_TOKEN)")
 	hostID := fs.String("host-id", "", "physical host identifier (default: derived from the machine id)")
@@ -39,6 +43,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg.Org, cfg.DataDir, cfg.HostID, cfg.Pprof = *org, *dataDir, *hostID, *pprof
 	cfg.Bootstrap, cfg.Watch = boot.vals, watch.vals
+	cfg.CredentialFile, cfg.Trust, cfg.RequireCredentials, cfg.RevocationFiles = *cred, trust.vals, *requireCreds, revs.vals
 	if listen.set {
 		cfg.ListenAddrs = listen.vals
 	}
