@@ -1,0 +1,237 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// attacker is a real libp2p host with its own GossipSub and no validators:
+// it can publish anything, signed with its own key or one it stole.
+type attacker struct {
+	priv  crypto.PrivKey
+	id    peer.ID
+	topic *pubsub.Topic
+}
+
+func newAttacker(t *testing.T, target *Node, topic string) *attacker {
+	t.Helper()
+	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ps, err := pubsub.NewGossipSub(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := ps.Join(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := tp.Subscribe() // be in the mesh, so published messages go straight to the target
+	t.Cleanup(sub.Cancel)
+	if err := h.Connect(ctx, peer.AddrInfo{ID: target.Host().ID(), Addrs: target.Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() string {
+		if len(tp.ListPeers()) == 0 {
+			return "the target never joined the attacker's topic mesh"
+		}
+		return ""
+	})
+	return &attacker{priv: priv, id: h.ID(), topic: tp}
+}
+
+func (a *attacker) publish(t *testing.T, m *Message, opts ...pubsub.PubOpt) {
+	t.Helper()
+	a.publishRaw(t, m.Encode(), opts...)
+}
+
+func (a *attacker) publishRaw(t *testing.T, data []byte, opts ...pubsub.PubOpt) {
+	t.Helper()
+	if err := a.topic.Publish(context.Background(), data, opts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rejected polls until the node has counted want more messages under
+// result/reason than before.
+func waitCount(t *testing.T, n *Node, result, reason string, before float64, want float64) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() string {
+		got := testutil.ToFloat64(n.metrics.messages.WithLabelValues(result, reason)) - before
+		if got < want {
+			return fmt.Sprintf("%s/%s counted %v times, want %v", result, reason, got, want)
+		}
+		return ""
+	})
+}
+
+func counter(n *Node, result, reason string) float64 {
+	return testutil.ToFloat64(n.metrics.messages.WithLabelValues(result, reason))
+}
+
+func TestAttacksFail(t *testing.T) {
+	dir := t.TempDir()
+	acme, globex := mustOrgKey(t, "acme"), mustOrgKey(t, "globex")
+	if err := acme.Save(filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "acme")
+	cfg.Trust = []string{filepath.Join(dir, "acme.org")}
+	cfg.SenderBurst, cfg.SenderRate = 40, 10
+	victim := newTestNode(t, cfg)
+	att := newAttacker(t, victim, OrgTopic("acme"))
+	now := time.Now()
+	hb := func(seq uint64, cred []byte) *Message {
+		return &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: seq, Host: "evil", Cred: cred}
+	}
+	issue := func(k *orgs.OrgKey, p peer.ID, from time.Time, valid time.Duration, serial uint64) []byte {
+		c, err := k.Issue(p, from, valid, serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	verifiedAcme := func() int { return victim.View().Snapshot().OrgCounts("acme").Verified }
+	if verifiedAcme() != 0 {
+		t.Fatalf("victim without credential counted verified")
+	}
+
+	impostorKey := &orgs.OrgKey{Name: "acme", ID: acme.ID, Priv: globex.Priv}
+	victimID, _ := peer.Decode(victim.Info().PeerID)
+	cases := []struct {
+		name   string
+		msg    *Message
+		reason string
+	}{
+		{"credential signed by a key that is not the org's", hb(1, issue(impostorKey, att.id, now.Add(-time.Minute), time.Hour, 1)), orgs.ReasonBadCredential},
+		{"another peer's valid credential replayed", hb(2, issue(acme, victimID, now.Add(-time.Minute), time.Hour, 2)), orgs.ReasonWrongPeer},
+		{"expired credential", hb(3, issue(acme, att.id, now.Add(-2*time.Hour), time.Hour, 3)), orgs.ReasonExpired},
+		{"not yet valid credential", hb(4, issue(acme, att.id, now.Add(time.Hour), time.Hour, 4)), orgs.ReasonNotYetValid},
+		{"forged sender", &Message{Kind: KindHeartbeat, Peer: victim.Info().PeerID, Org: "acme", Epoch: 9, Seq: 9}, "forged-sender"},
+		{"heartbeat for another org's topic", &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "globex", Epoch: 1, Seq: 5}, "wrong-topic"},
+	}
+	for _, tc := range cases {
+		before := counter(victim, "rejected", tc.reason)
+		att.publish(t, tc.msg)
+		waitCount(t, victim, "rejected", tc.reason, before, 1)
+		if _, ok := victim.View().Get(att.id.String()); ok {
+			t.Fatalf("%s: the attacker reached the view", tc.name)
+		}
+	}
+	for _, raw := range [][]byte{[]byte("garbage"), []byte(`{"k":"hb","p":"x"}`), []byte(strings.Repeat("x", 5000))} {
+		reason := "malformed"
+		if len(raw) > 4096 {
+			reason = "oversized"
+		}
+		before := counter(victim, "rejected", reason)
+		att.publishRaw(t, raw)
+		waitCount(t, victim, "rejected", reason, before, 1)
+	}
+
+	// A bare claim is counted, but only as unverified.
+	att.publish(t, hb(10, nil))
+	eventually(t, 5*time.Second, func() string {
+		p, ok := victim.View().Get(att.id.String())
+		if !ok || p.State != orgs.StateAlive || p.Verified {
+			return fmt.Sprintf("bare claim: %+v %v", p, ok)
+		}
+		if c := victim.View().Snapshot().OrgCounts("acme"); c.Unverified != 2 || c.Verified != 0 {
+			return fmt.Sprintf("acme counts %+v", c)
+		}
+		return ""
+	})
+
+	// A valid credential makes the attacker a verified member...
+	good := issue(acme, att.id, now.Add(-time.Minute), time.Hour, 77)
+	att.publish(t, hb(11, good))
+	eventually(t, 5*time.Second, func() string {
+		if p, _ := victim.View().Get(att.id.String()); !p.Verified || p.Serial != 77 {
+			return fmt.Sprintf("valid credential not verified: %+v", p)
+		}
+		return ""
+	})
+	// ...until acme revokes it: the revocation list may come from anyone,
+	// it is the org's signature that counts.
+	rev, err := acme.SignRevocation(&orgs.Revocation{Seq: 1, Issued: now, Serials: []uint64{77}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att.publish(t, &Message{Kind: KindRevoke, Peer: att.id.String(), Org: "acme", Rev: rev})
+	eventually(t, 5*time.Second, func() string {
+		if p, _ := victim.View().Get(att.id.String()); p.Verified {
+			return "revoked member still verified"
+		}
+		return ""
+	})
+	before := counter(victim, "rejected", orgs.ReasonRevoked)
+	att.publish(t, hb(12, good))
+	waitCount(t, victim, "rejected", orgs.ReasonRevoked, before, 1)
+
+	// A replayed old heartbeat (properly signed, lower sequence) is ignored.
+	before = counter(victim, "ignored", "stale")
+	att.publish(t, hb(5, nil))
+	waitCount(t, victim, "ignored", "stale", before, 1)
+	if p, _ := victim.View().Get(att.id.String()); p.Version.Seq != 10 && p.Version.Seq != 11 {
+		t.Fatalf("replay changed the view: %+v", p.Version)
+	}
+
+	// A flood from one peer is rate-limited and the API keeps answering.
+	before = counter(victim, "ignored", "rate-limited")
+	for i := range 300 {
+		att.publish(t, hb(uint64(100+i), nil))
+	}
+	waitCount(t, victim, "ignored", "rate-limited", before, 100)
+	start := time.Now()
+	if _, err := NewClient(victim.Info().API, "").View(context.Background()); err != nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("API during flood: %v after %v", err, time.Since(start))
+	}
+
+	// The revocation list survives a restart of the victim.
+	victim.Close()
+	again := newTestNode(t, cfg)
+	if again.member.trust.RevocationOf(acme.ID) == nil {
+		t.Fatal("revocation list lost across a restart")
+	}
+}
+
+func mustOrgKey(t *testing.T, name string) *orgs.OrgKey {
+	t.Helper()
+	k, err := orgs.NewOrgKey(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestRequireCredentialsIgnoresBareClaims(t *testing.T) {
+	cfg := testConfig(t, "acme")
+	k := mustOrgKey(t, "acme")
+	cfg.Trust = []string{string(k.ID)}
+	cfg.RequireCredentials = true
+	victim := newTestNode(t, cfg)
+	att := newAttacker(t, victim, OrgTopic("acme"))
+	before := counter(victim, "ignored", "unverified")
+	att.publish(t, &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: 1})
+	waitCount(t, victim, "ignored", "unverified", before, 1)
+	if _, ok := victim.View().Get(att.id.String()); ok {
+		t.Fatal("bare claim counted although credentials are required")
+	}
+}
