@@ -59,8 +59,8 @@ type viewCollector struct {
 
 func newViewCollector(n *Node) *viewCollector {
 	return &viewCollector{n: n,
-		peers: prometheus.NewDesc("orgpeer_peers", "Peers in this node's view by organization and state (connected, verified and unverified split alive).", []string{"org", "state"}, nil),
-		hosts: prometheus.NewDesc("orgpeer_hosts", "Distinct physical hosts among the alive peers of an organization.", []string{"org"}, nil),
+		peers: prometheus.NewDesc("orgpeer_peers", "Peers in this node's view by organization and state (connected, verified and unverified split alive).", []string{"org", "org_id", "state"}, nil),
+		hosts: prometheus.NewDesc("orgpeer_hosts", "Distinct physical hosts among the alive peers of an organization.", []string{"org", "org_id"}, nil),
 		bytes: prometheus.NewDesc("orgpeer_libp2p_bytes_total", "Bytes this host's libp2p connections carried.", []string{"direction"}, nil),
 		conn:  prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
 	}
@@ -78,9 +78,9 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, o := range s.Orgs {
 		for state, v := range map[string]int{"alive": o.Alive, "suspect": o.Suspect, "left": o.Left,
 			"connected": o.Connected, "verified": o.Verified, "unverified": o.Unverified} {
-			ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(v), o.Org, state)
+			ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(v), o.Org, o.OrgID, state)
 		}
-		ch <- prometheus.MustNewConstMetric(c.hosts, prometheus.GaugeValue, float64(o.Hosts), o.Org)
+		ch <- prometheus.MustNewConstMetric(c.hosts, prometheus.GaugeValue, float64(o.Hosts), o.Org, o.OrgID)
 	}
 	bw := c.n.bw.GetBandwidthTotals()
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalIn), "in")

@@ -149,7 +149,7 @@ func TestNodesConvergeToExactCounts(t *testing.T) {
 	if err != nil || self.PeerID != nodes[3].Info().PeerID || self.Org != "initech" {
 		t.Fatalf("self %v %+v", err, self)
 	}
-	if body := get(t, nodes[3].Info().API, "/metrics", ""); !strings.Contains(body, `orgpeer_peers{org="acme",state="alive"} 2`) ||
+	if body := get(t, nodes[3].Info().API, "/metrics", ""); !strings.Contains(body, `orgpeer_peers{org="acme",org_id="",state="alive"} 2`) ||
 		!strings.Contains(body, `orgpeer_messages_total{reason="ok",result="accepted"}`) {
 		t.Fatalf("metrics lack counts:\n%s", body)
 	}
