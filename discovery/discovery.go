@@ -61,10 +61,11 @@ type Discovery struct {
 
 // Stats are counters for logs and metrics.
 type Stats struct {
-	Advertised   int // successful advertisements
-	Lookups      int // lookups done
-	Dials        int // connections discovery opened
-	DialFailures int
+	BootstrapFailures int // failed attempts to reach a bootstrap peer
+	Advertised        int // successful advertisements
+	Lookups           int // lookups done
+	Dials             int // connections discovery opened
+	DialFailures      int
 }
 
 // New starts a DHT server on h.
@@ -138,6 +139,7 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 				return
 			}
 			if err != nil {
+				d.count(func(s *Stats) { s.BootstrapFailures++ })
 				backoff[i] = min(max(2*backoff[i], d.cfg.BackoffMin), d.cfg.BackoffMax)
 				next[i] = time.Now().Add(jitter(backoff[i]))
 				d.log.Warn("bootstrap peer unreachable, will retry", "peer", ai.ID, "retry_in", backoff[i].Round(time.Millisecond), "err", err)

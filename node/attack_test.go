@@ -26,7 +26,7 @@ type attacker struct {
 	topic *pubsub.Topic
 }
 
-func newAttacker(t *testing.T, target *Node, topic string) *attacker {
+func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option) *attacker {
 	t.Helper()
 	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
 	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
@@ -36,7 +36,7 @@ func newAttacker(t *testing.T, target *Node, topic string) *attacker {
 	t.Cleanup(func() { h.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h)
+	ps, err := pubsub.NewGossipSub(ctx, h, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +233,16 @@ func TestRequireCredentialsIgnoresBareClaims(t *testing.T) {
 	waitCount(t, victim, "ignored", "unverified", before, 1)
 	if _, ok := victim.View().Get(att.id.String()); ok {
 		t.Fatal("bare claim counted although credentials are required")
+	}
+}
+
+func TestUnsignedMessageRejectedAndCounted(t *testing.T) {
+	victim := newTestNode(t, testConfig(t, "acme"))
+	att := newAttacker(t, victim, OrgTopic("acme"), pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign))
+	before := counter(victim, "rejected", "pubsub-missing-signature")
+	att.publish(t, &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: 1})
+	waitCount(t, victim, "rejected", "pubsub-missing-signature", before, 1)
+	if _, ok := victim.View().Get(att.id.String()); ok {
+		t.Fatal("unsigned heartbeat reached the view")
 	}
 }

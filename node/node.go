@@ -150,9 +150,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.cancel = cancel
 	cleanup = append(cleanup, func() { cancel(); n.wg.Wait() })
 
+	n.metrics = newMetrics()
 	n.ps, err = pubsub.NewGossipSub(runCtx, n.host,
 		pubsub.WithMaxMessageSize(64<<10),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithRawTracer(rejectTracer{n.metrics}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start pubsub: %w", err)
@@ -171,7 +173,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if n.member.own != nil {
 		n.info.OrgID = string(n.member.own.OrgID)
 	}
-	n.metrics = newMetrics()
 	n.view = orgs.NewView(cfg.viewConfig(), o.clock, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
 	}, n.logTransition)

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -25,6 +29,7 @@ func testConfig(t testing.TB, org string) Config {
 	c.DirectoryInterval = time.Second
 	c.FindInterval = time.Second
 	c.LeavePropagateDelay = 200 * time.Millisecond
+	c.BackoffMax = time.Second
 	return c
 }
 
@@ -377,5 +382,60 @@ func TestDataDirLockedAndCorruptIdentityRefused(t *testing.T) {
 	}
 	if _, err := LoadOrCreateIdentity(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("corrupt identity: %v", err)
+	}
+}
+
+func TestUnreachableBootstrapIsRetried(t *testing.T) {
+	// The seed's identity and port exist before the seed runs.
+	seedCfg := testConfig(t, "acme")
+	priv, err := LoadOrCreateIdentity(seedCfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedID, _ := peer.IDFromPrivateKey(priv)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	seedCfg.ListenAddrs = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
+
+	cfg := testConfig(t, "globex")
+	cfg.Bootstrap = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, seedID)}
+	joiner := newTestNode(t, cfg)
+	eventually(t, 10*time.Second, func() string {
+		if n := joiner.disc.Stats().BootstrapFailures; n < 2 {
+			return fmt.Sprintf("%d failed bootstrap attempts, want 2 retries", n)
+		}
+		return ""
+	})
+	if _, err := NewClient(joiner.Info().API, "").Health(context.Background()); err != nil {
+		t.Fatalf("node without a reachable bootstrap peer stopped serving: %v", err)
+	}
+	seed := newTestNode(t, seedCfg)
+	eventually(t, 30*time.Second, allMatch([]*Node{seed, joiner}, map[string]int{"acme": 1, "globex": 1}))
+}
+
+func TestWatchLimitsFollowedOrganizations(t *testing.T) {
+	nodes := startNodes(t, []string{"acme", "globex", "initech"}, nil)
+	cfg := testConfig(t, "acme")
+	cfg.Bootstrap = nodes[0].Info().Addrs[:1]
+	cfg.Watch = []string{"globex"}
+	w := newTestNode(t, cfg)
+	eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 2, "globex": 1, "initech": 1}))
+	eventually(t, 30*time.Second, func() string { return countsMatch(w, map[string]int{"acme": 2, "globex": 1}) })
+	// initech stays uncounted over several heartbeats, although known.
+	for range 5 {
+		if got := w.View().Snapshot().OrgCounts("initech").Alive; got != 0 {
+			t.Fatalf("watching only globex, the node counts %d initech peers", got)
+		}
+		if slices.Contains(w.pres.followedOrgs(), "initech") {
+			t.Fatal("follows initech's topic despite --watch")
+		}
+		time.Sleep(cfg.HeartbeatInterval)
+	}
+	if !slices.Contains(w.View().Orgs(), "initech") {
+		t.Fatal("the watcher never heard of initech, so the test proves nothing")
 	}
 }

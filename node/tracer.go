@@ -1,0 +1,41 @@
+package node
+
+import (
+	"strings"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// rejectTracer counts the messages GossipSub itself drops before they reach
+// orgpeer's validators: missing or invalid signatures, throttled validation,
+// full queues. Verdicts of orgpeer's own validators are counted where they
+// are made, so "validation failed/ignored" are left out here.
+type rejectTracer struct{ m *nodeMetrics }
+
+var _ pubsub.RawTracer = rejectTracer{}
+
+func (t rejectTracer) RejectMessage(_ *pubsub.Message, reason string) {
+	if reason == pubsub.RejectValidationFailed || reason == pubsub.RejectValidationIgnored {
+		return
+	}
+	t.m.messages.WithLabelValues("rejected", "pubsub-"+strings.ReplaceAll(reason, " ", "-")).Inc()
+}
+
+func (rejectTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (rejectTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (rejectTracer) Join(string)                                          {}
+func (rejectTracer) Leave(string)                                         {}
+func (rejectTracer) Graft(peer.ID, string)                                {}
+func (rejectTracer) Prune(peer.ID, string)                                {}
+func (rejectTracer) ValidateMessage(*pubsub.Message)                      {}
+func (rejectTracer) DeliverMessage(*pubsub.Message)                       {}
+func (rejectTracer) DuplicateMessage(*pubsub.Message)                     {}
+func (rejectTracer) ThrottlePeer(peer.ID)                                 {}
+func (rejectTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (rejectTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (rejectTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (rejectTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (rejectTracer) UndeliverableMessage(*pubsub.Message)                 {}
