@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet clean
+.PHONY: build test demo vet fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -19,6 +19,13 @@ test: vet
 # Real `orgpeer run` processes in three organizations on this machine.
 demo: build
 	./$(BIN) demo --nodes 6 --orgs 3 --hosts 2 --duration 60s
+
+# Each fuzz target of network input and API parsing for FUZZTIME.
+FUZZTIME ?= 30s
+fuzz:
+	for f in FuzzDecodeMessage FuzzVerifyCredential FuzzParsePeerQuery; do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./node || exit 1; \
+	done
 
 clean:
 	rm -rf bin
