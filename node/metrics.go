@@ -55,14 +55,16 @@ func (m *nodeMetrics) countMessage(res pubsub.ValidationResult, reason string) {
 type viewCollector struct {
 	n                         *Node
 	peers, hosts, bytes, conn *prometheus.Desc
+	graylisted                *prometheus.Desc
 }
 
 func newViewCollector(n *Node) *viewCollector {
 	return &viewCollector{n: n,
-		peers: prometheus.NewDesc("orgpeer_peers", "Peers in this node's view by organization and state (connected, verified and unverified split alive).", []string{"org", "org_id", "state"}, nil),
-		hosts: prometheus.NewDesc("orgpeer_hosts", "Distinct physical hosts among the alive peers of an organization.", []string{"org", "org_id"}, nil),
-		bytes: prometheus.NewDesc("orgpeer_libp2p_bytes_total", "Bytes this host's libp2p connections carried.", []string{"direction"}, nil),
-		conn:  prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
+		peers:      prometheus.NewDesc("orgpeer_peers", "Peers in this node's view by organization and state (connected, verified and unverified split alive).", []string{"org", "org_id", "state"}, nil),
+		hosts:      prometheus.NewDesc("orgpeer_hosts", "Distinct physical hosts among the alive peers of an organization.", []string{"org", "org_id"}, nil),
+		bytes:      prometheus.NewDesc("orgpeer_libp2p_bytes_total", "Bytes this host's libp2p connections carried.", []string{"direction"}, nil),
+		conn:       prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
+		graylisted: prometheus.NewDesc("orgpeer_graylisted_peers", "Peers whose GossipSub score is below the graylist threshold: their messages are ignored.", nil, nil),
 	}
 }
 
@@ -71,6 +73,7 @@ func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.hosts
 	ch <- c.bytes
 	ch <- c.conn
+	ch <- c.graylisted
 }
 
 func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
@@ -86,4 +89,5 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalIn), "in")
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalOut), "out")
 	ch <- prometheus.MustNewConstMetric(c.conn, prometheus.GaugeValue, float64(len(c.n.host.Network().Peers())))
+	ch <- prometheus.MustNewConstMetric(c.graylisted, prometheus.GaugeValue, float64(c.n.flood.graylisted.Load()))
 }

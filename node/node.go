@@ -63,6 +63,7 @@ type Node struct {
 	metrics *nodeMetrics
 	pres    *presence
 	member  *membership
+	flood   *floodScore
 	api     *apiServer
 	lock    *os.File
 	info    SelfInfo
@@ -151,10 +152,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	cleanup = append(cleanup, func() { cancel(); n.wg.Wait() })
 
 	n.metrics = newMetrics()
+	n.flood = newFloodScore()
 	n.ps, err = pubsub.NewGossipSub(runCtx, n.host,
 		pubsub.WithMaxMessageSize(64<<10),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithRawTracer(rejectTracer{n.metrics}),
+		pubsub.WithPeerScore(peerScoreParams(n.flood), peerScoreThresholds()),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.flood.inspect), time.Second),
+		pubsub.WithValidateThrottle(256),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start pubsub: %w", err)

@@ -65,6 +65,9 @@ func (p *presence) join(ctx context.Context, name string, validate pubsub.Valida
 		return nil, err
 	}
 	t, err := p.n.ps.Join(name)
+	if err == nil {
+		err = t.SetScoreParams(topicScoreParams())
+	}
 	if err != nil {
 		p.n.ps.UnregisterTopicValidator(name)
 		return nil, err
@@ -270,7 +273,7 @@ func (p *presence) publishRevocation(ctx context.Context) {
 
 // validate is the checks every topic shares: decoding, the signer being the
 // claimed peer, and the per-sender rate. It records the verdict in metrics.
-func (p *presence) validate(m *pubsub.Message, check func(*received) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
+func (p *presence) validate(via peer.ID, m *pubsub.Message, check func(*received) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
 	if m.Local {
 		return pubsub.ValidationAccept
 	}
@@ -284,6 +287,9 @@ func (p *presence) validate(m *pubsub.Message, check func(*received) (pubsub.Val
 			return pubsub.ValidationReject, "forged-sender"
 		}
 		if !p.limiter.allow(from) {
+			if via == from {
+				p.n.flood.strike(from) // flooding with its own messages
+			}
 			return pubsub.ValidationIgnore, "rate-limited"
 		}
 		r := &received{Message: msg}
@@ -297,8 +303,8 @@ func (p *presence) validate(m *pubsub.Message, check func(*received) (pubsub.Val
 	return res
 }
 
-func (p *presence) validateDirectory(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-	return p.validate(m, func(msg *received) (pubsub.ValidationResult, string) {
+func (p *presence) validateDirectory(_ context.Context, via peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	return p.validate(via, m, func(msg *received) (pubsub.ValidationResult, string) {
 		if msg.Kind != KindDirectory {
 			return pubsub.ValidationReject, "wrong-topic"
 		}
@@ -307,8 +313,8 @@ func (p *presence) validateDirectory(_ context.Context, _ peer.ID, m *pubsub.Mes
 }
 
 func (p *presence) orgValidator(org string) pubsub.ValidatorEx {
-	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		return p.validate(m, func(r *received) (pubsub.ValidationResult, string) {
+	return func(_ context.Context, via peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		return p.validate(via, m, func(r *received) (pubsub.ValidationResult, string) {
 			if r.Org != org {
 				return pubsub.ValidationReject, "wrong-topic"
 			}
