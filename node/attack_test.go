@@ -193,12 +193,29 @@ func TestAttacksFail(t *testing.T) {
 		t.Fatalf("replay changed the view: %+v", p.Version)
 	}
 
-	// A flood from one peer is rate-limited and the API keeps answering.
+	// A flood from one peer is rate-limited, its author graylisted (its
+	// messages then never reach validation), and the API keeps answering.
 	before = counter(victim, "ignored", "rate-limited")
-	for i := range 300 {
-		att.publish(t, hb(uint64(100+i), nil))
+	// 200 messages a second (a faster burst only overflows the attacker's
+	// own send queue), until the victim graylists it: at most 3000 (15 s).
+	pace := time.NewTicker(5 * time.Millisecond)
+	sent := 0
+	for ; sent < 3000 && victim.flood.graylisted.Load() == 0; sent++ {
+		<-pace.C
+		att.publish(t, hb(uint64(100+sent), nil))
 	}
-	waitCount(t, victim, "ignored", "rate-limited", before, 100)
+	pace.Stop()
+	waitCount(t, victim, "ignored", "rate-limited", before, 20)
+	eventually(t, 5*time.Second, func() string {
+		if victim.flood.graylisted.Load() < 1 {
+			return fmt.Sprintf("flooder not graylisted after %d messages (app score %.0f)", sent, victim.flood.score(att.id))
+		}
+		return ""
+	})
+	t.Logf("flooder graylisted after %d messages", sent)
+	if body := get(t, victim.Info().API, "/metrics", ""); !strings.Contains(body, "orgpeer_graylisted_peers 1") {
+		t.Fatal("graylisted peer not in /metrics")
+	}
 	start := time.Now()
 	if _, err := NewClient(victim.Info().API, "").View(context.Background()); err != nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("API during flood: %v after %v", err, time.Since(start))

@@ -22,7 +22,7 @@ const (
 	gossipThreshold   = -100
 	publishThreshold  = -200
 	graylistThreshold = -400
-	floodStrike       = -10 // application score per rate-limited self-authored message
+	floodStrike       = -20 // application score per rate-limited self-authored message
 )
 
 func peerScoreParams(flood *floodScore) *pubsub.PeerScoreParams {
