@@ -156,7 +156,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.ps, err = pubsub.NewGossipSub(runCtx, n.host,
 		pubsub.WithMaxMessageSize(64<<10),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithRawTracer(rejectTracer{n.metrics}),
+		pubsub.WithRawTracer(rejectTracer{n.metrics, n.flood}),
 		pubsub.WithPeerScore(peerScoreParams(n.flood), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.flood.inspect), time.Second),
 		pubsub.WithValidateThrottle(256),

@@ -13,13 +13,24 @@ import (
 // orgpeer's validators: missing or invalid signatures, throttled validation,
 // full queues. Verdicts of orgpeer's own validators are counted where they
 // are made, so "validation failed/ignored" are left out here.
-type rejectTracer struct{ m *nodeMetrics }
+//
+// A peer whose own messages overflow the validation queue is flooding, as
+// much as one whose messages the rate limiter refuses: both earn strikes.
+type rejectTracer struct {
+	m     *nodeMetrics
+	flood *floodScore
+}
 
 var _ pubsub.RawTracer = rejectTracer{}
 
-func (t rejectTracer) RejectMessage(_ *pubsub.Message, reason string) {
-	if reason == pubsub.RejectValidationFailed || reason == pubsub.RejectValidationIgnored {
+func (t rejectTracer) RejectMessage(msg *pubsub.Message, reason string) {
+	switch reason {
+	case pubsub.RejectValidationFailed, pubsub.RejectValidationIgnored:
 		return
+	case pubsub.RejectValidationQueueFull, pubsub.RejectValidationThrottled:
+		if from := msg.GetFrom(); from != "" && from == msg.ReceivedFrom {
+			t.flood.strike(from)
+		}
 	}
 	t.m.messages.WithLabelValues("rejected", "pubsub-"+strings.ReplaceAll(reason, " ", "-")).Inc()
 }
