@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,6 +252,16 @@ func TestCLIErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut, tc.want) || len(lines) != 1 {
 			t.Errorf("orgpeer %v: exit %d, stderr %q; want exit %d and one line containing %q", tc.args, code, errOut, tc.code, tc.want)
 		}
+	}
+	// A port in use is a runtime failure: exit 1, one line, nothing left.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, errOut, code := orgpeer(t, "run", "--org", "acme", "--data-dir", dir, "--api", ln.Addr().String())
+	if code != 1 || !strings.Contains(errOut, "address already in use") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("API port in use: exit %d, %q", code, errOut)
 	}
 	if out, _, code := orgpeer(t, "run", "-h"); code != 0 || !strings.Contains(out, "-bootstrap") {
 		t.Errorf("run -h: exit %d, %q", code, out)
