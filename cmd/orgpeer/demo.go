@@ -17,6 +17,9 @@ type demoOpts struct {
 	nodes, orgs, hosts int
 	duration, churn    time.Duration
 	keep               bool
+	maxPeers           int
+	bin                string // the orgpeer binary to run the nodes with
+	tmpRoot            string // parent of the demo's temporary directory ("": the system's)
 }
 
 const (
@@ -33,8 +36,10 @@ func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 0, "how long to run after convergence (0: until Ctrl-C)")
 	fs.DurationVar(&o.churn, "churn", 0, "change the network every INTERVAL: kill -9, stop, restart, add a node, in turn (0: never)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data dirs and logs")
+	fs.IntVar(&o.maxPeers, "max-peers", 0, "cap on each node's direct connections, for a partial topology (0: the node's default)")
 	web := fs.String("web", "127.0.0.1:0", "dashboard address, on loopback (port 0: a random one)")
-	if err := parseFlags(fs, args); err != nil {
+	err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -44,10 +49,15 @@ func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("demo: --orgs must be 1 to --nodes (%d)", o.nodes)
 	case o.hosts < 1 || o.hosts > o.nodes:
 		return usagef("demo: --hosts must be 1 to --nodes (%d)", o.nodes)
+	case o.maxPeers < 0:
+		return usagef("demo: --max-peers must not be negative")
 	case o.duration < 0:
 		return usagef("demo: --duration must not be negative")
 	case o.churn != 0 && o.churn < time.Second:
 		return usagef("demo: --churn must be at least 1s (or 0 for none)")
+	}
+	if o.bin, err = os.Executable(); err != nil {
+		return err
 	}
 	ln, err := listenDashboard(*web)
 	if err != nil {
@@ -75,18 +85,17 @@ func suffix(i int) string {
 // run starts the cluster and the dashboard on ln, watches until ctx ends or
 // --duration passes, then stops every process and prints a summary.
 func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) error {
-	bin, err := os.Executable()
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	dir, err := os.MkdirTemp("", "orgpeer-demo-")
+	dir, err := os.MkdirTemp(o.tmpRoot, "orgpeer-demo-")
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	c := newCluster(bin, dir, log)
+	var extra []string
+	if o.maxPeers > 0 {
+		extra = append(extra, "--max-peers", fmt.Sprint(o.maxPeers))
+	}
+	c := newCluster(o.bin, dir, log, extra...)
 	mon := newMonitor(c)
 	var orgNames []string
 	for i := range o.orgs {

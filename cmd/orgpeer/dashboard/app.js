@@ -40,7 +40,7 @@
       S.connected = true;
       S.memo = {};
       fillOrgSelect();
-      schedule();
+      render();
     });
     es.addEventListener('tick', (e) => {
       if (!S.st) return;
