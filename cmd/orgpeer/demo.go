@@ -96,7 +96,8 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 		extra = append(extra, "--max-peers", fmt.Sprint(o.maxPeers))
 	}
 	c := newCluster(o.bin, dir, log, extra...)
-	mon := newMonitor(c)
+	every, keep := pollPlan(o.nodes, o.orgs)
+	mon := newMonitor(c, every, keep)
 	var orgNames []string
 	for i := range o.orgs {
 		orgNames = append(orgNames, demoOrgName(i))

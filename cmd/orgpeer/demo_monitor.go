@@ -11,11 +11,22 @@ import (
 )
 
 const (
-	monitorInterval  = 250 * time.Millisecond // between polls of every node's view
-	historyLen       = 480                    // samples kept for the chart: two minutes
+	pollInterval     = 250 * time.Millisecond // between polls of every node's view, for up to pollNodes nodes
+	pollNodes        = 25                     // beyond this, polls slow down in proportion
+	historyMax       = 480                    // samples kept for the chart: two minutes at 250 ms
+	historyMin       = 40                     // samples kept however large the demo
+	historyCells     = 200_000                // node x org counts kept at most over the whole history
 	topologyEvery    = 4                      // polls between polls of the connections
 	subscriberBuffer = 256                    // updates a subscriber may lag behind before it is dropped
 )
+
+// pollPlan returns how often to poll every node and how many samples to
+// keep, so that a large demo neither loads the machine nor the browser.
+func pollPlan(nodes, orgs int) (time.Duration, int) {
+	every := pollInterval * time.Duration(max(nodes, pollNodes)) / pollNodes
+	keep := min(historyMax, max(historyMin, historyCells/max(1, nodes*orgs)))
+	return every, keep
+}
 
 // monitor polls every live node's view a few times a second, compares it
 // with the cluster's truth and keeps what the terminal table and the
@@ -26,8 +37,10 @@ const (
 // order; one that falls subscriberBuffer updates behind is dropped (its
 // channel is closed) and must subscribe again.
 type monitor struct {
-	c       *cluster
-	started time.Time
+	c          *cluster
+	started    time.Time
+	interval   time.Duration // between polls
+	historyLen int           // samples kept
 
 	mu        sync.Mutex
 	history   []demoSample
@@ -39,8 +52,8 @@ type monitor struct {
 	subs      map[chan demoUpdate]struct{}
 }
 
-func newMonitor(c *cluster) *monitor {
-	return &monitor{c: c, started: time.Now(), subs: map[chan demoUpdate]struct{}{}}
+func newMonitor(c *cluster, interval time.Duration, historyLen int) *monitor {
+	return &monitor{c: c, started: time.Now(), interval: interval, historyLen: historyLen, subs: map[chan demoUpdate]struct{}{}}
 }
 
 // demoRound is one poll: the cluster's members, then their views.
@@ -52,7 +65,7 @@ type demoRound struct {
 
 // run polls until ctx ends.
 func (m *monitor) run(ctx context.Context) {
-	t := time.NewTicker(monitorInterval)
+	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for i := 0; ; i++ {
 		m.record(m.observe(ctx))
@@ -156,8 +169,8 @@ func (m *monitor) record(r demoRound) {
 	}
 	m.rows, m.members = rows, r.members
 	m.history = append(m.history, sample)
-	if len(m.history) > historyLen {
-		m.history = slices.Delete(m.history, 0, len(m.history)-historyLen)
+	if len(m.history) > m.historyLen {
+		m.history = slices.Delete(m.history, 0, len(m.history)-m.historyLen)
 	}
 	m.publishLocked(demoUpdate{"tick", demoTick{Sample: sample, Rows: slices.Clone(rows), Members: r.members}})
 	if !allRight || !m.lastBegin.Before(r.start) {
@@ -285,7 +298,7 @@ func (m *monitor) state() demoState {
 	defer m.mu.Unlock()
 	_, _, names := truthOf(m.members)
 	return demoState{
-		Started: m.started, Orgs: names, Rows: slices.Clone(m.rows), Members: slices.Clone(m.members),
+		Started: m.started, HistoryLen: m.historyLen, Orgs: names, Rows: slices.Clone(m.rows), Members: slices.Clone(m.members),
 		History: slices.Clone(m.history), Events: slices.Clone(m.events), Edges: slices.Clone(m.edges),
 	}
 }

@@ -19,7 +19,7 @@ func snap(counts map[string]int, hosts int) orgs.Snapshot {
 // the change was complete, saw every live node answer with exact counts,
 // and had no other change begin during it.
 func TestMonitorRecordsRecoveryOnlyWhenEveryNodeIsRight(t *testing.T) {
-	m := newMonitor(nil)
+	m := newMonitor(nil, time.Second, 10)
 	members := []memberState{
 		{Name: "n01", Org: "acme", Host: "host-1", Up: true},
 		{Name: "n02", Org: "globex", Host: "host-2", Up: true},
@@ -71,5 +71,22 @@ func TestMonitorRecordsRecoveryOnlyWhenEveryNodeIsRight(t *testing.T) {
 	}
 	if s := m.summary(); s.Events != 2 || len(s.Recovered) != 1 || s.Pending != 1 {
 		t.Fatalf("summary %+v", s)
+	}
+}
+
+func TestPollPlanScalesWithTheDemo(t *testing.T) {
+	for _, tc := range []struct {
+		nodes, orgs int
+		every       time.Duration
+		keep        int
+	}{
+		{12, 3, 250 * time.Millisecond, 480},
+		{100, 10, time.Second, 200},
+		{200, 200, 2 * time.Second, 40},
+	} {
+		every, keep := pollPlan(tc.nodes, tc.orgs)
+		if every != tc.every || keep != tc.keep {
+			t.Errorf("pollPlan(%d, %d) = %v, %d; want %v, %d", tc.nodes, tc.orgs, every, keep, tc.every, tc.keep)
+		}
 	}
 }

@@ -107,8 +107,10 @@ type demoState struct {
 	Rows    []demoRow     `json:"rows"`
 	Members []memberState `json:"members"`
 	History []demoSample  `json:"history"`
-	Events  []demoEvent   `json:"events"`
-	Edges   [][2]string   `json:"edges"`
+	// HistoryLen is how many samples the server keeps; so does the page.
+	HistoryLen int         `json:"history_len"`
+	Events     []demoEvent `json:"events"`
+	Edges      [][2]string `json:"edges"`
 }
 
 // demoSummary is printed when the demo ends.

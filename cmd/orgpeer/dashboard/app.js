@@ -5,7 +5,6 @@
 (() => {
   const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#bcbd22', '#7f7f7f'];
   const WINDOW_MS = 120000; // the chart shows the last two minutes
-  const HISTORY = 480;      // samples kept, as on the server
   const SVGNS = 'http://www.w3.org/2000/svg';
 
   const S = { st: null, connected: false, selected: null, drill: null, queued: false, memo: {} };
@@ -48,7 +47,7 @@
       const h = S.st.history;
       if (h.length && h[h.length - 1].t >= d.sample.t) return; // already in the state
       h.push(d.sample);
-      if (h.length > HISTORY) h.splice(0, h.length - HISTORY);
+      if (h.length > S.st.history_len) h.splice(0, h.length - S.st.history_len);
       S.st.rows = d.rows;
       S.st.members = d.members;
       schedule();
