@@ -51,17 +51,9 @@ func listenDashboard(addr string) (net.Listener, error) {
 		return nil, usagef("demo: --web %s: address already in use", addr)
 	}
 	if err != nil {
-		return nil, usagef("demo: --web %s: %v", addr, unwrapNetErr(err))
+		return nil, usagef("demo: --web %s: %v", addr, err)
 	}
 	return ln, nil
-}
-
-func unwrapNetErr(err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err
-	}
-	return err
 }
 
 // loopbackName reports whether host (no port) is a loopback IP or localhost.
