@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet fuzz clean
+.PHONY: build test demo vet deps fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -12,13 +12,19 @@ build:
 vet:
 	$(GO) vet ./...
 
+# Chromium from Debian's packages, for the dashboard's headless-browser test.
+deps:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
 # Race detector on; every test starts and stops its own processes on loopback.
-test: vet
+test: vet deps
 	$(GO) test -race -count=1 -timeout 9m ./...
 
-# Real `orgpeer run` processes in three organizations on this machine.
+# Twelve real `orgpeer run` processes in three organizations on this machine,
+# with churn, a live table and a web dashboard. Ctrl-C ends it sooner.
+DEMO_FLAGS ?= --nodes 12 --orgs 3 --hosts 2 --churn 5s --duration 60s
 demo: build
-	./$(BIN) demo --nodes 6 --orgs 3 --hosts 2 --duration 60s
+	./$(BIN) demo $(DEMO_FLAGS)
 
 # Each fuzz target of network input and API parsing for FUZZTIME.
 FUZZTIME ?= 30s

@@ -29,6 +29,7 @@ func newAPIServer(n *Node, ln net.Listener) *apiServer {
 	n.metrics.reg.MustRegister(newViewCollector(n))
 	a := &apiServer{n: n, ln: ln}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.page)
 	mux.HandleFunc("GET /healthz", a.health)
 	mux.HandleFunc("GET /v1/view", a.viewHandler)
 	mux.HandleFunc("GET /v1/peers", a.peers)

@@ -46,7 +46,8 @@ type proc struct {
 	info                     node.SelfInfo
 	client                   *node.Client
 	up                       bool
-	impostor                 bool // claims its org without a credential
+	impostor                 bool      // claims its org without a credential
+	downAt                   time.Time // when it was last stopped or killed
 }
 
 func newCluster(bin, dir string, log *slog.Logger, extra ...string) *cluster {
@@ -137,6 +138,9 @@ func (c *cluster) start(ctx context.Context, p *proc) error {
 		return err
 	}
 	os.Remove(filepath.Join(p.dataDir, "node.json"))
+	c.mu.Lock()
+	p.client = nil // the API of a previous run is gone; views skip p until it answers again
+	c.mu.Unlock()
 	args := append([]string{"run", "--preset", "local", "--org", p.org, "--data-dir", p.dataDir,
 		"--host-id", p.host, "--api", "127.0.0.1:0"}, c.extra...)
 	for _, b := range p.bootstrap {
@@ -202,6 +206,9 @@ func (c *cluster) stop(p *proc) { c.signal(p, syscall.SIGTERM) }
 func (c *cluster) signal(p *proc, sig syscall.Signal) {
 	c.mu.Lock()
 	cmd, done := p.cmd, p.done
+	if p.up {
+		p.downAt = time.Now()
+	}
 	p.up = false
 	c.mu.Unlock()
 	if cmd == nil {
@@ -277,10 +284,16 @@ func (c *cluster) views(ctx context.Context) map[*proc]orgs.Snapshot {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, p := range c.live() {
+		c.mu.Lock()
+		client := p.client
+		c.mu.Unlock()
+		if client == nil {
+			continue // still starting
+		}
 		wg.Go(func() {
 			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			s, err := p.client.View(qctx)
+			s, err := client.View(qctx)
 			if err == nil {
 				mu.Lock()
 				out[p] = s

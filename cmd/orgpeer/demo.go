@@ -2,121 +2,77 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
-	"slices"
 	"sync"
-	"text/tabwriter"
 	"time"
+)
 
-	"github.com/orgpeer/orgpeer/orgs"
+// demoOpts are the demo's flags, checked.
+type demoOpts struct {
+	nodes, orgs, hosts int
+	duration, churn    time.Duration
+	keep               bool
+	maxPeers           int
+	bin                string // the orgpeer binary to run the nodes with
+	tmpRoot            string // parent of the demo's temporary directory ("": the system's)
+}
+
+const (
+	demoConvergeTimeout = 60 * time.Second // for the first convergence
+	demoSettleTimeout   = 30 * time.Second // after --duration, for the last event
 )
 
 func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("demo", stdout)
-	nodes := fs.Int("nodes", 6, "number of orgpeer processes")
-	nOrgs := fs.Int("orgs", 3, "number of organizations")
-	hosts := fs.Int("hosts", 2, "number of simulated physical hosts")
-	duration := fs.Duration("duration", 0, "how long to run after convergence (0: until Ctrl-C)")
-	keep := fs.Bool("keep", false, "keep the data dirs and logs")
-	if err := parseFlags(fs, args); err != nil {
+	var o demoOpts
+	fs.IntVar(&o.nodes, "nodes", 6, "number of orgpeer processes")
+	fs.IntVar(&o.orgs, "orgs", 3, "number of organizations")
+	fs.IntVar(&o.hosts, "hosts", 2, "number of simulated physical hosts")
+	fs.DurationVar(&o.duration, "duration", 0, "how long to run after convergence (0: until Ctrl-C)")
+	fs.DurationVar(&o.churn, "churn", 0, "change the network every INTERVAL: kill -9, stop, restart, add a node, in turn (0: never)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the data dirs and logs")
+	fs.IntVar(&o.maxPeers, "max-peers", 0, "cap on each node's direct connections, for a partial topology (0: the node's default)")
+	web := fs.String("web", "127.0.0.1:0", "dashboard address, on loopback (port 0: a random one)")
+	err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
 	switch {
-	case *nodes < 1 || *nodes > 200:
+	case o.nodes < 1 || o.nodes > 200:
 		return usagef("demo: --nodes must be 1 to 200")
-	case *nOrgs < 1 || *nOrgs > *nodes:
-		return usagef("demo: --orgs must be 1 to --nodes (%d)", *nodes)
-	case *hosts < 1 || *hosts > *nodes:
-		return usagef("demo: --hosts must be 1 to --nodes (%d)", *nodes)
+	case o.orgs < 1 || o.orgs > o.nodes:
+		return usagef("demo: --orgs must be 1 to --nodes (%d)", o.nodes)
+	case o.hosts < 1 || o.hosts > o.nodes:
+		return usagef("demo: --hosts must be 1 to --nodes (%d)", o.nodes)
+	case o.maxPeers < 0:
+		return usagef("demo: --max-peers must not be negative")
+	case o.duration < 0:
+		return usagef("demo: --duration must not be negative")
+	case o.churn != 0 && o.churn < time.Second:
+		return usagef("demo: --churn must be at least 1s (or 0 for none)")
 	}
-	bin, err := os.Executable()
+	if o.bin, err = os.Executable(); err != nil {
+		return err
+	}
+	ln, err := listenDashboard(*web)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "orgpeer-demo-")
-	if err != nil {
-		return err
+	err = o.run(ctx, ln, stdout)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil // Ctrl-C during start-up
 	}
-	if *keep {
-		fmt.Fprintf(stdout, "data dirs and logs in %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	c := newCluster(bin, dir, log)
-	defer c.stopAll()
+	return err
+}
 
-	orgName := func(i int) string {
-		return []string{"acme", "globex", "initech", "umbrella", "hooli", "stark"}[i%6] + suffix(i/6)
-	}
-	fmt.Fprintf(stdout, "starting %d orgpeer processes in %d organizations on %d simulated hosts\n", *nodes, *nOrgs, *hosts)
-	names := make([]string, *nOrgs)
-	for i := range names {
-		names[i] = orgName(i)
-	}
-	if err := c.ensureOrgKeys(names...); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "created an org key per organization; every node gets a credential and trusts every organization\n")
-	start := time.Now()
-	seed := c.add(orgName(0), "host-1", nil)
-	if err := c.start(ctx, seed); err != nil {
-		return err
-	}
-	boot := seed.info.Addrs[:1]
-	var wg sync.WaitGroup
-	errs := make(chan error, *nodes)
-	for i := 1; i < *nodes; i++ {
-		p := c.add(orgName(i%*nOrgs), fmt.Sprintf("host-%d", i%*hosts+1), boot)
-		wg.Go(func() {
-			if err := c.start(ctx, p); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "all %d processes up after %v; waiting for every node to count the truth\n", *nodes, time.Since(start).Round(time.Millisecond))
-	took, err := c.waitConverged(ctx, 60*time.Second)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "converged: every node counts every organization exactly, %v after the first process started (%v after the last)\n\n",
-		time.Since(start).Round(time.Millisecond), took.Round(time.Millisecond))
-	vs := c.views(ctx)
-	for _, p := range c.live() {
-		fmt.Fprintf(stdout, "== %s (org %s, %s)\n", p.name, p.org, p.host)
-		printView(stdout, vs[p])
-		fmt.Fprintln(stdout)
-	}
-
-	var end <-chan time.Time
-	if *duration > 0 {
-		end = time.After(*duration)
-		fmt.Fprintf(stdout, "watching for %v (Ctrl-C ends it)\n", *duration)
-	} else {
-		fmt.Fprintln(stdout, "watching; Ctrl-C ends the demo")
-	}
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(stdout, "stopping every node")
-			return nil
-		case <-end:
-			fmt.Fprintln(stdout, "done; stopping every node")
-			return nil
-		case <-tick.C:
-			printSummary(stdout, c.truth(), c.orgNames(), c.views(ctx))
-		}
-	}
+// demoOrgName names the i-th organization.
+func demoOrgName(i int) string {
+	return []string{"acme", "globex", "initech", "umbrella", "hooli", "stark"}[i%6] + suffix(i/6)
 }
 
 func suffix(i int) string {
@@ -126,26 +82,210 @@ func suffix(i int) string {
 	return fmt.Sprint(i + 1)
 }
 
-// printSummary prints, per organization, the truth against the minimum,
-// median and maximum of the nodes' counts.
-func printSummary(w io.Writer, truth map[string]int, names []string, vs map[*proc]orgs.Snapshot) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\tTRUTH\tMIN\tMEDIAN\tMAX\tEXACT\n", time.Now().Format(time.TimeOnly))
-	for _, o := range names {
-		var counts []int
-		right := 0
-		for _, s := range vs {
-			n := s.OrgCounts(o).Alive
-			counts = append(counts, n)
-			if n == truth[o] {
-				right++
+// run starts the cluster and the dashboard on ln, watches until ctx ends or
+// --duration passes, then stops every process and prints a summary.
+func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) error {
+	dir, err := os.MkdirTemp(o.tmpRoot, "orgpeer-demo-")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var extra []string
+	if o.maxPeers > 0 {
+		extra = append(extra, "--max-peers", fmt.Sprint(o.maxPeers))
+	}
+	c := newCluster(o.bin, dir, log, extra...)
+	every, keep := pollPlan(o.nodes, o.orgs)
+	mon := newMonitor(c, every, keep)
+	var orgNames []string
+	for i := range o.orgs {
+		orgNames = append(orgNames, demoOrgName(i))
+	}
+	// Real org keys; every node gets a credential and trusts every org.
+	if err := c.ensureOrgKeys(orgNames...); err != nil {
+		return err
+	}
+	ctl := &controller{c: c, mon: mon, orgs: orgNames, hosts: o.hosts, maxMembers: max(2*o.nodes, o.nodes+4)}
+	tty := false
+	if f, ok := stdout.(*os.File); ok {
+		tty = isTerminal(f)
+	}
+
+	runCtx, quit := context.WithCancel(ctx)
+	var wg sync.WaitGroup // every goroutine of the demo; each ends with runCtx
+	watching := false
+	defer func() {
+		quit()
+		ctl.close() // waits for a change in progress
+		wg.Wait()
+		if !tty && watching {
+			rows, _, _ := mon.snapshot()
+			writeDemoTable(stdout, rows, time.Now())
+		}
+		fmt.Fprintf(stdout, "stopping %d processes\n", len(c.live()))
+		c.stopAll()
+		if o.keep {
+			fmt.Fprintf(stdout, "data dirs and logs kept in %s\n", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+		if watching {
+			printDemoSummary(stdout, mon.summary())
+		}
+	}()
+
+	churnLabel := ""
+	if o.churn > 0 {
+		churnLabel = "every " + o.churn.String()
+	}
+	dash := &dashboard{ctx: runCtx, mon: mon, ctl: ctl, c: c, hosts: o.hosts, churn: churnLabel, log: log}
+	wg.Go(func() { dash.serve(runCtx, ln) })
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(stdout, "dashboard: %s\n", url)
+	wg.Go(func() { mon.run(runCtx) })
+
+	fmt.Fprintf(stdout, "starting %d orgpeer processes in %d organizations on %d simulated hosts\n", o.nodes, o.orgs, o.hosts)
+	start := time.Now()
+	if err := o.launch(runCtx, c, orgNames); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "all %d processes up after %v; waiting for every node to count the truth\n", o.nodes, time.Since(start).Round(time.Millisecond))
+	took, err := c.waitConverged(runCtx, demoConvergeTimeout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "converged: every node counts every organization exactly, %v after the first process started (%v after the last)\n\n",
+		time.Since(start).Round(time.Millisecond), took.Round(time.Millisecond))
+	vs := c.views(runCtx)
+	for _, p := range c.live() {
+		fmt.Fprintf(stdout, "== %s (org %s, %s)\n", p.name, p.org, p.host)
+		printView(stdout, vs[p])
+		fmt.Fprintln(stdout)
+	}
+
+	watching = true
+	watchStart := time.Now()
+	term := newDemoTerm(stdout, tty, mon, func() string {
+		up, all := len(c.live()), len(c.members())
+		churn := "no churn"
+		if churnLabel != "" {
+			churn = "churn " + churnLabel
+			if ctl.paused.Load() {
+				churn += " (paused)"
 			}
 		}
-		if len(counts) == 0 {
-			continue
+		return fmt.Sprintf("orgpeer demo · %d of %d processes up · %d simulated hosts · %s · %s · dashboard %s",
+			up, all, o.hosts, churn, time.Since(watchStart).Round(time.Second), url)
+	})
+	if tty && isTerminal(os.Stdin) {
+		term.keys = "keys: k kill -9 · s stop · r restart · a add · q quit"
+		if o.churn > 0 {
+			term.keys += " · p pause/resume churn"
 		}
-		slices.Sort(counts)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d/%d\n", o, truth[o], counts[0], counts[len(counts)/2], counts[len(counts)-1], right, len(counts))
+		wg.Go(func() {
+			readKeys(runCtx, int(os.Stdin.Fd()), func(b byte) { o.onKey(runCtx, b, ctl, term, quit) })
+		})
 	}
-	tw.Flush()
+	wg.Go(func() { term.run(runCtx) })
+
+	churnCtx, stopChurn := context.WithCancel(runCtx)
+	defer stopChurn()
+	var churnDone sync.WaitGroup
+	if o.churn > 0 {
+		churnDone.Go(func() { ctl.churn(churnCtx, runCtx, o.churn) })
+	}
+	var end <-chan time.Time
+	if o.duration > 0 {
+		end = time.After(o.duration)
+		term.say(fmt.Sprintf("watching for %v (Ctrl-C ends it)", o.duration))
+	} else {
+		term.say("watching; Ctrl-C ends the demo")
+	}
+	select {
+	case <-runCtx.Done(): // Ctrl-C or q
+	case <-end:
+		stopChurn()
+		churnDone.Wait()
+		ctl.close()
+		o.settle(runCtx, mon, term)
+	}
+	return nil
+}
+
+// onKey handles one key typed in the terminal.
+func (o demoOpts) onKey(ctx context.Context, b byte, ctl *controller, term *demoTerm, quit func()) {
+	switch b {
+	case 'q':
+		quit()
+		return
+	case 'p':
+		if o.churn == 0 {
+			term.say("no churn to pause (--churn INTERVAL)")
+			return
+		}
+		paused := !ctl.paused.Load()
+		ctl.pause(paused)
+		term.say(map[bool]string{true: "churn paused", false: "churn resumed"}[paused])
+		return
+	}
+	a, ok := demoKeys[b]
+	if !ok {
+		term.say(fmt.Sprintf("key %q: use k, s, r, a, p or q", b))
+		return
+	}
+	if _, err := ctl.apply(ctx, actionRequest{Action: a, Source: "keyboard"}); err != nil {
+		term.say(actionLabel(a) + ": " + err.Error())
+	} else {
+		term.say("")
+	}
+}
+
+// launch starts the first node, then a second bootstrapped from it, then
+// every other in parallel bootstrapped from those two seeds: a partial
+// topology, not a full mesh. Organizations take turns, and each one's
+// members are spread over the hosts.
+func (o demoOpts) launch(ctx context.Context, c *cluster, orgNames []string) error {
+	newMember := func(i int) *proc {
+		return c.add(orgNames[i%len(orgNames)], hostName((i/len(orgNames))%o.hosts), c.seedAddrs(nil))
+	}
+	for i := range min(2, o.nodes) {
+		if err := c.start(ctx, newMember(i)); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, o.nodes)
+	for i := 2; i < o.nodes; i++ {
+		p := newMember(i)
+		wg.Go(func() {
+			if err := c.start(ctx, p); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// settle waits, after the last change, until every node counts the truth
+// again, so that the summary has the time of every event.
+func (o demoOpts) settle(ctx context.Context, mon *monitor, term *demoTerm) {
+	if mon.pending() == 0 {
+		return
+	}
+	term.say(fmt.Sprintf("--duration is over: no more changes; waiting (at most %v) for every node to count the truth", demoSettleTimeout))
+	deadline := time.After(demoSettleTimeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for mon.pending() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+	}
 }

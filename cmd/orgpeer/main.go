@@ -32,7 +32,7 @@ var commands = []command{
 	{"peers", "(--data-dir DIR | --api ADDR) [--org O] [--state S] [--json]", "the peers behind the counts", peersCmd},
 	{"id", "--data-dir DIR [--json]", "peer ID and bootstrap addresses (creates the identity if missing)", idCmd},
 	{"org", "init|issue|revoke|show [flags]", "organization keys, membership credentials and revocations", orgCmd},
-	{"demo", "[--nodes N] [--orgs K] [--hosts H] [--duration D]", "run many real nodes on this machine and compare their counts with the truth", demoCmd},
+	{"demo", "[--nodes N] [--orgs K] [--hosts H] [--churn I] [--duration D] [--web ADDR]", "run many real nodes on this machine, change them, and compare their counts with the truth", demoCmd},
 }
 
 func main() {

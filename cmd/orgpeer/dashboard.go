@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+//go:embed dashboard
+var dashboardFiles embed.FS
+
+const sseKeepAlive = 15 * time.Second
+
+// dashboard serves the demo's web page on loopback: the state as JSON, its
+// updates as server-sent events, a node's own view, and POST endpoints that
+// change the network through the controller.
+type dashboard struct {
+	ctx   context.Context // the demo's: streams end with it
+	mon   *monitor
+	ctl   *controller
+	c     *cluster
+	hosts int
+	churn string
+	log   *slog.Logger
+}
+
+// listenDashboard binds the dashboard's address, which must be on loopback.
+// Every failure is the user's to fix: a usage error.
+func listenDashboard(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, usagef("demo: --web %q: want HOST:PORT on loopback, e.g. 127.0.0.1:8080", addr)
+	}
+	if !loopbackName(host) {
+		return nil, usagef("demo: --web %q: the dashboard can stop processes, so it serves on loopback only (127.0.0.1)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, usagef("demo: --web %s: address already in use", addr)
+	}
+	if err != nil {
+		return nil, usagef("demo: --web %s: %v", addr, err)
+	}
+	return ln, nil
+}
+
+// loopbackName reports whether host (no port) is a loopback IP or localhost.
+func loopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func (d *dashboard) handler() http.Handler {
+	static, _ := fs.Sub(dashboardFiles, "dashboard")
+	mux := http.NewServeMux()
+	mux.Handle("GET /", http.FileServerFS(static))
+	mux.HandleFunc("GET /api/state", d.stateHandler)
+	mux.HandleFunc("GET /api/stream", d.stream)
+	mux.HandleFunc("GET /api/nodes/{name}", d.nodeHandler)
+	mux.HandleFunc("POST /api/{action}", d.actionHandler)
+	mux.HandleFunc("POST /api/churn", d.churnHandler)
+	return d.guard(mux)
+}
+
+// guard refuses requests whose Host is not a loopback name (DNS
+// rebinding) and changes from another origin (CSRF), and sets a strict
+// content security policy: the page loads nothing from anywhere else.
+func (d *dashboard) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+		if !loopbackName(host) {
+			http.Error(w, "not a loopback host name", http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+				http.Error(w, "cross-origin request refused", http.StatusForbidden)
+				return
+			}
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				http.Error(w, "want Content-Type: application/json", http.StatusUnsupportedMediaType)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+		}
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (d *dashboard) state() demoState {
+	s := d.mon.state()
+	s.Hosts, s.Churn, s.Paused = d.hosts, d.churn, d.ctl.paused.Load()
+	return s
+}
+
+func (d *dashboard) stateHandler(w http.ResponseWriter, r *http.Request) {
+	writeDashJSON(w, http.StatusOK, d.state())
+}
+
+// stream sends the whole state, then every update, as server-sent events,
+// until the client goes away or the demo ends.
+func (d *dashboard) stream(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	updates, cancel := d.mon.subscribe() // before the state: nothing is missed
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	send := func(kind string, v any) bool {
+		b, err := json.Marshal(v)
+		if err != nil {
+			d.log.Warn("dashboard: encode", "kind", kind, "err", err)
+			return false
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", kind, b); err != nil {
+			return false
+		}
+		flusher.Flush()
+		return true
+	}
+	if !send("state", d.state()) {
+		return
+	}
+	keep := time.NewTicker(sseKeepAlive)
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-d.ctx.Done():
+			return
+		case <-keep.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			flusher.Flush()
+		case u, ok := <-updates:
+			if !ok || !send(u.Kind, u.Data) {
+				return // dropped for lagging: the browser reconnects and gets the state again
+			}
+		}
+	}
+}
+
+// nodeDetail is the drill-down of one node: its state and its own view.
+type nodeDetail struct {
+	Member memberState     `json:"member"`
+	View   *orgs.Snapshot  `json:"view,omitempty"`
+	Peers  []orgs.PeerInfo `json:"peers,omitempty"`
+	Err    string          `json:"error,omitempty"`
+}
+
+func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	p := d.c.member(name)
+	if p == nil {
+		writeDashJSON(w, http.StatusNotFound, nodeDetail{Err: fmt.Sprintf("no node %q", name)})
+		return
+	}
+	var out nodeDetail
+	for _, m := range d.c.states() {
+		if m.Name == name {
+			out.Member = m
+		}
+	}
+	client := d.c.clientOf(p)
+	if client == nil {
+		out.Err = name + " is not running"
+		writeDashJSON(w, http.StatusOK, out)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	view, err := client.View(ctx)
+	if err == nil {
+		out.View = &view
+		out.Peers, err = client.Peers(ctx, "", "")
+	}
+	if err != nil {
+		out.Err = err.Error()
+	}
+	writeDashJSON(w, http.StatusOK, out)
+}
+
+func (d *dashboard) actionHandler(w http.ResponseWriter, r *http.Request) {
+	var req actionRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeDashJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+		return
+	}
+	req.Action, req.Source = r.PathValue("action"), "dashboard"
+	ev, err := d.ctl.apply(d.ctx, req)
+	var ae *actionError
+	switch {
+	case errors.As(err, &ae):
+		writeDashJSON(w, ae.Code, map[string]string{"error": ae.Msg})
+	default: // a change that failed half-way is an event too, with its error
+		writeDashJSON(w, http.StatusOK, ev)
+	}
+}
+
+// churnHandler pauses or resumes the churn; it answers once no change is
+// in progress.
+func (d *dashboard) churnHandler(w http.ResponseWriter, r *http.Request) {
+	var req churnState
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeDashJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+		return
+	}
+	if d.churn == "" {
+		writeDashJSON(w, http.StatusConflict, map[string]string{"error": "this demo runs without --churn"})
+		return
+	}
+	d.ctl.pause(req.Paused)
+	writeDashJSON(w, http.StatusOK, req)
+}
+
+func writeDashJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// serve runs the dashboard on ln until ctx ends (the demo's streams end
+// with ctx too), then shuts it down.
+func (d *dashboard) serve(ctx context.Context, ln net.Listener) {
+	srv := &http.Server{
+		Handler:           d.handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	})
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		d.log.Error("dashboard", "err", err)
+	}
+	if !stop() {
+		<-done // the shutdown started: wait for it
+	}
+}

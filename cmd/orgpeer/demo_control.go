@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// actionRequest asks the controller for one change. Node and Org are
+// optional: without them the controller picks.
+type actionRequest struct {
+	Action string `json:"action"`
+	Node   string `json:"node,omitempty"`
+	Org    string `json:"org,omitempty"`
+	Source string `json:"-"`
+}
+
+// actionError is a request the controller refuses; Code is the HTTP status
+// the dashboard answers with.
+type actionError struct {
+	Code int
+	Msg  string
+}
+
+func (e *actionError) Error() string { return e.Msg }
+
+func refuse(code int, format string, a ...any) error {
+	return &actionError{code, fmt.Sprintf(format, a...)}
+}
+
+// controller makes the changes the churn, the dashboard and the keyboard
+// ask for, one at a time, through the cluster (which keeps the truth), and
+// records each as an event in the monitor.
+type controller struct {
+	c          *cluster
+	mon        *monitor
+	orgs       []string // organizations new nodes may join
+	hosts      int      // simulated hosts new nodes are spread over
+	maxMembers int      // processes ever started, an upper bound for add
+
+	mu     sync.Mutex // held for the whole of one change
+	closed bool
+	turn   int         // position in demoActions for the churn
+	paused atomic.Bool // churn paused; changed under mu
+}
+
+// apply makes one change and returns its event once the change is complete
+// (not once the nodes have noticed it: the monitor measures that).
+func (k *controller) apply(ctx context.Context, req actionRequest) (demoEvent, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed || ctx.Err() != nil {
+		return demoEvent{}, refuse(http.StatusServiceUnavailable, "the demo is ending")
+	}
+	if req.Source == "churn" && k.paused.Load() {
+		return demoEvent{}, refuse(http.StatusConflict, "the churn is paused")
+	}
+	ev := demoEvent{Action: req.Action, Source: req.Source}
+	var p *proc
+	switch req.Action {
+	case actKill, actStop:
+		var err error
+		if p, err = k.pickUp(req.Node); err != nil {
+			return ev, err
+		}
+	case actRestart:
+		var err error
+		if p, err = k.pickDown(req.Node); err != nil {
+			return ev, err
+		}
+	case actAdd:
+		if req.Node != "" {
+			return ev, refuse(http.StatusBadRequest, "add takes an org, not a node")
+		}
+		org, err := k.pickOrg(req.Org)
+		if err != nil {
+			return ev, err
+		}
+		if n := len(k.c.members()); n >= k.maxMembers {
+			return ev, refuse(http.StatusConflict, "the demo starts at most %d processes", k.maxMembers)
+		}
+		p = k.c.add(org, k.pickHost(), k.c.seedAddrs(nil))
+	default:
+		return ev, refuse(http.StatusBadRequest, "unknown action %q (want kill, stop, restart or add)", req.Action)
+	}
+	ev.Node, ev.Org, ev.Host = p.name, p.org, p.host
+	id := k.mon.begin(ev)
+	var err error
+	switch req.Action {
+	case actKill:
+		k.c.kill9(p)
+	case actStop:
+		k.c.stop(p)
+	case actRestart:
+		err = k.c.restart(ctx, p)
+	case actAdd:
+		err = k.c.start(ctx, p)
+	}
+	k.mon.finish(id, err)
+	_, events, _ := k.mon.snapshot()
+	return events[id-1], err
+}
+
+// pickUp returns the named member, which must be up, or else a random one
+// from the organization with the most live members (never the last node).
+func (k *controller) pickUp(name string) (*proc, error) {
+	live := k.c.live()
+	if name != "" {
+		p := k.c.member(name)
+		switch {
+		case p == nil:
+			return nil, refuse(http.StatusNotFound, "no node %q", name)
+		case !k.c.isUp(p):
+			return nil, refuse(http.StatusConflict, "%s is not running", name)
+		case len(live) < 2:
+			return nil, refuse(http.StatusConflict, "%s is the last node running", name)
+		}
+		return p, nil
+	}
+	if len(live) < 2 {
+		return nil, refuse(http.StatusConflict, "only %d node is running", len(live))
+	}
+	byOrg := map[string][]*proc{}
+	for _, p := range live {
+		byOrg[p.org] = append(byOrg[p.org], p)
+	}
+	var most []*proc
+	for _, o := range k.orgs {
+		if len(byOrg[o]) > len(most) {
+			most = byOrg[o]
+		}
+	}
+	return most[rand.IntN(len(most))], nil
+}
+
+// pickDown returns the named member, which must be down, or else the one
+// that has been down longest.
+func (k *controller) pickDown(name string) (*proc, error) {
+	if name != "" {
+		p := k.c.member(name)
+		switch {
+		case p == nil:
+			return nil, refuse(http.StatusNotFound, "no node %q", name)
+		case k.c.isUp(p):
+			return nil, refuse(http.StatusConflict, "%s is already running", name)
+		}
+		return p, nil
+	}
+	var best *proc
+	var bestAt time.Time
+	for _, p := range k.c.members() {
+		if at, down := k.c.downSince(p); down && (best == nil || at.Before(bestAt)) {
+			best, bestAt = p, at
+		}
+	}
+	if best == nil {
+		return nil, refuse(http.StatusConflict, "no node is down")
+	}
+	return best, nil
+}
+
+// pickOrg returns the named organization or the one with the fewest live
+// members.
+func (k *controller) pickOrg(name string) (string, error) {
+	if name != "" {
+		if !slices.Contains(k.orgs, name) {
+			return "", refuse(http.StatusBadRequest, "no organization %q in this demo", name)
+		}
+		return name, nil
+	}
+	truth := k.c.truth()
+	best := k.orgs[0]
+	for _, o := range k.orgs {
+		if truth[o] < truth[best] {
+			best = o
+		}
+	}
+	return best, nil
+}
+
+// pickHost returns the simulated host with the fewest live members.
+func (k *controller) pickHost() string {
+	load := map[string]int{}
+	for _, p := range k.c.live() {
+		load[p.host]++
+	}
+	best := hostName(0)
+	for i := range k.hosts {
+		if h := hostName(i); load[h] < load[best] {
+			best = h
+		}
+	}
+	return best
+}
+
+func hostName(i int) string { return fmt.Sprintf("host-%d", i+1) }
+
+// possible reports whether the churn can make this change now.
+func (k *controller) possible(action string) bool {
+	switch action {
+	case actKill, actStop:
+		return len(k.c.live()) >= 2
+	case actRestart:
+		return len(k.c.live()) < len(k.c.members())
+	case actAdd:
+		return len(k.c.members()) < k.maxMembers
+	}
+	return false
+}
+
+// churn makes one change every interval until ctx ends, cycling through
+// kill -9, stop, restart and add (skipping those not possible now). The
+// changes themselves run under opCtx, so that ending the churn does not
+// break off a change half-way.
+func (k *controller) churn(ctx, opCtx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for range demoActions {
+			a := demoActions[k.turn%len(demoActions)]
+			k.turn++
+			if k.possible(a) {
+				k.apply(opCtx, actionRequest{Action: a, Source: "churn"}) // a failure is in the event
+				break
+			}
+		}
+	}
+}
+
+// pause pauses or resumes the churn. It returns once a change in progress
+// is complete: after it, a paused churn makes no change.
+func (k *controller) pause(paused bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.paused.Store(paused)
+	k.mon.notify(demoUpdate{"churn", churnState{Paused: paused}})
+}
+
+// churnState is whether the churn is paused, for the dashboard.
+type churnState struct {
+	Paused bool `json:"paused"`
+}
+
+// close refuses every later change and waits for the current one.
+func (k *controller) close() {
+	k.mu.Lock()
+	k.closed = true
+	k.mu.Unlock()
+}
