@@ -191,7 +191,7 @@ func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
 
 // findLoop looks up the providers of each known organization and connects
 // to some of them while the node is below MaxPeers. It starts fast and slows
-// to FindInterval.
+// to FindInterval; at MaxPeers it does not look up at all.
 func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
 	wait := d.cfg.BackoffMin
 	for {
@@ -199,7 +199,9 @@ func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
 			return
 		}
 		wait = min(2*wait, d.cfg.FindInterval)
-		if d.dht.RoutingTable().Size() == 0 {
+		// A lookup dials the peers closest to the key: with enough
+		// connections already it would only churn them past MaxPeers.
+		if d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) >= d.cfg.MaxPeers {
 			continue
 		}
 		for _, org := range orgs() {

@@ -36,7 +36,7 @@ func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 0, "how long to run after convergence (0: until Ctrl-C)")
 	fs.DurationVar(&o.churn, "churn", 0, "change the network every INTERVAL: kill -9, stop, restart, add a node, in turn (0: never)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data dirs and logs")
-	fs.IntVar(&o.maxPeers, "max-peers", 0, "cap on each node's direct connections, for a partial topology (0: the node's default)")
+	fs.IntVar(&o.maxPeers, "max-peers", 4, "cap on each node's direct connections: a partial topology, not a full mesh (0: the node's default, 64)")
 	web := fs.String("web", "127.0.0.1:0", "dashboard address, on loopback (port 0: a random one)")
 	err := parseFlags(fs, args)
 	if err != nil {
