@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,13 @@ type presence struct {
 	leaving atomic.Bool // set by publishLeave: no heartbeat may follow the leave
 	limiter *senderLimiter
 
-	dir    *topicSub
+	dir *topicSub
+	// dirAsk is signalled when a peer's listing lacks organizations this
+	// node knows (a newcomer): run answers with its own listing soon,
+	// unless a complete listing from someone else (dirHeard) beats it.
+	dirAsk   chan struct{}
+	dirHeard atomic.Int64 // unix nanos of the last listing holding all we know
+
 	mu     sync.Mutex
 	topics map[string]*topicSub // followed organizations; owned by run
 	loops  sync.WaitGroup       // one read loop per subscription
@@ -46,7 +53,7 @@ type topicSub struct {
 }
 
 func newPresence(n *Node, epoch uint64) *presence {
-	return &presence{n: n, epoch: epoch, topics: map[string]*topicSub{},
+	return &presence{n: n, epoch: epoch, topics: map[string]*topicSub{}, dirAsk: make(chan struct{}, 1),
 		limiter: newSenderLimiter(n.cfg.SenderRate, n.cfg.SenderBurst, 4*n.cfg.MaxKnownPeers)}
 }
 
@@ -167,7 +174,8 @@ func (p *presence) reconcile(ctx context.Context) {
 
 // run publishes heartbeats and directory listings and keeps the topics and
 // the connected flags in step, until ctx ends. Directory listings start
-// fast and slow down to DirectoryInterval.
+// fast and slow down to DirectoryInterval; a newcomer's incomplete listing
+// gets an answer within half a second.
 func (p *presence) run(ctx context.Context) {
 	defer p.loops.Wait()
 	hb := time.NewTicker(p.n.cfg.HeartbeatInterval)
@@ -175,6 +183,10 @@ func (p *presence) run(ctx context.Context) {
 	dirWait := 250 * time.Millisecond
 	dir := time.NewTimer(0)
 	defer dir.Stop()
+	answer := time.NewTimer(time.Hour)
+	answer.Stop()
+	defer answer.Stop()
+	var asked time.Time
 	p.publishHeartbeat(ctx)
 	for {
 		select {
@@ -191,6 +203,16 @@ func (p *presence) run(ctx context.Context) {
 			p.reconcile(ctx)
 			dirWait = min(2*dirWait, p.n.cfg.DirectoryInterval)
 			dir.Reset(dirWait)
+		case <-p.dirAsk:
+			if asked.IsZero() {
+				asked = time.Now()
+				answer.Reset(time.Duration(rand.Int64N(int64(500 * time.Millisecond))))
+			}
+		case <-answer.C:
+			if p.dirHeard.Load() < asked.UnixNano() { // nobody answered first
+				p.publishDirectory(ctx)
+			}
+			asked = time.Time{}
 		}
 	}
 }
@@ -376,6 +398,20 @@ func (p *presence) handleDirectory(_ *pubsub.Message, msg *received) {
 	for _, o := range msg.Orgs {
 		p.n.view.NoteOrg(o)
 	}
+	known := p.n.view.Orgs()
+	if len(known) > maxDirOrgs {
+		return // a listing cannot hold them all: no answer could complete it
+	}
+	for _, o := range known {
+		if !slices.Contains(msg.Orgs, o) {
+			select {
+			case p.dirAsk <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+	p.dirHeard.Store(time.Now().UnixNano())
 }
 
 func (p *presence) handleOrg(m *pubsub.Message, r *received) {
