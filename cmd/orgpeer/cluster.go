@@ -48,6 +48,8 @@ type proc struct {
 	up                       bool
 	impostor                 bool      // claims its org without a credential
 	downAt                   time.Time // when it was last stopped or killed
+	netns                    string    // run inside this network namespace ("": the host's)
+	listen                   []string  // --listen addresses (none: the preset's loopback ones)
 }
 
 func newCluster(bin, dir string, log *slog.Logger, extra ...string) *cluster {
@@ -146,6 +148,9 @@ func (c *cluster) start(ctx context.Context, p *proc) error {
 	for _, b := range p.bootstrap {
 		args = append(args, "--bootstrap", b)
 	}
+	for _, l := range p.listen {
+		args = append(args, "--listen", l)
+	}
 	margs, err := c.membershipArgs(p)
 	if err != nil {
 		return err
@@ -156,6 +161,9 @@ func (c *cluster) start(ctx context.Context, p *proc) error {
 		return err
 	}
 	cmd := exec.Command(c.bin, args...)
+	if p.netns != "" { // ip execs the binary: the PID stays the node's
+		cmd = exec.Command("ip", append([]string{"netns", "exec", p.netns, c.bin}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
