@@ -68,10 +68,10 @@ func (a *apiServer) shutdown() {
 
 // guard applies the token, the DNS-rebinding check and the body limit.
 func (a *apiServer) guard(next http.Handler) http.Handler {
-	loopback := isLoopbackHost(hostOnly(a.ln.Addr().String()))
+	loopback := IsLoopbackHost(hostOnly(a.ln.Addr().String()))
 	token := []byte(a.n.cfg.APIToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if loopback && !isLoopbackHost(hostOnly(r.Host)) {
+		if loopback && !IsLoopbackHost(hostOnly(r.Host)) {
 			writeError(w, http.StatusForbidden, "host %q is not a loopback name", r.Host)
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/orgpeer/orgpeer/orgs"
@@ -158,7 +159,7 @@ func (c *Config) Validate() error {
 	if err != nil {
 		return configErr("--api %q: %v", c.APIAddr, err)
 	}
-	if !isLoopbackHost(host) && c.APIToken == "" {
+	if !IsLoopbackHost(host) && c.APIToken == "" {
 		return configErr("--api %s is not a loopback address: set --api-token to protect it", c.APIAddr)
 	}
 	return nil
@@ -175,10 +176,12 @@ func (c *Config) viewConfig() orgs.Config {
 	}
 }
 
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
+// IsLoopbackHost reports whether host (a name or an IP, brackets allowed)
+// is this machine's loopback.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
 }

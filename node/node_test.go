@@ -276,6 +276,13 @@ func get(t testing.TB, api, path, host string) string {
 
 func request(t testing.TB, api, path, host, token string) (int, string) {
 	t.Helper()
+	code, body, _ := requestH(t, api, path, host, token)
+	return code, body
+}
+
+// requestH is request with the response headers.
+func requestH(t testing.TB, api, path, host, token string) (int, string, http.Header) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+api+path, nil)
 	if host != "" {
 		req.Host = host
@@ -283,13 +290,14 @@ func request(t testing.TB, api, path, host, token string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	req.Header.Set("Origin", "http://evil.example")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), resp.Header
 }
 
 func TestAPIRejectsBadRequests(t *testing.T) {
@@ -311,7 +319,10 @@ func TestAPIRejectsBadRequests(t *testing.T) {
 		{"/v1/peers?org=acme", "", 200, `"self": true`},
 		{"/healthz", "localhost", 200, `"status": "ok"`},
 	} {
-		code, body := request(t, api, tc.path, tc.host, "")
+		code, body, hdr := requestH(t, api, tc.path, tc.host, "")
+		if cors := hdr.Get("Access-Control-Allow-Origin"); cors != "" {
+			t.Errorf("GET %s: CORS header %q: other sites must not read the API", tc.path, cors)
+		}
 		if code != tc.code || !strings.Contains(body, tc.want) {
 			t.Errorf("GET %s (Host %q): %d %q, want %d containing %q", tc.path, tc.host, code, body, tc.code, tc.want)
 		}

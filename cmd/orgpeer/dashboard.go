@@ -11,10 +11,10 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -43,7 +43,7 @@ func listenDashboard(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, usagef("demo: --web %q: want HOST:PORT on loopback, e.g. 127.0.0.1:8080", addr)
 	}
-	if !loopbackName(host) {
+	if !node.IsLoopbackHost(host) {
 		return nil, usagef("demo: --web %q: the dashboard can stop processes, so it serves on loopback only (127.0.0.1)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -57,14 +57,6 @@ func listenDashboard(addr string) (net.Listener, error) {
 }
 
 // loopbackName reports whether host (no port) is a loopback IP or localhost.
-func loopbackName(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
 func (d *dashboard) handler() http.Handler {
 	static, _ := fs.Sub(dashboardFiles, "dashboard")
 	mux := http.NewServeMux()
@@ -86,7 +78,7 @@ func (d *dashboard) guard(next http.Handler) http.Handler {
 		if h, _, err := net.SplitHostPort(r.Host); err == nil {
 			host = h
 		}
-		if !loopbackName(host) {
+		if !node.IsLoopbackHost(host) {
 			http.Error(w, "not a loopback host name", http.StatusForbidden)
 			return
 		}

@@ -53,27 +53,29 @@ func main() {
 }
 
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	return runSub(ctx, "orgpeer", commands, args, stdout)
+}
+
+// runSub runs the command args[0] of cmds (prefix names the level, for
+// messages), or prints their usage for -h, --help and help.
+func runSub(ctx context.Context, prefix string, cmds []command, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(stdout)
+		fmt.Fprintf(stdout, "usage: %s COMMAND [flags]\n\ncommands:\n", prefix)
+		for _, c := range cmds {
+			fmt.Fprintf(stdout, "  %-7s %s\n          %s\n", c.name, c.args, c.help)
+		}
+		fmt.Fprintf(stdout, "\n`%s COMMAND -h` lists a command's flags.\n", prefix)
 		if len(args) == 0 {
-			return usagef("no command given (try: orgpeer help)")
+			return usagef("no command given (try: %s help)", prefix)
 		}
 		return nil
 	}
-	for _, c := range commands {
+	for _, c := range cmds {
 		if c.name == args[0] {
 			return c.run(ctx, args[1:], stdout)
 		}
 	}
-	return usagef("unknown command %q (try: orgpeer help)", args[0])
-}
-
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: orgpeer COMMAND [flags]\n\ncommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %s\n         %s\n", c.name, c.args, c.help)
-	}
-	fmt.Fprintln(w, "\n`orgpeer COMMAND -h` lists a command's flags.")
+	return usagef("unknown command %q (try: %s help)", args[0], prefix)
 }
 
 // newFlags returns a flag set that reports errors as one line (usageError)

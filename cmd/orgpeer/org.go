@@ -25,22 +25,7 @@ var orgCommands = []command{
 }
 
 func orgCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, "usage: orgpeer org COMMAND [flags]\n\ncommands:")
-		for _, c := range orgCommands {
-			fmt.Fprintf(stdout, "  %-7s %s\n          %s\n", c.name, c.args, c.help)
-		}
-		if len(args) == 0 {
-			return usagef("org: no command given")
-		}
-		return nil
-	}
-	for _, c := range orgCommands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout)
-		}
-	}
-	return usagef("org: unknown command %q", args[0])
+	return runSub(ctx, "orgpeer org", orgCommands, args, stdout)
 }
 
 func orgInitCmd(_ context.Context, args []string, stdout io.Writer) error {
