@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps fuzz clean
+.PHONY: build test demo vet deps fuzz soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -32,6 +32,12 @@ fuzz:
 	for f in FuzzDecodeMessage FuzzVerifyCredential FuzzParsePeerQuery; do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./node || exit 1; \
 	done
+
+# 20 nodes under churn for SOAK_DURATION; fails if an event never recovers or
+# a surviving node's memory or goroutines keep growing. Not part of `test`.
+SOAK_DURATION ?= 3m
+soak: build
+	./$(BIN) demo --soak --nodes 20 --orgs 3 --hosts 4 --churn 3s --duration $(SOAK_DURATION)
 
 clean:
 	rm -rf bin

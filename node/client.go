@@ -86,3 +86,24 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 	}
 	return json.Unmarshal(body, out)
 }
+
+// Metrics returns the node's Prometheus exposition text.
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("/metrics: HTTP %d", resp.StatusCode)
+	}
+	return string(b), err
+}

@@ -17,6 +17,7 @@ type demoOpts struct {
 	nodes, orgs, hosts int
 	duration, churn    time.Duration
 	keep               bool
+	soak               bool // judge survivors' memory and goroutines, and every event's recovery
 	maxPeers           int
 	bin                string // the orgpeer binary to run the nodes with
 	tmpRoot            string // parent of the demo's temporary directory ("": the system's)
@@ -37,6 +38,7 @@ func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.churn, "churn", 0, "change the network every INTERVAL: kill -9, stop, restart, add a node, in turn (0: never)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data dirs and logs")
 	fs.IntVar(&o.maxPeers, "max-peers", 4, "cap on each node's direct connections: a partial topology, not a full mesh (0: the node's default, 64)")
+	fs.BoolVar(&o.soak, "soak", false, "at the end, judge: every event back to correct counts, survivors' memory and goroutines flat (exit 1 if not)")
 	web := fs.String("web", "127.0.0.1:0", "dashboard address, on loopback (port 0: a random one)")
 	err := parseFlags(fs, args)
 	if err != nil {
@@ -55,6 +57,8 @@ func demoCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("demo: --duration must not be negative")
 	case o.churn != 0 && o.churn < time.Second:
 		return usagef("demo: --churn must be at least 1s (or 0 for none)")
+	case o.soak && o.duration == 0:
+		return usagef("demo: --soak needs a --duration")
 	}
 	if o.bin, err = os.Executable(); err != nil {
 		return err
@@ -165,6 +169,10 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 	}
 
 	watching = true
+	var baseline map[int]resources
+	if o.soak {
+		baseline = sampleResources(runCtx, c)
+	}
 	watchStart := time.Now()
 	term := newDemoTerm(stdout, tty, mon, func() string {
 		up, all := len(c.live()), len(c.members())
@@ -209,6 +217,9 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 		churnDone.Wait()
 		ctl.close()
 		o.settle(runCtx, mon, term)
+		if o.soak {
+			return soakReport(stdout, baseline, sampleResources(runCtx, c), mon.summary())
+		}
 	}
 	return nil
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// resources is what one node process costs at one moment.
+type resources struct {
+	name       string
+	rssMB      float64
+	goroutines int
+}
+
+// sampleResources reads the RSS (from /proc) and goroutine count (from the
+// node's /metrics) of every live member, by PID.
+func sampleResources(ctx context.Context, c *cluster) map[int]resources {
+	out := map[int]resources{}
+	for _, p := range c.live() {
+		c.mu.Lock()
+		cmd, client := p.cmd, p.client
+		c.mu.Unlock()
+		if cmd == nil || client == nil {
+			continue
+		}
+		rss, err := procRSSMB(cmd.Process.Pid)
+		if err != nil {
+			continue
+		}
+		text, err := client.Metrics(ctx)
+		if err != nil {
+			continue
+		}
+		g, ok := metricValue(text, "go_goroutines")
+		if !ok {
+			continue
+		}
+		out[cmd.Process.Pid] = resources{name: p.name, rssMB: rss, goroutines: int(g)}
+	}
+	return out
+}
+
+// procRSSMB reads VmRSS of a process, in MB.
+func procRSSMB(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+// metricValue finds an unlabelled sample in Prometheus exposition text.
+func metricValue(text, name string) (float64, bool) {
+	for _, l := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(l, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// Growth a soak tolerates in a surviving node between the sample after
+// convergence and the end: the view and the connections of a churning
+// network legitimately grow a little; a leak grows without bound.
+const (
+	soakRSSFactor, soakRSSSlackMB    = 1.5, 10.0
+	soakGoroutineFactor, soakGrSlack = 1.5, 30
+)
+
+// soakReport prints how the nodes that ran through the whole soak changed,
+// and fails when one grew past the tolerance or an event never recovered.
+func soakReport(w io.Writer, before, after map[int]resources, s demoSummary) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SURVIVOR\tRSS MB (start → end)\tGOROUTINES (start → end)\tFLAT")
+	var grown []string
+	n := 0
+	pids := slices.Collect(maps.Keys(after))
+	slices.SortFunc(pids, func(x, y int) int { return strings.Compare(after[x].name, after[y].name) })
+	for _, pid := range pids {
+		a := after[pid]
+		b, ok := before[pid]
+		if !ok {
+			continue // started or restarted during the soak
+		}
+		n++
+		flat := a.rssMB <= soakRSSFactor*b.rssMB+soakRSSSlackMB &&
+			float64(a.goroutines) <= soakGoroutineFactor*float64(b.goroutines)+soakGrSlack
+		if !flat {
+			grown = append(grown, a.name)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f → %.1f\t%d → %d\t%t\n", a.name, b.rssMB, a.rssMB, b.goroutines, a.goroutines, flat)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "soak: %d nodes ran throughout; %d events, %d of them back to correct counts\n", n, s.Events, len(s.Recovered))
+	switch {
+	case n == 0:
+		return fmt.Errorf("soak: no node ran from start to end; nothing to judge")
+	case len(grown) > 0:
+		return fmt.Errorf("soak: memory or goroutines grew past %.1fx+%.0f MB / %.1fx+%d in %v", soakRSSFactor, soakRSSSlackMB, soakGoroutineFactor, soakGrSlack, grown)
+	case s.Pending > 0:
+		return fmt.Errorf("soak: %d events never got back to correct counts", s.Pending)
+	}
+	return nil
+}
