@@ -77,7 +77,7 @@ type decaying struct {
 }
 
 func newFloodScore() *floodScore {
-	return &floodScore{halfLife: 30 * time.Second, strikes: map[peer.ID]decaying{}}
+	return &floodScore{halfLife: 2 * time.Minute, strikes: map[peer.ID]decaying{}}
 }
 
 func (f *floodScore) strike(p peer.ID) {

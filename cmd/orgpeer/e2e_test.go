@@ -263,6 +263,13 @@ func TestCLIErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "address already in use") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("API port in use: exit %d, %q", code, errOut)
 	}
+	// A damaged identity stops the node rather than making it a new peer.
+	broken := filepath.Join(t.TempDir(), "n")
+	os.MkdirAll(broken, 0o700)
+	os.WriteFile(filepath.Join(broken, "identity.key"), []byte("truncated"), 0o600)
+	if _, errOut, code := orgpeer(t, "run", "--org", "acme", "--data-dir", broken); code == 0 || !strings.Contains(errOut, "corrupt") {
+		t.Errorf("corrupt identity: exit %d, %q", code, errOut)
+	}
 	if out, _, code := orgpeer(t, "run", "-h"); code != 0 || !strings.Contains(out, "-bootstrap") {
 		t.Errorf("run -h: exit %d, %q", code, out)
 	}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/orgpeer/orgpeer/node"
+)
+
+// TestFloodIsContained floods an organization's topic from a rogue libp2p
+// host in the test process, at a fixed rate for a fixed count, while the
+// honest nodes are real processes: their counts stay right, the victim's
+// API stays fast, and the flooder ends up graylisted.
+func TestFloodIsContained(t *testing.T) {
+	c := newTestCluster(t)
+	ps := startAll(t, c, []string{"acme", "globex", "acme", "globex"})
+	poll(t, 30*time.Second, convergedFn(c))
+	victim := ps[1]
+
+	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gs, err := pubsub.NewGossipSub(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := gs.Join(node.OrgTopic("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := topic.Subscribe()
+	defer sub.Cancel()
+	ai, err := peer.AddrInfoFromP2pAddr(ma.StringCast(victim.info.Addrs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Connect(ctx, *ai); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, func() string {
+		if !slices.Contains(topic.ListPeers(), ai.ID) {
+			return "the victim is not in the flooder's topic"
+		}
+		return ""
+	})
+
+	// The flood: 2000 well-formed bare-claim heartbeats at 400 a second,
+	// meanwhile 200 API requests at 25 ms intervals.
+	flooded := make(chan struct{})
+	go func() { // ends after 2000 messages or when ctx ends
+		defer close(flooded)
+		tick := time.NewTicker(2500 * time.Microsecond)
+		defer tick.Stop()
+		for i := range 2000 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			m := &node.Message{Kind: node.KindHeartbeat, Peer: h.ID().String(), Org: "acme", Epoch: 1, Seq: uint64(i + 1)}
+			topic.Publish(ctx, m.Encode())
+		}
+	}()
+	var lat []time.Duration
+	graylisted := 0.0
+	tick := time.NewTicker(25 * time.Millisecond)
+	for i := range 200 {
+		<-tick.C
+		start := time.Now()
+		if _, err := victim.client.View(ctx); err != nil {
+			t.Fatalf("API during flood: %v", err)
+		}
+		lat = append(lat, time.Since(start))
+		if i%20 == 19 { // and, outside the timing, the victim's verdict
+			if text, err := victim.client.Metrics(ctx); err == nil {
+				g, _ := metricValue(text, "orgpeer_graylisted_peers")
+				graylisted = max(graylisted, g)
+			}
+		}
+	}
+	tick.Stop()
+	<-flooded
+	slices.Sort(lat)
+	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+	t.Logf("victim API during the flood: p50 %v, p99 %v", p50, p99)
+	if p99 > 50*time.Millisecond {
+		t.Errorf("API p99 %v during the flood, want under 50 ms", p99)
+	}
+	if graylisted < 1 {
+		text, _ := victim.client.Metrics(ctx)
+		t.Fatalf("the flooder was never graylisted during the flood; %s", grep(text, "orgpeer_messages_total"))
+	}
+	// Honest counts: every verified member, and the flooder at most as an
+	// unverified claim that expires.
+	poll(t, 10*time.Second, convergedFn(c))
+}
+
+func grep(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "; ")
+}
