@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps fuzz soak clean
+.PHONY: build test demo vet deps fuzz soak bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -25,6 +25,13 @@ test: vet deps
 DEMO_FLAGS ?= --nodes 12 --orgs 3 --hosts 2 --churn 5s --duration 60s
 demo: build
 	./$(BIN) demo $(DEMO_FLAGS)
+
+# Real processes at N = 10, 20, 50 (BENCH_FLAGS), then the view's hot paths.
+# Results: artifacts/bench.json and artifacts/bench.svg. Not part of `test`.
+BENCH_FLAGS ?= --nodes 10,20,50 --orgs 3
+bench: build
+	./$(BIN) bench $(BENCH_FLAGS) --out artifacts/bench.json
+	$(GO) test -run '^$$' -bench . -benchmem ./orgs
 
 # Each fuzz target of network input and API parsing for FUZZTIME.
 FUZZTIME ?= 30s

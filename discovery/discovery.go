@@ -45,6 +45,12 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// DialTimeout bounds each connection attempt.
 	DialTimeout time.Duration
+	// BucketSize is Kademlia's K: peers per routing table bucket, replicas
+	// of each provider record, peers in each answer (0: the DHT's 20).
+	BucketSize int
+	// Concurrency is Kademlia's alpha: requests one lookup has in flight
+	// (0: the DHT's 10).
+	Concurrency int
 }
 
 // Discovery owns the DHT. Run drives bootstrapping, advertising and lookups;
@@ -70,12 +76,19 @@ type Stats struct {
 
 // New starts a DHT server on h.
 func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
-	kad, err := dht.New(h,
+	opts := []dht.Option{
 		dht.Mode(dht.ModeServer),
 		dht.ProtocolPrefix(ProtocolPrefix),
 		dht.BootstrapPeers(cfg.Bootstrap...),
 		dht.DisableValues(),
-	)
+	}
+	if cfg.BucketSize > 0 {
+		opts = append(opts, dht.BucketSize(cfg.BucketSize))
+	}
+	if cfg.Concurrency > 0 {
+		opts = append(opts, dht.Concurrency(cfg.Concurrency))
+	}
+	kad, err := dht.New(h, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start DHT: %w", err)
 	}
@@ -113,7 +126,9 @@ func (d *Discovery) Run(ctx context.Context, own string, orgs func() []string) {
 }
 
 // bootstrapLoop keeps every bootstrap peer connected while the node has no
-// other way into the network, retrying each with its own backoff.
+// other way into the network, retrying each with its own backoff. It
+// refreshes the DHT's routing table after each new connection to one only:
+// a refresh is a lookup of the node's own ID, too costly for every tick.
 func (d *Discovery) bootstrapLoop(ctx context.Context) {
 	if len(d.cfg.Bootstrap) == 0 {
 		return
@@ -127,7 +142,6 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 		for i, ai := range d.cfg.Bootstrap {
 			if d.h.Network().Connectedness(ai.ID) == network.Connected {
 				backoff[i] = 0
-				joined = true
 				continue
 			}
 			// Once in the network, a lost bootstrap peer is not needed.

@@ -51,6 +51,12 @@ type Config struct {
 	BackoffMin        time.Duration // first retry delay for bootstrap and advertising
 	BackoffMax        time.Duration // longest retry delay
 	DialTimeout       time.Duration // bound on one connection attempt
+	DHTBucketSize     int           // Kademlia K: bucket size, provider record replicas, peers per answer (0: the DHT's 20)
+	DHTConcurrency    int           // Kademlia alpha: requests one DHT lookup has in flight (0: the DHT's 10)
+
+	MeshDegree int // GossipSub mesh degree D; 0 keeps GossipSub's defaults (see gossipOptions)
+	GCPercent  int // Go GC target that `orgpeer run` sets unless GOGC is in the environment; 0 leaves Go's 100
+	MaxProcs   int // GOMAXPROCS that `orgpeer run` sets unless GOMAXPROCS is in the environment; 0: one per core
 }
 
 // DefaultConfig is for real deployments: timers a LAN or WAN can carry.
@@ -82,19 +88,26 @@ func DefaultConfig() Config {
 }
 
 // LocalConfig is for many nodes on one machine (demo, tests, benchmarks):
-// loopback only and short timers.
+// loopback only, short timers, small per-node costs (`make bench` measures
+// them; the README's Performance section says why each is set).
 func LocalConfig() Config {
 	c := DefaultConfig()
 	c.HeartbeatInterval = time.Second
-	c.LivenessWindow = 3 * time.Second
+	c.LivenessWindow = 2500 * time.Millisecond // a crash is noticed within 2.5 s; one lost heartbeat is tolerated
 	c.SuspectRetention = 30 * time.Second
 	c.LeftRetention = 30 * time.Second
 	c.OrgRetention = time.Minute
-	c.DirectoryInterval = 3 * time.Second
+	c.DirectoryInterval = 15 * time.Second // newcomers are answered at once; the period is a safety net
 	c.LeavePropagateDelay = 300 * time.Millisecond
 	c.ConnGrace = 5 * time.Second
 	c.SenderRate = 10
-	c.AdvertiseInterval = time.Minute
+	c.AdvertiseInterval = 10 * time.Minute
+	c.MaxPeers = 8       // a partial topology: per-node costs stay flat as the cluster grows
+	c.DHTBucketSize = 10 // smaller answers and fewer dials while joining
+	c.DHTConcurrency = 3 //
+	c.MeshDegree = 3     // each message reaches a node about twice, not six times
+	c.GCPercent = 50     // a smaller heap for a little more GC work
+	// MaxProcs stays 0 (one P per core): with one P a flood delays the API
 	c.FindInterval = 5 * time.Second
 	c.BackoffMin = 250 * time.Millisecond
 	c.BackoffMax = 5 * time.Second
@@ -141,6 +154,8 @@ func (c *Config) Validate() error {
 		return configErr("the liveness window (%v) must be at least one heartbeat interval (%v)", c.LivenessWindow, c.HeartbeatInterval)
 	case c.MaxPeers < 1:
 		return configErr("--max-peers must be at least 1")
+	case c.MeshDegree < 0 || c.MeshDegree == 1:
+		return configErr("the GossipSub mesh degree must be 0 (GossipSub's default) or at least 2, not %d", c.MeshDegree)
 	case len(c.HostID) > maxHostLen:
 		return configErr("--host-id is longer than %d characters", maxHostLen)
 	}

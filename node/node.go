@@ -24,6 +24,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -141,6 +143,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		BackoffMin:        cfg.BackoffMin,
 		BackoffMax:        cfg.BackoffMax,
 		DialTimeout:       cfg.DialTimeout,
+		BucketSize:        cfg.DHTBucketSize,
+		Concurrency:       cfg.DHTConcurrency,
 	}, n.log.With("part", "discovery"))
 	if err != nil {
 		return nil, err
@@ -153,14 +157,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 
 	n.metrics = newMetrics()
 	n.flood = newFloodScore()
-	n.ps, err = pubsub.NewGossipSub(runCtx, n.host,
+	n.ps, err = pubsub.NewGossipSub(runCtx, n.host, append(gossipOptions(&cfg),
 		pubsub.WithMaxMessageSize(64<<10),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithRawTracer(rejectTracer{n.metrics, n.flood}),
 		pubsub.WithPeerScore(peerScoreParams(n.flood), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.flood.inspect), time.Second),
 		pubsub.WithValidateThrottle(256),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("start pubsub: %w", err)
 	}
@@ -199,8 +203,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	}
 	n.api = newAPIServer(n, apiLn)
 
-	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.pres.followedOrgs) })
+	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.orgsToFind) })
 	n.wg.Go(func() { n.pres.run(runCtx) })
+	n.wg.Go(func() { n.pres.greetNewcomers(runCtx, n.pres.ownTopic(), n.pres.publishHeartbeat) })
 	n.wg.Go(func() { n.watchConnections(runCtx) })
 	n.wg.Go(func() { n.api.serve(runCtx) })
 
@@ -232,6 +237,10 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 		libp2p.Transport(quic.NewTransport),
 		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
 		libp2p.ConnectionManager(cappedConnMgr{cm}),
+		// Noise first: its handshake costs a fraction of TLS's, and a node
+		// opens many connections while it joins. TLS stays for peers without.
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(tls.ID, tls.New),
 		libp2p.ResourceManager(rm),
 		libp2p.BandwidthReporter(bw),
 		libp2p.DisableRelay(),

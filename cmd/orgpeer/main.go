@@ -32,6 +32,7 @@ var commands = []command{
 	{"peers", "(--data-dir DIR | --api ADDR) [--org O] [--state S] [--json]", "the peers behind the counts", peersCmd},
 	{"id", "--data-dir DIR [--json]", "peer ID and bootstrap addresses (creates the identity if missing)", idCmd},
 	{"org", "init|issue|revoke|show [flags]", "organization keys, membership credentials and revocations", orgCmd},
+	{"bench", "[--nodes N,...] [--orgs K] [--runs R] [--json]", "measure convergence, failure detection and per-node costs with real nodes", benchCmd},
 	{"demo", "[--nodes N] [--orgs K] [--hosts H] [--churn I] [--duration D] [--web ADDR]", "run many real nodes on this machine, change them, and compare their counts with the truth", demoCmd},
 }
 

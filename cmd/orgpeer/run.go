@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/orgpeer/orgpeer/node"
@@ -67,6 +69,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usagef("run: %v", err)
 	}
+	tuneRuntime(&cfg)
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	n, err := node.New(startCtx, cfg, node.WithLogger(log))
@@ -101,4 +104,15 @@ func newLogger(level string, asJSON bool) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}
+
+// tuneRuntime applies the preset's Go runtime settings: the node owns this
+// process. GOGC and GOMAXPROCS in the environment take precedence.
+func tuneRuntime(cfg *node.Config) {
+	if cfg.GCPercent > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
+	if cfg.MaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(cfg.MaxProcs)
+	}
 }

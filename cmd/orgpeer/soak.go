@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"maps"
-	"os"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // resources is what one node process costs at one moment.
@@ -23,46 +23,27 @@ type resources struct {
 // sampleResources reads the RSS (from /proc) and goroutine count (from the
 // node's /metrics) of every live member, by PID.
 func sampleResources(ctx context.Context, c *cluster) map[int]resources {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	defer hc.CloseIdleConnections()
 	out := map[int]resources{}
 	for _, p := range c.live() {
 		c.mu.Lock()
-		cmd, client := p.cmd, p.client
+		cmd, api := p.cmd, p.info.API
 		c.mu.Unlock()
-		if cmd == nil || client == nil {
+		if cmd == nil || api == "" {
 			continue
 		}
-		rss, err := procRSSMB(cmd.Process.Pid)
+		rss, err := procRSS(cmd.Process.Pid)
 		if err != nil {
 			continue
 		}
-		text, err := client.Metrics(ctx)
+		m, err := scrapeMetrics(ctx, hc, api)
 		if err != nil {
 			continue
 		}
-		g, ok := metricValue(text, "go_goroutines")
-		if !ok {
-			continue
-		}
-		out[cmd.Process.Pid] = resources{name: p.name, rssMB: rss, goroutines: int(g)}
+		out[cmd.Process.Pid] = resources{name: p.name, rssMB: float64(rss) / (1 << 20), goroutines: int(m.goroutines)}
 	}
 	return out
-}
-
-// procRSSMB reads VmRSS of a process, in MB.
-func procRSSMB(pid int) (float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
 // metricValue finds an unlabelled sample in Prometheus exposition text.

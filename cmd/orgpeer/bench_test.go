@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchHarness runs the benchmark at its smallest (N = 4, one run, a
+// short idle window) so that `make test` keeps the harness working; the
+// figures themselves are judged by `make bench`, not here.
+func TestBenchHarness(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.json")
+	stdout, errOut, code := orgpeer(t, "bench", "--nodes", "4", "--orgs", "2", "--settle", "0s", "--idle", "2s",
+		"--api-requests", "50", "--out", out)
+	if code != 0 {
+		t.Fatalf("bench: exit %d\n%s\n%s", code, stdout, tail(errOut, 30))
+	}
+	var rep struct {
+		Results []struct {
+			Nodes   int                           `json:"nodes"`
+			Summary map[string]map[string]float64 `json:"summary"`
+		} `json:"results"`
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Results) != 1 || rep.Results[0].Nodes != 4 {
+		t.Fatalf("bench JSON: %v\n%s", err, b)
+	}
+	for _, name := range []string{"converge_all_s", "kill9_detect_all_s", "leave_detect_all_s", "rejoin_all_s",
+		"rss_avg_mb", "cpu_idle_avg_pct", "api_p99_ms"} {
+		f, ok := rep.Results[0].Summary[name]
+		if !ok || f["median"] <= 0 {
+			t.Errorf("figure %s missing or not positive: %v", name, f)
+		}
+	}
+	svg, err := os.ReadFile(strings.TrimSuffix(out, ".json") + ".svg")
+	if err != nil || !strings.Contains(string(svg), "<svg") {
+		t.Fatalf("no SVG chart next to the JSON: %v", err)
+	}
+	if !strings.Contains(stdout, "converge_all_s") {
+		t.Fatalf("no table printed:\n%s", stdout)
+	}
+}

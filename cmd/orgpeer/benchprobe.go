@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// What the benchmark reads from a running child: its kernel accounting in
+// /proc and its own Prometheus figures at /metrics.
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat.
+// Linux fixes it at 100 on every architecture Go supports.
+const clockTicks = 100
+
+// procRSS returns the resident set size of pid in bytes (VmRSS).
+func procRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest) // "12345 kB"
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, fmt.Errorf("/proc/%d/status: odd VmRSS line %q", pid, sc.Text())
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		return kb << 10, err
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no VmRSS (process gone?)", pid)
+}
+
+// procCPU returns the CPU time pid has used, user plus system.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it are
+	// counted from its closing parenthesis. utime and stime are fields 14
+	// and 15, so the 12th and 13th after the parenthesis.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %v", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// scrapedMetrics are the figures the benchmark takes from a node's /metrics.
+type scrapedMetrics struct {
+	bytesIn, bytesOut float64 // orgpeer_libp2p_bytes_total
+	goroutines        float64 // go_goroutines
+	// Optional: received bytes of GossipSub and of the DHT
+	// (orgpeer_libp2p_protocol_bytes_total), and messages accepted from
+	// others (orgpeer_messages_total).
+	pubsubIn, dhtIn, accepted float64
+}
+
+// scrapeMetrics reads the node's Prometheus text exposition at api.
+func scrapeMetrics(ctx context.Context, hc *http.Client, api string) (scrapedMetrics, error) {
+	var s scrapedMetrics
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+api+"/metrics", nil)
+	if err != nil {
+		return s, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("%s/metrics: HTTP %d", api, resp.StatusCode)
+	}
+	required := map[string]*float64{
+		`orgpeer_libp2p_bytes_total{direction="in"}`:  &s.bytesIn,
+		`orgpeer_libp2p_bytes_total{direction="out"}`: &s.bytesOut,
+		`go_goroutines`: &s.goroutines,
+	}
+	found := 0
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		var dst *float64
+		switch {
+		case required[name] != nil:
+			dst = required[name]
+			found++
+		case strings.HasPrefix(name, `orgpeer_libp2p_protocol_bytes_total{direction="in",protocol="/meshsub/`):
+			dst = &s.pubsubIn
+		case strings.HasPrefix(name, `orgpeer_libp2p_protocol_bytes_total{direction="in",protocol="/orgpeer/kad/`):
+			dst = &s.dhtIn
+		case strings.HasPrefix(name, `orgpeer_messages_total{`) && strings.Contains(name, `result="accepted"`):
+			dst = &s.accepted
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return s, fmt.Errorf("%s/metrics: %s: %v", api, name, err)
+		}
+		*dst += v
+	}
+	if err := sc.Err(); err != nil {
+		return s, err
+	}
+	if found != len(required) {
+		return s, fmt.Errorf("%s/metrics: found %d of the %d series the benchmark needs", api, found, len(required))
+	}
+	return s, nil
+}
+
+// loadAverage returns the machine's 1-minute load average, or -1.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// benchOpts are the settings of one benchmark run.
+type benchOpts struct {
+	bin         string        // the orgpeer binary to run
+	orgs        int           // organizations the nodes are spread over
+	settle      time.Duration // wait after convergence before the idle window
+	idle        time.Duration // window over which CPU and traffic are measured
+	apiRate     float64       // GET /v1/view per second during the latency test
+	apiRequests int           // how many of them
+	timeout     time.Duration // bound on each phase
+	keep        bool          // keep data dirs and logs
+	extra       []string      // flags added to every `orgpeer run`
+	log         *slog.Logger
+}
+
+// benchPollInterval is how often each node is asked during a timed phase: the
+// resolution of the times. Larger clusters are asked less often so that the
+// asking does not load the machine that runs them.
+func benchPollInterval(nodes int) time.Duration {
+	return max(50*time.Millisecond, time.Duration(nodes)*2*time.Millisecond)
+}
+
+// benchRun starts nodes processes, takes every figure once and stops them
+// all. Every process it started has exited when it returns.
+func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err error) {
+	dir, err := os.MkdirTemp("", "orgpeer-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if o.keep {
+		o.log.Info("keeping data dirs and logs", "dir", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	c := newCluster(o.bin, dir, o.log, o.extra...)
+	defer func() {
+		c.stopAll()
+		for _, p := range c.members() {
+			if p.cmd != nil && p.cmd.ProcessState == nil && err == nil {
+				err = fmt.Errorf("%s (pid %d) still running after the run", p.name, p.cmd.Process.Pid)
+			}
+		}
+	}()
+	fig := runFigures{"load_avg_1m": loadAverage()}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
+	defer hc.CloseIdleConnections()
+	poll := benchPollInterval(nodes)
+
+	// Launch: the seed first, every other node bootstrapped from it.
+	o.log.Info("launching", "nodes", nodes, "orgs", o.orgs)
+	launch := time.Now()
+	if err := benchLaunch(ctx, c, nodes, o.orgs); err != nil {
+		return nil, err
+	}
+	o.log.Info("every process up; waiting for every node to count the truth", "after", time.Since(launch).Round(time.Millisecond))
+	if _, err := c.waitConverged(ctx, o.timeout); err != nil {
+		return nil, fmt.Errorf("convergence: %w", err)
+	}
+	fig["converge_all_s"] = time.Since(launch).Seconds()
+	var startCPU []float64
+	for _, p := range c.live() {
+		if cpu, err := procCPU(p.cmd.Process.Pid); err == nil {
+			startCPU = append(startCPU, cpu.Seconds())
+		}
+	}
+	fig["converge_cpu_avg_s"] = meanOf(startCPU)
+	o.log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
+
+	// Idle costs, with the cluster left alone.
+	if !pauseCtx(ctx, o.settle) {
+		return nil, ctx.Err()
+	}
+	o.log.Info("measuring idle costs", "window", o.idle)
+	if err := idleCosts(ctx, hc, c.live(), o.idle, fig); err != nil {
+		return nil, err
+	}
+
+	o.log.Info("measuring API latency", "requests", o.apiRequests, "rate", o.apiRate)
+	var apis []string
+	for _, p := range c.live() {
+		apis = append(apis, p.info.API)
+	}
+	lat, err := apiLatency(ctx, hc, apis, o.apiRate, o.apiRequests)
+	if err != nil {
+		return nil, err
+	}
+	fig["api_p50_ms"] = msOf(nearestRank(lat, 50))
+	fig["api_p99_ms"] = msOf(nearestRank(lat, 99))
+
+	// Events: a crash, a graceful leave, the crashed node's return. The
+	// seed stays up: the restarted node bootstraps from it.
+	members := c.members()
+	victim, leaver := members[nodes-1], members[nodes-2]
+	observers := procsWithout(c.live(), victim)
+	o.log.Info("kill -9", "node", victim.name)
+	t0 := time.Now()
+	c.kill9(victim)
+	took, err := waitAllAgree(ctx, observers, victim.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victim.info.PeerID); n == 1 && st == orgs.StateAlive {
+			return "still counts it alive"
+		}
+		return ""
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kill -9 of %s: %w", victim.name, err)
+	}
+	fig["kill9_detect_all_s"] = took.Seconds()
+
+	o.log.Info("SIGTERM", "node", leaver.name)
+	observers = procsWithout(observers, leaver)
+	t0 = time.Now()
+	var stopped sync.WaitGroup
+	stopped.Go(func() { c.stop(leaver) })
+	took, err = waitAllAgree(ctx, observers, leaver.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, leaver.info.PeerID); n != 1 || st != orgs.StateLeft {
+			return fmt.Sprintf("lists it %d times, state %v", n, st)
+		}
+		return ""
+	})
+	stopped.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("SIGTERM to %s: %w", leaver.name, err)
+	}
+	fig["leave_detect_all_s"] = took.Seconds()
+
+	o.log.Info("restarting", "node", victim.name)
+	before := victim.info.PeerID
+	t0 = time.Now()
+	if err := c.start(ctx, victim); err != nil {
+		return nil, err
+	}
+	if victim.info.PeerID != before {
+		return nil, fmt.Errorf("restart changed the peer ID of %s", victim.name)
+	}
+	took, err = waitAllAgree(ctx, c.live(), victim.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victim.info.PeerID); n != 1 || st != orgs.StateAlive {
+			return fmt.Sprintf("lists it %d times, state %v", n, st)
+		}
+		return ""
+	})
+	if err != nil {
+		return nil, fmt.Errorf("restart of %s: %w", victim.name, err)
+	}
+	fig["rejoin_all_s"] = took.Seconds()
+	o.log.Info("run done", "nodes", nodes)
+	return fig, nil
+}
+
+// benchLaunch launches the seed, then every other node in parallel, each
+// bootstrapped from the seed only, in organizations org1..orgK in turn.
+func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) error {
+	org := func(i int) string { return fmt.Sprintf("org%d", i%nOrgs+1) }
+	host := func(i int) string { return fmt.Sprintf("host-%d", i%2+1) }
+	var names []string
+	for i := range nOrgs {
+		names = append(names, org(i))
+	}
+	if err := c.ensureOrgKeys(names...); err != nil { // counts are verified ones
+		return err
+	}
+	seed := c.add(org(0), host(0), nil)
+	if err := c.start(ctx, seed); err != nil {
+		return err
+	}
+	boot := seed.info.Addrs[:1]
+	var wg sync.WaitGroup
+	errs := make([]error, nodes)
+	for i := 1; i < nodes; i++ {
+		p := c.add(org(i), host(i), boot)
+		wg.Go(func() { errs[i] = c.start(ctx, p) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// idleCosts measures, per node, CPU and traffic over the window, then
+// memory and goroutines at its end, and records their averages and maxima.
+func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Duration, fig runFigures) error {
+	type sample struct {
+		at  time.Time
+		cpu time.Duration
+		m   scrapedMetrics
+	}
+	take := func(p *proc) (sample, error) {
+		s := sample{at: time.Now()}
+		var err error
+		if s.cpu, err = procCPU(p.cmd.Process.Pid); err != nil {
+			return s, err
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		s.m, err = scrapeMetrics(sctx, hc, p.info.API)
+		return s, err
+	}
+	first := make([]sample, len(ps))
+	for i, p := range ps {
+		var err error
+		if first[i], err = take(p); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	if !pauseCtx(ctx, window) {
+		return ctx.Err()
+	}
+	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
+	for i, p := range ps {
+		last, err := take(p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		r, err := procRSS(p.cmd.Process.Pid)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		secs := last.at.Sub(first[i].at).Seconds()
+		bin := (last.m.bytesIn - first[i].m.bytesIn) / secs / 1e3
+		bout := (last.m.bytesOut - first[i].m.bytesOut) / secs / 1e3
+		rss = append(rss, float64(r)/1e6)
+		cpu = append(cpu, 100*(last.cpu-first[i].cpu).Seconds()/secs)
+		in, out, total = append(in, bin), append(out, bout), append(total, bin+bout)
+		gor = append(gor, last.m.goroutines)
+		psIn = append(psIn, (last.m.pubsubIn-first[i].m.pubsubIn)/secs/1e3)
+		dhtIn = append(dhtIn, (last.m.dhtIn-first[i].m.dhtIn)/secs/1e3)
+		msgs = append(msgs, (last.m.accepted-first[i].m.accepted)/secs)
+	}
+	fig["rss_avg_mb"], fig["rss_max_mb"] = meanOf(rss), slices.Max(rss)
+	fig["cpu_idle_avg_pct"], fig["cpu_idle_max_pct"] = meanOf(cpu), slices.Max(cpu)
+	fig["traffic_in_avg_kBps"], fig["traffic_out_avg_kBps"] = meanOf(in), meanOf(out)
+	fig["traffic_max_kBps"] = slices.Max(total)
+	fig["goroutines_avg"], fig["goroutines_max"] = meanOf(gor), slices.Max(gor)
+	// Details behind the traffic, in the JSON only (see detailKeys).
+	fig["pubsub_in_avg_kBps"], fig["dht_in_avg_kBps"] = meanOf(psIn), meanOf(dhtIn)
+	fig["messages_in_avg_per_s"] = meanOf(msgs)
+	if m := meanOf(msgs); m > 0 {
+		fig["pubsub_bytes_per_message"] = meanOf(psIn) * 1e3 / m
+	}
+	return nil
+}
+
+// waitAllAgree asks every observer, every interval, for its peers of org until
+// check returns "" for each, and returns how long after t0 the last one got
+// there. check says what is still wrong.
+func waitAllAgree(ctx context.Context, observers []*proc, org string, interval, timeout time.Duration, t0 time.Time, check func([]orgs.PeerInfo) string) (time.Duration, error) {
+	wctx, cancel := context.WithDeadline(ctx, t0.Add(timeout))
+	defer cancel()
+	took := make([]time.Duration, len(observers))
+	wrong := make([]string, len(observers))
+	var wg sync.WaitGroup
+	for i, p := range observers {
+		wg.Go(func() {
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				qctx, qcancel := context.WithTimeout(wctx, 2*time.Second)
+				ps, err := p.client.Peers(qctx, org, "")
+				qcancel()
+				switch {
+				case err != nil:
+					wrong[i] = err.Error()
+				default:
+					wrong[i] = check(ps)
+				}
+				if wrong[i] == "" {
+					took[i] = time.Since(t0)
+					return
+				}
+				select {
+				case <-wctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var late []string
+	for i, p := range observers {
+		if wrong[i] != "" {
+			late = append(late, p.name+": "+wrong[i])
+		}
+	}
+	if len(late) > 0 {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("not within %v at %d of %d nodes (%s)", timeout, len(late), len(observers), strings.Join(late, "; "))
+	}
+	return slices.Max(took), nil
+}
+
+// find returns how many times ps lists the peer, and its state.
+func findPeer(ps []orgs.PeerInfo, id string) (int, orgs.PeerState) {
+	n, st := 0, orgs.StateUnknown
+	for _, p := range ps {
+		if p.PeerID == id {
+			n, st = n+1, p.State
+		}
+	}
+	return n, st
+}
+
+func procsWithout(ps []*proc, drop *proc) []*proc {
+	return slices.DeleteFunc(slices.Clone(ps), func(p *proc) bool { return p == drop })
+}
+
+func meanOf(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func pauseCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,60 @@
+package node
+
+import (
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+)
+
+// Queue sizes for pubsub. GossipSub's defaults (32 each) drop messages
+// when a node joins: subscriptions, grafts, greetings and gossip replies
+// arrive in bursts while its peers are busy starting too, and a dropped
+// heartbeat costs a whole heartbeat interval of convergence.
+const (
+	validateQueue = 256 // messages waiting for their validators
+	peerQueue     = 256 // messages waiting to be sent to one peer
+)
+
+// gossipLazyPeers is how many non-mesh peers get IHAVE gossip per topic
+// and GossipSub heartbeat when the mesh is tuned.
+const gossipLazyPeers = 2
+
+// gossipOptions configures GossipSub. With cfg.MeshDegree set it is tuned
+// for presence: many small periodic messages, each superseding the sender's
+// previous one, and reaching every node (every node follows every
+// organization). What a node pays per message is the copies it receives.
+//
+//   - No flood publishing: a publisher sends to its mesh peers only, not to
+//     every connected subscriber.
+//   - A small, tight mesh: D = MeshDegree, Dlo = D-1, Dhi = D+1. Each
+//     message reaches a node about D-1 times.
+//   - IHAVE gossip of the last heartbeat's messages only, to two peers:
+//     enough to bridge the mesh's gaps while nodes join; a heartbeat lost
+//     for good is replaced by the next one.
+func gossipOptions(cfg *Config) []pubsub.Option {
+	opts := []pubsub.Option{
+		pubsub.WithValidateQueueSize(validateQueue),
+		pubsub.WithPeerOutboundQueueSize(peerQueue),
+	}
+	if cfg.MeshDegree == 0 {
+		return opts
+	}
+	p := pubsub.DefaultGossipSubParams()
+	p.D = cfg.MeshDegree
+	p.Dlo = cfg.MeshDegree - 1
+	p.Dhi = cfg.MeshDegree + 1
+	p.Dscore = min(p.Dscore, p.Dlo)
+	p.Dout = max(min(p.Dlo-1, p.D/2-1), 0) // GossipSub requires Dout < Dlo and Dout < D/2
+	p.HistoryGossip = 1
+	p.Dlazy = gossipLazyPeers
+	p.GossipFactor = 0
+	return append(opts, pubsub.WithGossipSubParams(p), pubsub.WithFloodPublish(false),
+		pubsub.WithMessageIdFn(shortMsgID))
+}
+
+// shortMsgID identifies a message by its sequence number and the last 8
+// bytes of its author's peer ID (the end of its public key): 16 bytes
+// instead of GossipSub's 46, and IHAVE gossip is mostly message IDs.
+func shortMsgID(m *pb.Message) string {
+	from := m.GetFrom()
+	return string(m.GetSeqno()) + string(from[max(len(from)-8, 0):])
+}

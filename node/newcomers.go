@@ -1,0 +1,83 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+)
+
+// greetDelay is how long after a neighbour subscribes to a topic the node
+// greets it: long enough for the newcomer's first GossipSub heartbeat to
+// have grafted it into the topic's mesh, so that the greeting reaches it.
+// greetSpacing is the least time between two greetings: when a whole
+// cluster starts at once, every node sees a dozen joins in a second or two,
+// and every greeting reaches every node.
+const (
+	greetDelay   = 300 * time.Millisecond
+	greetSpacing = time.Second
+)
+
+// greetNewcomers calls greet shortly after a neighbour joins topic t: the
+// node lists its organizations when someone joins the directory, and sends
+// a heartbeat when someone joins its organization's topic. A starting node
+// so learns the organizations, and the members of its own, in a fraction of
+// a second rather than at everyone's next periodic message. Joins within
+// greetSpacing of a greeting get one more greeting after it. It returns
+// when ctx ends.
+func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet func(context.Context)) {
+	h, err := t.EventHandler()
+	if err != nil {
+		p.n.log.Warn("topic events", "err", err)
+		return
+	}
+	defer h.Cancel()
+	joined := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() { // owned by greetNewcomers, which waits for it: ends with ctx
+		defer close(done)
+		for {
+			ev, err := h.NextPeerEvent(ctx)
+			if err != nil {
+				return
+			}
+			if ev.Type == pubsub.PeerJoin {
+				select {
+				case joined <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	defer func() { <-done }()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-joined:
+		}
+		wait := max(greetDelay, time.Until(last.Add(greetSpacing)))
+		if !pauseCtx(ctx, wait) {
+			return
+		}
+		select { // joins during the wait are answered by this greeting
+		case <-joined:
+		default:
+		}
+		greet(ctx)
+		last = time.Now()
+	}
+}
+
+// pauseCtx waits d or until ctx ends; it reports whether ctx is still live.
+func pauseCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
