@@ -209,8 +209,11 @@ func TestAttacksFail(t *testing.T) {
 		att.publish(t, hb(uint64(100+sent), nil))
 	}
 	pace.Stop()
-	if n := flooded() - before; n < 20 {
-		t.Fatalf("only %v flood messages refused (rate limit or full validation queue)", n)
+	// Its invalid messages above may have graylisted it already (P4 grows
+	// with their square); otherwise the flood itself must have been refused.
+	if n := flooded() - before; sent > 0 && n < 5 {
+		t.Fatalf("only %v flood messages refused (rate limit or full validation queue) of %d sent; app score %.0f",
+			n, sent, victim.flood.score(att.id))
 	}
 	eventually(t, 5*time.Second, func() string {
 		if victim.flood.graylisted.Load() < 1 {
