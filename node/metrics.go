@@ -55,7 +55,7 @@ func (m *nodeMetrics) countMessage(res pubsub.ValidationResult, reason string) {
 type viewCollector struct {
 	n                         *Node
 	peers, hosts, bytes, conn *prometheus.Desc
-	graylisted                *prometheus.Desc
+	graylisted, protoBytes    *prometheus.Desc
 }
 
 func newViewCollector(n *Node) *viewCollector {
@@ -65,6 +65,7 @@ func newViewCollector(n *Node) *viewCollector {
 		bytes:      prometheus.NewDesc("orgpeer_libp2p_bytes_total", "Bytes this host's libp2p connections carried.", []string{"direction"}, nil),
 		conn:       prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
 		graylisted: prometheus.NewDesc("orgpeer_graylisted_peers", "Peers whose GossipSub score is below the graylist threshold: their messages are ignored.", nil, nil),
+		protoBytes: prometheus.NewDesc("orgpeer_libp2p_protocol_bytes_total", "Bytes this host's libp2p streams carried, by protocol (GossipSub, DHT, identify).", []string{"protocol", "direction"}, nil),
 	}
 }
 
@@ -74,6 +75,7 @@ func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.bytes
 	ch <- c.conn
 	ch <- c.graylisted
+	ch <- c.protoBytes
 }
 
 func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
@@ -90,4 +92,8 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalOut), "out")
 	ch <- prometheus.MustNewConstMetric(c.conn, prometheus.GaugeValue, float64(len(c.n.host.Network().Peers())))
 	ch <- prometheus.MustNewConstMetric(c.graylisted, prometheus.GaugeValue, float64(c.n.flood.graylisted.Load()))
+	for proto, st := range c.n.bw.GetBandwidthByProtocol() {
+		ch <- prometheus.MustNewConstMetric(c.protoBytes, prometheus.CounterValue, float64(st.TotalIn), string(proto), "in")
+		ch <- prometheus.MustNewConstMetric(c.protoBytes, prometheus.CounterValue, float64(st.TotalOut), string(proto), "out")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // greetDelay is how long after a neighbour subscribes to a topic the node
@@ -18,13 +19,14 @@ const (
 	greetSpacing = time.Second
 )
 
-// greetNewcomers calls greet shortly after a neighbour joins topic t: the
-// node lists its organizations when someone joins the directory, and sends
-// a heartbeat when someone joins its organization's topic. A starting node
-// so learns the organizations, and the members of its own, in a fraction of
-// a second rather than at everyone's next periodic message. Joins within
-// greetSpacing of a greeting get one more greeting after it. It returns
-// when ctx ends.
+// greetNewcomers calls greet shortly after a neighbour joins topic t for
+// the first time: the node sends a heartbeat when someone joins its
+// organization's topic, so that a starting node counts the members in a
+// fraction of a second rather than at everyone's next heartbeat. Joins
+// within greetSpacing of a greeting get one more greeting after it. A
+// neighbour that reconnects is not greeted again: under load connections
+// come and go, and greetings would add to the load. It returns when ctx
+// ends.
 func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet func(context.Context)) {
 	h, err := t.EventHandler()
 	if err != nil {
@@ -33,6 +35,7 @@ func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet fu
 	}
 	defer h.Cancel()
 	joined := make(chan struct{}, 1)
+	seen := map[peer.ID]bool{} // owned by the event goroutine
 	done := make(chan struct{})
 	go func() { // owned by greetNewcomers, which waits for it: ends with ctx
 		defer close(done)
@@ -41,11 +44,16 @@ func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet fu
 			if err != nil {
 				return
 			}
-			if ev.Type == pubsub.PeerJoin {
-				select {
-				case joined <- struct{}{}:
-				default:
-				}
+			if ev.Type != pubsub.PeerJoin || seen[ev.Peer] {
+				continue // a reconnecting neighbour was greeted before
+			}
+			if len(seen) >= p.n.cfg.MaxKnownPeers {
+				clear(seen)
+			}
+			seen[ev.Peer] = true
+			select {
+			case joined <- struct{}{}:
+			default:
 			}
 		}
 	}()

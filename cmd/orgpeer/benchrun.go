@@ -32,7 +32,7 @@ type benchOpts struct {
 // resolution of the times. Larger clusters are asked less often so that the
 // asking does not load the machine that runs them.
 func benchPollInterval(nodes int) time.Duration {
-	return max(50*time.Millisecond, time.Duration(nodes)*2*time.Millisecond)
+	return max(50*time.Millisecond, time.Duration(nodes)*4*time.Millisecond)
 }
 
 // benchRun starts nodes processes, takes every figure once and stops them
