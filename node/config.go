@@ -92,7 +92,6 @@ func DefaultConfig() Config {
 // them; the README's Performance section says why each is set).
 func LocalConfig() Config {
 	c := DefaultConfig()
-	c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"} // QUIC buys nothing on loopback: 3 MB and 0.3 % CPU per node
 	c.HeartbeatInterval = time.Second
 	c.LivenessWindow = 2500 * time.Millisecond // a crash is noticed within 2.5 s; one lost heartbeat is tolerated
 	c.SuspectRetention = 30 * time.Second

@@ -21,7 +21,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	dataDir := fs.String("data-dir", "", "directory for identity and state (required)")
 	preset := fs.String("preset", "default", "timer preset: default (real networks) or local (many nodes on one machine)")
 	var listen, boot, watch, trust, revs listFlag
-	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default: loopback, random ports: TCP and QUIC, TCP only with --preset local)")
+	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default: loopback TCP and QUIC, random ports)")
 	fs.Var(&boot, "bootstrap", "full multiaddr of a peer to join through, repeatable")
 	fs.Var(&watch, "watch", "follow only these organizations, repeatable or comma-separated (default: all)")
 	cred := fs.String("credential", "", "this peer's membership credential (from `orgpeer org issue`)")
