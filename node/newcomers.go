@@ -66,7 +66,7 @@ func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet fu
 		case <-joined:
 		}
 		wait := max(greetDelay, time.Until(last.Add(greetSpacing)))
-		if !pauseCtx(ctx, wait) {
+		if !SleepCtx(ctx, wait) {
 			return
 		}
 		select { // joins during the wait are answered by this greeting
@@ -78,8 +78,8 @@ func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet fu
 	}
 }
 
-// pauseCtx waits d or until ctx ends; it reports whether ctx is still live.
-func pauseCtx(ctx context.Context, d time.Duration) bool {
+// SleepCtx waits d or until ctx ends; it reports whether ctx is still live.
+func SleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

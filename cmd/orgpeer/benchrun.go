@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -82,7 +83,7 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	o.log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
 
 	// Idle costs, with the cluster left alone.
-	if !pauseCtx(ctx, o.settle) {
+	if !node.SleepCtx(ctx, o.settle) {
 		return nil, ctx.Err()
 	}
 	o.log.Info("measuring idle costs", "window", o.idle)
@@ -219,7 +220,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	if !pauseCtx(ctx, window) {
+	if !node.SleepCtx(ctx, window) {
 		return ctx.Err()
 	}
 	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
@@ -332,15 +333,3 @@ func meanOf(v []float64) float64 {
 }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func pauseCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
