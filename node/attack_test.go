@@ -25,6 +25,7 @@ type attacker struct {
 	priv  crypto.PrivKey
 	id    peer.ID
 	topic *pubsub.Topic
+	sub   *pubsub.Subscription // what the attacker hears on its topic
 }
 
 func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option) *attacker {
@@ -45,7 +46,10 @@ func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, _ := tp.Subscribe() // be in the mesh, so published messages go straight to the target
+	sub, err := tp.Subscribe() // be in the mesh, so published messages go straight to the target
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(sub.Cancel)
 	if err := h.Connect(ctx, peer.AddrInfo{ID: target.Host().ID(), Addrs: target.Host().Addrs()}); err != nil {
 		t.Fatal(err)
@@ -56,7 +60,7 @@ func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option
 		}
 		return ""
 	})
-	return &attacker{priv: priv, id: h.ID(), topic: tp}
+	return &attacker{priv: priv, id: h.ID(), topic: tp, sub: sub}
 }
 
 func (a *attacker) publish(t *testing.T, m *Message, opts ...pubsub.PubOpt) {

@@ -17,6 +17,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	for _, m := range []*Message{
 		{Kind: KindHeartbeat, Peer: "12D3KooWNL1F9qQjxzQCKEMwCKNxvGtLhGojjHLxsiAQrf8bQrK3", Org: "acme", Epoch: 1, Seq: 2,
 			Host: "h", Addrs: []string{"/ip4/127.0.0.1/tcp/4001"}, Cred: []byte{1, 2, 3}},
+		{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 3, Host: "h", CredID: orgs.CredentialID([]byte{1, 2, 3}), Want: true},
 		{Kind: KindLeave, Peer: "12D3KooWNL1F9qQjxzQCKEMwCKNxvGtLhGojjHLxsiAQrf8bQrK3", Org: "acme", Epoch: 1, Seq: 3},
 		{Kind: KindDirectory, Peer: "12D3KooWNL1F9qQjxzQCKEMwCKNxvGtLhGojjHLxsiAQrf8bQrK3", Orgs: []string{"acme", "globex"}},
 		{Kind: KindRevoke, Peer: "12D3KooWNL1F9qQjxzQCKEMwCKNxvGtLhGojjHLxsiAQrf8bQrK3", Org: "acme", Rev: []byte("x")},
@@ -34,7 +35,8 @@ func FuzzDecodeMessage(f *testing.F) {
 			return
 		}
 		// Whatever is accepted respects the bounds and survives a round trip.
-		if len(m.Addrs) > maxAddrs || len(m.Orgs) > maxDirOrgs || len(m.Host) > maxHostLen || len(m.Cred) > maxCredLen {
+		if len(m.Addrs) > maxAddrs || len(m.Orgs) > maxDirOrgs || len(m.Host) > maxHostLen || len(m.Cred) > maxCredLen ||
+			len(m.CredID) != 0 && len(m.CredID) != orgs.CredentialIDLen {
 			t.Fatalf("bounds not enforced: %+v", m)
 		}
 		if _, err := DecodeMessage(m.Encode(), 1<<20); err != nil {

@@ -17,6 +17,7 @@ import (
 type membership struct {
 	trust  *orgs.Trust
 	cred   []byte           // own credential; nil for a bare claim
+	credID []byte           // orgs.CredentialID(cred)
 	own    *orgs.Membership // cred opened
 	revDir string
 }
@@ -75,7 +76,7 @@ func loadMembership(cfg *Config, self peer.ID, now time.Time) (*membership, erro
 			return nil, configErr("--credential %s has been revoked by %s", cfg.CredentialFile, own.OrgName)
 		}
 	}
-	m.cred, m.own = raw, own
+	m.cred, m.own, m.credID = raw, own, orgs.CredentialID(raw)
 	return m, nil
 }
 

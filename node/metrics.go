@@ -13,6 +13,8 @@ type nodeMetrics struct {
 	messages    *prometheus.CounterVec // result, reason
 	sent        *prometheus.CounterVec // kind
 	transitions *prometheus.CounterVec // to
+	credMissing prometheus.Counter
+	fullSent    prometheus.Counter
 }
 
 func newMetrics() *nodeMetrics {
@@ -30,8 +32,16 @@ func newMetrics() *nodeMetrics {
 			Name: "orgpeer_peer_transitions_total",
 			Help: "Peer state changes in the view, by new state.",
 		}, []string{"to"}),
+		credMissing: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orgpeer_credentials_missing_total",
+			Help: "Compact heartbeats naming a credential this node had not received (it then asks with Want).",
+		}),
+		fullSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orgpeer_full_heartbeats_sent_total",
+			Help: "Heartbeats this node sent in full, with credential and addresses (the rest are compact).",
+		}),
 	}
-	m.reg.MustRegister(m.messages, m.sent, m.transitions,
+	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,17 @@ type presence struct {
 	dirAsk   chan struct{}
 	dirHeard atomic.Int64 // unix nanos of the last listing holding all we know
 
+	// Compact heartbeats (see Message). creds keeps each peer's last
+	// credential; missing is set when a heartbeat named a credential this
+	// node does not have, and the next heartbeat says Want; fullDue makes
+	// the next heartbeat full, answered says whose wants were answered.
+	creds     *orgs.PeerCredentials
+	missing   atomic.Bool
+	fullDue   atomic.Bool
+	fullAddrs string // the addresses the last full heartbeat carried; owned by publishHeartbeat's callers, under pubMu
+	pubMu     sync.Mutex
+	answered  map[peer.ID]time.Time // under mu
+
 	mu     sync.Mutex
 	topics map[string]*topicSub // followed organizations; owned by run
 	loops  sync.WaitGroup       // one read loop per subscription
@@ -54,7 +66,8 @@ type topicSub struct {
 
 func newPresence(n *Node, epoch uint64) *presence {
 	return &presence{n: n, epoch: epoch, topics: map[string]*topicSub{}, dirAsk: make(chan struct{}, 1),
-		limiter: newSenderLimiter(n.cfg.SenderRate, n.cfg.SenderBurst, 4*n.cfg.MaxKnownPeers)}
+		limiter: newSenderLimiter(n.cfg.SenderRate, n.cfg.SenderBurst, 4*n.cfg.MaxKnownPeers),
+		creds:   orgs.NewPeerCredentials(n.cfg.MaxKnownPeers), answered: map[peer.ID]time.Time{}}
 }
 
 // start joins the directory topic and the node's own organization.
@@ -198,11 +211,18 @@ func (p *presence) run(ctx context.Context) {
 			p.n.view.RefreshConnected(p.n.isConnected)
 			p.n.view.Expire()
 		case <-dir.C:
-			p.publishDirectory(ctx)
+			// Once the period is reached, a node stays quiet if it heard
+			// a listing holding all it knows within the period: about
+			// one listing per period for the whole cluster, as in Serf's
+			// push-pull. The jitter keeps nodes from firing together.
+			heard := time.Since(time.Unix(0, p.dirHeard.Load()))
+			if dirWait < p.n.cfg.DirectoryInterval || heard >= p.n.cfg.DirectoryInterval {
+				p.publishDirectory(ctx)
+			}
 			p.publishRevocation(ctx)
 			p.reconcile(ctx)
 			dirWait = min(2*dirWait, p.n.cfg.DirectoryInterval)
-			dir.Reset(dirWait)
+			dir.Reset(dirWait - time.Duration(rand.Int64N(int64(dirWait/5)+1)))
 		case <-p.dirAsk:
 			if asked.IsZero() {
 				asked = time.Now()
@@ -230,19 +250,48 @@ func (p *presence) ownTopic() *pubsub.Topic {
 	return p.topics[p.n.cfg.Org].topic
 }
 
+// message is a message of the node's own organization. The sender is the
+// pubsub signer: Peer stays empty.
 func (p *presence) message(kind string) *Message {
-	return &Message{Kind: kind, Peer: p.n.info.PeerID, Org: p.n.cfg.Org,
-		Epoch: p.epoch, Seq: p.seq.Add(1)}
+	return &Message{Kind: kind, Org: p.n.cfg.Org, Epoch: p.epoch, Seq: p.seq.Add(1)}
 }
 
-func (p *presence) publishHeartbeat(ctx context.Context) {
+// Full heartbeats: the first startFull ones of a run, so that a cluster
+// starting together needs no round of wants; then, to one wanting peer,
+// at most one per wantSpacing heartbeat intervals.
+const (
+	startFull   = 5
+	wantSpacing = 5
+)
+
+func (p *presence) publishHeartbeat(ctx context.Context) { p.heartbeat(ctx, false) }
+
+// greet sends a full heartbeat: a newcomer learns the credential at once.
+func (p *presence) greet(ctx context.Context) { p.heartbeat(ctx, true) }
+
+// heartbeat publishes a heartbeat, full when forced, while starting, when
+// a peer asked for credentials or when the addresses changed; else compact.
+func (p *presence) heartbeat(ctx context.Context, full bool) {
 	if p.leaving.Load() {
 		return
 	}
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
 	m := p.message(KindHeartbeat)
 	m.Host = p.n.cfg.HostID
-	m.Addrs = listenAddrs(p.n.host)
-	m.Cred = p.n.member.cred
+	m.Want = p.missing.Swap(false)
+	addrs := listenAddrs(p.n.host)
+	joined := strings.Join(addrs, " ")
+	full = p.fullDue.Swap(false) || full || m.Seq <= startFull || joined != p.fullAddrs
+	if cred := p.n.member.cred; cred != nil {
+		m.CredID = p.n.member.credID
+		if full {
+			m.Cred = cred
+		}
+	}
+	if full {
+		m.Addrs, p.fullAddrs = addrs, joined
+	}
 	if err := p.ownTopic().Publish(ctx, m.Encode()); err != nil {
 		if ctx.Err() == nil {
 			p.n.log.Warn("publish heartbeat", "err", err)
@@ -250,6 +299,9 @@ func (p *presence) publishHeartbeat(ctx context.Context) {
 		return
 	}
 	p.n.metrics.sent.WithLabelValues(KindHeartbeat).Inc()
+	if full {
+		p.n.metrics.fullSent.Inc()
+	}
 }
 
 func (p *presence) publishLeave(ctx context.Context) error {
@@ -266,7 +318,7 @@ func (p *presence) publishDirectory(ctx context.Context) {
 	if len(known) > maxDirOrgs {
 		known = known[:maxDirOrgs]
 	}
-	m := &Message{Kind: KindDirectory, Peer: p.n.info.PeerID, Orgs: known}
+	m := &Message{Kind: KindDirectory, Orgs: known}
 	if err := p.dir.topic.Publish(ctx, m.Encode()); err != nil {
 		if ctx.Err() == nil {
 			p.n.log.Warn("publish directory", "err", err)
@@ -283,7 +335,7 @@ func (p *presence) publishRevocation(ctx context.Context) {
 	if raw == nil {
 		return
 	}
-	m := &Message{Kind: KindRevoke, Peer: p.n.info.PeerID, Org: p.n.cfg.Org, Rev: raw}
+	m := &Message{Kind: KindRevoke, Org: p.n.cfg.Org, Rev: raw}
 	if err := p.ownTopic().Publish(ctx, m.Encode()); err != nil {
 		if ctx.Err() == nil {
 			p.n.log.Warn("publish revocation list", "err", err)
@@ -305,7 +357,10 @@ func (p *presence) validate(via peer.ID, m *pubsub.Message, check func(*received
 			return pubsub.ValidationReject, reasonOf(err)
 		}
 		from := m.GetFrom()
-		if msg.Peer != from.String() {
+		switch {
+		case msg.Peer == "":
+			msg.Peer = from.String()
+		case msg.Peer != from.String():
 			return pubsub.ValidationReject, "forged-sender"
 		}
 		if !p.limiter.allow(from) {
@@ -363,7 +418,20 @@ func (p *presence) checkHeartbeat(r *received) (pubsub.ValidationResult, string)
 	if p.n.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
 		return pubsub.ValidationIgnore, "stale"
 	}
-	member, verified, reason := p.n.member.trust.Verify(r.Cred, r.Peer, r.Org, time.Now())
+	cred := r.Cred
+	switch {
+	case len(cred) != 0:
+		p.creds.Remember(r.Peer, cred) // judged below; a refused one refuses its compact heartbeats too
+	case len(r.CredID) != 0:
+		if cred = p.creds.Recall(r.Peer, r.CredID); cred == nil {
+			// Named but never received: not proven to this node yet.
+			// Counted unverified until the credential comes, which
+			// the next heartbeat's Want asks for.
+			p.missing.Store(true)
+			p.n.metrics.credMissing.Inc()
+		}
+	}
+	member, verified, reason := p.n.member.trust.Verify(cred, r.Peer, r.Org, time.Now())
 	switch {
 	case reason != "":
 		return pubsub.ValidationReject, reason
@@ -427,6 +495,9 @@ func (p *presence) handleOrg(m *pubsub.Message, r *received) {
 		if out == orgs.Added || out == orgs.Rejoined {
 			p.n.view.SetConnected(r.Peer, p.n.isConnected(r.Peer))
 		}
+		if r.Want {
+			p.answerWant(m.GetFrom())
+		}
 	case KindLeave:
 		p.n.view.ApplyLeave(r.Peer, ver)
 	}
@@ -436,4 +507,25 @@ func (p *presence) handleOrg(m *pubsub.Message, r *received) {
 func (n *Node) isConnected(id string) bool {
 	pid, err := peer.Decode(id)
 	return err == nil && n.host.Network().Connectedness(pid) == network.Connected
+}
+
+// answerWant makes the next heartbeat full for a peer that lacks
+// credentials, unless this node answered that peer within the last
+// wantSpacing heartbeat intervals: a peer that wants in every heartbeat
+// (one that hears a credential nobody sends) cannot make every heartbeat
+// full.
+func (p *presence) answerWant(from peer.ID) {
+	now := time.Now()
+	p.mu.Lock()
+	last, ok := p.answered[from]
+	if ok && now.Sub(last) < wantSpacing*p.n.cfg.HeartbeatInterval {
+		p.mu.Unlock()
+		return
+	}
+	if len(p.answered) >= p.n.cfg.MaxKnownPeers {
+		clear(p.answered)
+	}
+	p.answered[from] = now
+	p.mu.Unlock()
+	p.fullDue.Store(true)
 }

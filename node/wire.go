@@ -8,6 +8,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // Message kinds on the wire.
@@ -31,19 +33,28 @@ const (
 func OrgTopic(org string) string { return "orgpeer/v1/org/" + org }
 
 // Message is every message orgpeer publishes. Which fields are set depends
-// on Kind. pubsub signs each message with the sender's peer key; Peer must
-// equal that signer.
+// on Kind. pubsub signs each message with the sender's peer key, so the
+// sender is the signer: Peer may be left out, and when set it must equal
+// the signer.
+//
+// Most heartbeats are compact: the credential travels by its ID only, and
+// the addresses not at all. A heartbeat is full (credential and addresses)
+// while the sender starts, when its addresses change, when it greets a
+// newcomer and when a peer says it wants credentials (Want); a receiver
+// keeps each peer's last credential and judges compact heartbeats by it.
 type Message struct {
-	Kind  string   `json:"k"`
-	Peer  string   `json:"p"`
-	Org   string   `json:"o,omitempty"`
-	Epoch uint64   `json:"e,omitempty"`
-	Seq   uint64   `json:"s,omitempty"`
-	Host  string   `json:"h,omitempty"`
-	Addrs []string `json:"a,omitempty"`
-	Orgs  []string `json:"os,omitempty"` // directory: known organizations
-	Cred  []byte   `json:"c,omitempty"`  // heartbeat: membership credential (signed envelope)
-	Rev   []byte   `json:"r,omitempty"`  // revoke: revocation list (signed envelope)
+	Kind   string   `json:"k"`
+	Peer   string   `json:"p,omitempty"`
+	Org    string   `json:"o,omitempty"`
+	Epoch  uint64   `json:"e,omitempty"`
+	Seq    uint64   `json:"s,omitempty"`
+	Host   string   `json:"h,omitempty"`
+	Addrs  []string `json:"a,omitempty"`
+	Orgs   []string `json:"os,omitempty"` // directory: known organizations
+	Cred   []byte   `json:"c,omitempty"`  // heartbeat: membership credential (signed envelope)
+	CredID []byte   `json:"ci,omitempty"` // heartbeat: orgs.CredentialID of the sender's credential
+	Want   bool     `json:"w,omitempty"`  // heartbeat: the sender lacks credentials it heard of
+	Rev    []byte   `json:"r,omitempty"`  // revoke: revocation list (signed envelope)
 }
 
 // DecodeError says why a payload was rejected; Reason is a short label
@@ -74,8 +85,10 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 	if dec.More() {
 		return nil, decodeErr("malformed", "trailing data")
 	}
-	if _, err := peer.Decode(m.Peer); err != nil {
-		return nil, decodeErr("malformed", "peer id: %v", err)
+	if m.Peer != "" {
+		if _, err := peer.Decode(m.Peer); err != nil {
+			return nil, decodeErr("malformed", "peer id: %v", err)
+		}
 	}
 	switch m.Kind {
 	case KindHeartbeat, KindLeave:
@@ -87,6 +100,12 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 		}
 		if len(m.Cred) > maxCredLen {
 			return nil, decodeErr("malformed", "credential of %d bytes", len(m.Cred))
+		}
+		if len(m.CredID) != 0 && len(m.CredID) != orgs.CredentialIDLen {
+			return nil, decodeErr("malformed", "credential ID of %d bytes", len(m.CredID))
+		}
+		if len(m.Cred) != 0 && len(m.CredID) != 0 && !bytes.Equal(m.CredID, orgs.CredentialID(m.Cred)) {
+			return nil, decodeErr("malformed", "credential ID does not match the credential")
 		}
 		if len(m.Host) > maxHostLen {
 			return nil, decodeErr("malformed", "host id too long")

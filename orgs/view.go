@@ -31,10 +31,10 @@ type Heartbeat struct {
 	OrgID    string
 	Version  Version
 	Host     string
-	Addrs    []string
-	Direct   bool   // received from the sender itself, not relayed
-	Verified bool   // carries a valid credential of a trusted organization
-	Serial   uint64 // that credential's serial
+	Addrs    []string // nil: unchanged (a compact heartbeat)
+	Direct   bool     // received from the sender itself, not relayed
+	Verified bool     // carries a valid credential of a trusted organization
+	Serial   uint64   // that credential's serial
 }
 
 // Outcome says what the view did with an announcement.
@@ -134,7 +134,10 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	}
 	from := e.State
 	e.PeerID, e.Org, e.OrgID, e.Version = hb.PeerID, hb.Org, hb.OrgID, hb.Version
-	e.Host, e.Addrs, e.Verified, e.Serial = hb.Host, slices.Clone(hb.Addrs), hb.Verified, hb.Serial
+	e.Host, e.Verified, e.Serial = hb.Host, hb.Verified, hb.Serial
+	if hb.Addrs != nil { // compact heartbeats leave the addresses out
+		e.Addrs = slices.Clone(hb.Addrs)
+	}
 	e.LastSeen = now
 	e.Learned = LearnedRelayed
 	if hb.Direct {

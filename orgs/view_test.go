@@ -295,3 +295,21 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("alive %d, want 21", c.Alive)
 	}
 }
+
+func TestCompactHeartbeatKeepsAddresses(t *testing.T) {
+	v, _, _ := newTestView(t)
+	full := hb("a", "acme", "h1", 1, 1)
+	full.Addrs = []string{"/ip4/127.0.0.1/tcp/4001"}
+	v.ApplyHeartbeat(full)
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 2)) // compact: no addresses
+	p, _ := v.Get("a")
+	if len(p.Addrs) != 1 || p.Addrs[0] != full.Addrs[0] || p.Version.Seq != 2 {
+		t.Fatalf("after a compact heartbeat: addrs %v, seq %d", p.Addrs, p.Version.Seq)
+	}
+	moved := hb("a", "acme", "h1", 1, 3)
+	moved.Addrs = []string{"/ip4/127.0.0.1/tcp/4002"}
+	v.ApplyHeartbeat(moved)
+	if p, _ = v.Get("a"); p.Addrs[0] != moved.Addrs[0] {
+		t.Fatalf("new addresses not taken: %v", p.Addrs)
+	}
+}
