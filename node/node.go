@@ -24,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -237,6 +238,7 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 		libp2p.Transport(quic.NewTransport),
 		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
 		libp2p.ConnectionManager(cappedConnMgr{cm}),
+		libp2p.SwarmOpts(swarm.WithDialRanker(dialRanker)),
 		// Noise first: its handshake costs a fraction of TLS's, and a node
 		// opens many connections while it joins. TLS stays for peers without.
 		libp2p.Security(noise.ID, noise.New),
