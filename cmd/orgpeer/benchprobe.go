@@ -157,3 +157,32 @@ func loadAverage() float64 {
 	}
 	return v
 }
+
+// machineCPU returns the CPU time the whole machine has spent busy (user,
+// nice, system, interrupts, steal) and in all, over every core, from the
+// first line of /proc/stat.
+func machineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: odd first line %q", line)
+	}
+	var ticks [8]int64 // user nice system idle iowait irq softirq steal
+	for i := range ticks {
+		if ticks[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %v", err)
+		}
+	}
+	var b64, t64 int64
+	for i, v := range ticks {
+		t64 += v
+		if i != 3 && i != 4 {
+			b64 += v
+		}
+	}
+	return time.Duration(b64) * time.Second / clockTicks, time.Duration(t64) * time.Second / clockTicks, nil
+}

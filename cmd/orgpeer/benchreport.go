@@ -39,11 +39,12 @@ var benchMetrics = []benchMetric{
 }
 
 // detailKeys are figures each run records in the JSON besides the
-// metrics: the machine's load when the run began, and what the idle
+// metrics: the machine's load when the run began and the share of all its
+// cores that other processes used during the idle window, and what the idle
 // traffic is made of (GossipSub and DHT bytes received, messages accepted
 // per second, and GossipSub bytes received per accepted message: the
 // message's size times the copies that arrive).
-var detailKeys = []string{"load_avg_1m", "pubsub_in_avg_kBps", "dht_in_avg_kBps", "messages_in_avg_per_s", "pubsub_bytes_per_message"}
+var detailKeys = []string{"load_avg_1m", "others_cpu_pct", "pubsub_in_avg_kBps", "dht_in_avg_kBps", "messages_in_avg_per_s", "pubsub_bytes_per_message"}
 
 // benchPanels titles the charts of the SVG, indexed by benchMetric.Panel.
 var benchPanels = []string{
@@ -173,7 +174,17 @@ func printBenchTable(w io.Writer, r benchReport) error {
 	if len(r.Results) > 0 && len(r.Results[0].Runs) > 1 {
 		fmt.Fprintf(tw, "(median (min-max) of %d runs)\n", len(r.Results[0].Runs))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "machine: %d cores, %s;", r.Machine.CPUs, r.Machine.CPUModel)
+	for _, s := range r.Results {
+		if o, ok := s.Summary["others_cpu_pct"]; ok {
+			fmt.Fprintf(w, " N=%d: other processes used %s %% of it while idle;", s.Nodes, fmtFigure(o.Median))
+		}
+	}
+	_, err := fmt.Fprintln(w)
+	return err
 }
 
 // fmtFigure prints a figure with about three significant digits.

@@ -213,6 +213,8 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 		s.m, err = scrapeMetrics(sctx, hc, p.info.API)
 		return s, err
 	}
+	busy0, total0, _ := machineCPU()
+	self0, _ := procCPU(os.Getpid())
 	first := make([]sample, len(ps))
 	for i, p := range ps {
 		var err error
@@ -223,6 +225,9 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	if !node.SleepCtx(ctx, window) {
 		return ctx.Err()
 	}
+	busy1, total1, err := machineCPU()
+	self1, _ := procCPU(os.Getpid())
+	var nodesCPU time.Duration
 	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
 	for i, p := range ps {
 		last, err := take(p)
@@ -238,6 +243,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 		bout := (last.m.bytesOut - first[i].m.bytesOut) / secs / 1e3
 		rss = append(rss, float64(r)/1e6)
 		cpu = append(cpu, 100*(last.cpu-first[i].cpu).Seconds()/secs)
+		nodesCPU += last.cpu - first[i].cpu
 		in, out, total = append(in, bin), append(out, bout), append(total, bin+bout)
 		gor = append(gor, last.m.goroutines)
 		psIn = append(psIn, (last.m.pubsubIn-first[i].m.pubsubIn)/secs/1e3)
@@ -252,6 +258,12 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	// Details behind the traffic, in the JSON only (see detailKeys).
 	fig["pubsub_in_avg_kBps"], fig["dht_in_avg_kBps"] = meanOf(psIn), meanOf(dhtIn)
 	fig["messages_in_avg_per_s"] = meanOf(msgs)
+	if err == nil && total1 > total0 {
+		// The machine's busy time not spent by the nodes or the benchmark:
+		// other work that inflates every figure of this run.
+		others := (busy1 - busy0) - nodesCPU - (self1 - self0)
+		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(total1-total0).Seconds())
+	}
 	if m := meanOf(msgs); m > 0 {
 		fig["pubsub_bytes_per_message"] = meanOf(psIn) * 1e3 / m
 	}
