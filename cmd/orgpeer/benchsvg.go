@@ -20,7 +20,7 @@ const (
 	plotL, plotR, plotT, plotB    = 55, 15, 30, 42
 )
 
-var svgColors = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd"}
+var svgColors = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
 
 // writeSVG draws the report's N-scaling.
 func writeSVG(w io.Writer, r benchReport) error {
@@ -107,10 +107,21 @@ func drawPanel(b *strings.Builder, r benchReport, panel int, title string, x0, y
 			fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#777" stroke-dasharray="2 3" clip-path="url(#%s)"/>`+"\n",
 				px(n0), px(maxN), py(v0), py(v0*maxN/n0), clip)
 		}
-		label := m.Key
+	}
+	// The legend, last, on a white box over the grid's top left corner.
+	labels := make([]string, len(ms))
+	longest := 0
+	for k, m := range ms {
+		labels[k] = m.Key
 		if m.Target > 0 {
-			label += " (target " + fmtFigure(m.Target) + ")"
+			labels[k] += " (target " + fmtFigure(m.Target) + ")"
 		}
+		longest = max(longest, len(labels[k]))
+	}
+	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" fill="white" opacity="0.85"/>`+"\n",
+		x0+plotL+4, y0+plotT+2, 22+longest*6, 14*len(ms)+4)
+	for k, label := range labels {
+		color := svgColors[k%len(svgColors)]
 		ly := y0 + plotT + 12 + 14*k
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="3" fill="%s"/>`+"\n", x0+plotL+8, ly-4, color)
 		fmt.Fprintf(b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", x0+plotL+22, ly, color, esc(label))
