@@ -107,7 +107,7 @@ func LocalConfig() Config {
 	c.DHTConcurrency = 3 //
 	c.MeshDegree = 3     // each message reaches a node about twice, not six times
 	c.GCPercent = 50     // a smaller heap for a little more GC work
-	// MaxProcs stays 0 (one P per core): with one P a flood delays the API
+	c.MaxProcs = 1       // many nodes share few cores: one P each spares the wake-ups of idle Ps
 	c.FindInterval = 5 * time.Second
 	c.BackoffMin = 250 * time.Millisecond
 	c.BackoffMax = 5 * time.Second

@@ -16,7 +16,7 @@ const (
 
 // gossipLazyPeers is how many non-mesh peers get IHAVE gossip per topic
 // and GossipSub heartbeat when the mesh is tuned.
-const gossipLazyPeers = 2
+const gossipLazyPeers = 1
 
 // gossipOptions configures GossipSub. With cfg.MeshDegree set it is tuned
 // for presence: many small periodic messages, each superseding the sender's
@@ -27,7 +27,7 @@ const gossipLazyPeers = 2
 //     every connected subscriber.
 //   - A small, tight mesh: D = MeshDegree, Dlo = D-1, Dhi = D+1. Each
 //     message reaches a node about D-1 times.
-//   - IHAVE gossip of the last heartbeat's messages only, to two peers:
+//   - IHAVE gossip of the last heartbeat's messages only, to one peer:
 //     enough to bridge the mesh's gaps while nodes join; a heartbeat lost
 //     for good is replaced by the next one.
 func gossipOptions(cfg *Config) []pubsub.Option {
@@ -51,10 +51,14 @@ func gossipOptions(cfg *Config) []pubsub.Option {
 		pubsub.WithMessageIdFn(shortMsgID))
 }
 
-// shortMsgID identifies a message by its sequence number and the last 8
-// bytes of its author's peer ID (the end of its public key): 16 bytes
-// instead of GossipSub's 46, and IHAVE gossip is mostly message IDs.
+// shortMsgID identifies a message by the low 4 bytes of its sequence
+// number and the last 8 bytes of its author's peer ID (the end of its
+// public key): 12 bytes instead of GossipSub's 46, and IHAVE gossip is
+// mostly message IDs. GossipSub's sequence numbers count up from the
+// publisher's start time in nanoseconds, so the low 4 bytes repeat only
+// after 2^32 messages of one publisher; 8 bytes of key cost an attacker
+// 2^64 tries to collide with another peer's IDs.
 func shortMsgID(m *pb.Message) string {
-	from := m.GetFrom()
-	return string(m.GetSeqno()) + string(from[max(len(from)-8, 0):])
+	from, seq := m.GetFrom(), m.GetSeqno()
+	return string(seq[max(len(seq)-4, 0):]) + string(from[max(len(from)-8, 0):])
 }

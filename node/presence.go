@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -194,6 +195,7 @@ func (p *presence) run(ctx context.Context) {
 	hb := time.NewTicker(p.n.cfg.HeartbeatInterval)
 	defer hb.Stop()
 	dirWait := 250 * time.Millisecond
+	lastWait := time.Duration(math.MaxInt64) // the first listing always goes
 	dir := time.NewTimer(0)
 	defer dir.Stop()
 	answer := time.NewTimer(time.Hour)
@@ -211,14 +213,15 @@ func (p *presence) run(ctx context.Context) {
 			p.n.view.RefreshConnected(p.n.isConnected)
 			p.n.view.Expire()
 		case <-dir.C:
-			// Once the period is reached, a node stays quiet if it heard
-			// a listing holding all it knows within the period: about
-			// one listing per period for the whole cluster, as in Serf's
-			// push-pull. The jitter keeps nodes from firing together.
-			heard := time.Since(time.Unix(0, p.dirHeard.Load()))
-			if dirWait < p.n.cfg.DirectoryInterval || heard >= p.n.cfg.DirectoryInterval {
+			// A node stays quiet if it heard a listing holding all it
+			// knows since its last one: about one listing per period for
+			// the whole cluster, as in Serf's push-pull, and a cluster
+			// starting together does not list dozens of times a second.
+			// The jitter keeps nodes from firing together.
+			if time.Since(time.Unix(0, p.dirHeard.Load())) >= lastWait {
 				p.publishDirectory(ctx)
 			}
+			lastWait = dirWait
 			p.publishRevocation(ctx)
 			p.reconcile(ctx)
 			dirWait = min(2*dirWait, p.n.cfg.DirectoryInterval)
