@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ func FuzzDecodeMessage(f *testing.F) {
 		f.Add(m.Encode())
 	}
 	f.Add([]byte(`{"k":"hb","p":"","a":[""]}`))
-	f.Add([]byte(`{"k":"dir","os":[` + string(bytes.Repeat([]byte(`"a",`), 70)) + `"a"]}`))
+	f.Add((&Message{Kind: KindDirectory, Orgs: slices.Repeat([]string{"a"}, 70)}).Encode())
+	f.Add((&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "a\x00b"}).Encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := DecodeMessage(data, 4096)
 		if err != nil {
@@ -78,4 +80,32 @@ func FuzzParsePeerQuery(f *testing.F) {
 			t.Fatalf("accepted org %q", org)
 		}
 	})
+}
+
+func TestMessageEncoding(t *testing.T) {
+	m := &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 3, Seq: 1234, Host: "host-1",
+		CredID: orgs.CredentialID([]byte("c")), Want: true}
+	b := m.Encode()
+	if len(b) > 40 {
+		t.Errorf("a compact heartbeat takes %d bytes", len(b))
+	}
+	got, err := DecodeMessage(b, 4096)
+	if err != nil || got.Kind != m.Kind || got.Org != m.Org || got.Epoch != m.Epoch || got.Seq != m.Seq ||
+		got.Host != m.Host || !bytes.Equal(got.CredID, m.CredID) || !got.Want || got.Cred != nil || got.Peer != "" {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	// Unknown fields are skipped: a later version may add some.
+	if got, err := DecodeMessage(append(b, 0xf8, 0x01, 0x05), 4096); err != nil || got.Seq != 1234 { // field 31, varint 5
+		t.Fatalf("unknown field: %+v, %v", got, err)
+	}
+	for name, bad := range map[string][]byte{
+		"no kind":         (&Message{Org: "acme", Epoch: 1, Seq: 1}).Encode(),
+		"kind as bytes":   {0x0a, 0x01, 'x'},
+		"truncated":       b[:len(b)-3],
+		"control in host": (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "a\x1b[2Jb"}).Encode(),
+	} {
+		if _, err := DecodeMessage(bad, 4096); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }

@@ -2,9 +2,10 @@ package node
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -42,19 +43,20 @@ func OrgTopic(org string) string { return "orgpeer/v1/org/" + org }
 // while the sender starts, when its addresses change, when it greets a
 // newcomer and when a peer says it wants credentials (Want); a receiver
 // keeps each peer's last credential and judges compact heartbeats by it.
+// codec.go has the encoding.
 type Message struct {
-	Kind   string   `json:"k"`
-	Peer   string   `json:"p,omitempty"`
-	Org    string   `json:"o,omitempty"`
-	Epoch  uint64   `json:"e,omitempty"`
-	Seq    uint64   `json:"s,omitempty"`
-	Host   string   `json:"h,omitempty"`
-	Addrs  []string `json:"a,omitempty"`
-	Orgs   []string `json:"os,omitempty"` // directory: known organizations
-	Cred   []byte   `json:"c,omitempty"`  // heartbeat: membership credential (signed envelope)
-	CredID []byte   `json:"ci,omitempty"` // heartbeat: orgs.CredentialID of the sender's credential
-	Want   bool     `json:"w,omitempty"`  // heartbeat: the sender lacks credentials it heard of
-	Rev    []byte   `json:"r,omitempty"`  // revoke: revocation list (signed envelope)
+	Kind   string
+	Peer   string
+	Org    string
+	Epoch  uint64
+	Seq    uint64
+	Host   string
+	Addrs  []string
+	Orgs   []string // directory: known organizations
+	Cred   []byte   // heartbeat: membership credential (signed envelope)
+	CredID []byte   // heartbeat: orgs.CredentialID of the sender's credential
+	Want   bool     // heartbeat: the sender lacks credentials it heard of
+	Rev    []byte   // revoke: revocation list (signed envelope)
 }
 
 // DecodeError says why a payload was rejected; Reason is a short label
@@ -77,13 +79,9 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 	if len(data) > maxSize {
 		return nil, decodeErr("oversized", "%d bytes > %d", len(data), maxSize)
 	}
-	var m Message
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
+	m, err := unmarshal(data)
+	if err != nil {
 		return nil, decodeErr("malformed", "%v", err)
-	}
-	if dec.More() {
-		return nil, decodeErr("malformed", "trailing data")
 	}
 	if m.Peer != "" {
 		if _, err := peer.Decode(m.Peer); err != nil {
@@ -107,8 +105,8 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 		if len(m.Cred) != 0 && len(m.CredID) != 0 && !bytes.Equal(m.CredID, orgs.CredentialID(m.Cred)) {
 			return nil, decodeErr("malformed", "credential ID does not match the credential")
 		}
-		if len(m.Host) > maxHostLen {
-			return nil, decodeErr("malformed", "host id too long")
+		if len(m.Host) > maxHostLen || !printable(m.Host) {
+			return nil, decodeErr("malformed", "host id %q", m.Host)
 		}
 		if len(m.Addrs) > maxAddrs {
 			return nil, decodeErr("malformed", "%d addresses > %d", len(m.Addrs), maxAddrs)
@@ -137,16 +135,18 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 	default:
 		return nil, decodeErr("malformed", "unknown kind %q", m.Kind)
 	}
-	return &m, nil
+	return m, nil
 }
 
-// Encode serialises m.
-func (m *Message) Encode() []byte {
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err) // only strings, integers and slices of strings: cannot fail
+// printable reports whether s is UTF-8 without control characters: what
+// a peer names itself is shown in terminals and pages.
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return false
+		}
 	}
-	return b
+	return true
 }
 
 // reasonOf returns the metrics label of a decode error.
