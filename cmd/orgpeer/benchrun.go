@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -62,10 +63,11 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	defer hc.CloseIdleConnections()
 	poll := benchPollInterval(nodes)
 
-	// Launch: the seed first, every other node bootstrapped from it.
+	// Launch: the seed first, every other node bootstrapped from it. The
+	// clock starts once identities and credentials are on disk.
 	o.log.Info("launching", "nodes", nodes, "orgs", o.orgs)
-	launch := time.Now()
-	if err := benchLaunch(ctx, c, nodes, o.orgs); err != nil {
+	launch, err := benchLaunch(ctx, c, nodes, o.orgs)
+	if err != nil {
 		return nil, err
 	}
 	o.log.Info("every process up; waiting for every node to count the truth", "after", time.Since(launch).Round(time.Millisecond))
@@ -162,9 +164,11 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	return fig, nil
 }
 
-// benchLaunch launches the seed, then every other node in parallel, each
-// bootstrapped from the seed only, in organizations org1..orgK in turn.
-func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) error {
+// benchLaunch prepares every node's identity and credential, then
+// launches the seed, then every other node in parallel, each bootstrapped
+// from the seed only, in organizations org1..orgK in turn. It returns when
+// the launch began: preparing the data dirs is not part of starting.
+func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) (time.Time, error) {
 	org := func(i int) string { return fmt.Sprintf("org%d", i%nOrgs+1) }
 	host := func(i int) string { return fmt.Sprintf("host-%d", i%2+1) }
 	var names []string
@@ -172,26 +176,30 @@ func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) error {
 		names = append(names, org(i))
 	}
 	if err := c.ensureOrgKeys(names...); err != nil { // counts are verified ones
-		return err
+		return time.Time{}, err
 	}
-	seed := c.add(org(0), host(0), nil)
-	if err := c.start(ctx, seed); err != nil {
-		return err
+	ps := make([]*proc, nodes)
+	for i := range nodes {
+		ps[i] = c.add(org(i), host(i), nil)
+		if _, err := c.membershipArgs(ps[i]); err != nil {
+			return time.Time{}, err
+		}
 	}
-	boot := seed.info.Addrs[:1]
+	launch := time.Now()
+	if err := c.start(ctx, ps[0]); err != nil {
+		return launch, err
+	}
+	boot := ps[0].info.Addrs[:1]
 	var wg sync.WaitGroup
 	errs := make([]error, nodes)
 	for i := 1; i < nodes; i++ {
-		p := c.add(org(i), host(i), boot)
-		wg.Go(func() { errs[i] = c.start(ctx, p) })
+		c.mu.Lock()
+		ps[i].bootstrap = boot
+		c.mu.Unlock()
+		wg.Go(func() { errs[i] = c.start(ctx, ps[i]) })
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return launch, errors.Join(errs...)
 }
 
 // idleCosts measures, per node, CPU and traffic over the window, then
