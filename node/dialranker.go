@@ -11,7 +11,7 @@ import (
 
 // loopbackQUICDelay is how long a dial waits for loopback TCP before it
 // tries the peer's loopback QUIC addresses.
-const loopbackQUICDelay = 250 * time.Millisecond
+const loopbackQUICDelay = time.Second
 
 // dialRanker is go-libp2p's default ranking, except that on loopback it
 // dials TCP first and QUIC only if TCP has not connected within
