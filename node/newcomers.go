@@ -34,7 +34,7 @@ func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet fu
 		return
 	}
 	defer h.Cancel()
-	joined := make(chan struct{}, 1)
+	joined := p.greetAsk
 	seen := map[peer.ID]bool{} // owned by the event goroutine
 	done := make(chan struct{})
 	go func() { // owned by greetNewcomers, which waits for it: ends with ctx

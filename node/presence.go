@@ -44,6 +44,8 @@ type presence struct {
 	fullAddrs string // the addresses the last full heartbeat carried; owned by publishHeartbeat's callers, under pubMu
 	pubMu     sync.Mutex
 	answered  map[peer.ID]time.Time // under mu
+	greetAsk  chan struct{}         // a greeting is due: greetNewcomers sends it
+	started   time.Time
 
 	mu     sync.Mutex
 	topics map[string]*topicSub // followed organizations; owned by run
@@ -68,7 +70,8 @@ type topicSub struct {
 func newPresence(n *Node, epoch uint64) *presence {
 	return &presence{n: n, epoch: epoch, topics: map[string]*topicSub{}, dirAsk: make(chan struct{}, 1),
 		limiter: newSenderLimiter(n.cfg.SenderRate, n.cfg.SenderBurst, 4*n.cfg.MaxKnownPeers),
-		creds:   orgs.NewPeerCredentials(n.cfg.MaxKnownPeers), answered: map[peer.ID]time.Time{}}
+		creds:   orgs.NewPeerCredentials(n.cfg.MaxKnownPeers), answered: map[peer.ID]time.Time{},
+		greetAsk: make(chan struct{}, 1), started: time.Now()}
 }
 
 // start joins the directory topic and the node's own organization.
@@ -202,11 +205,16 @@ func (p *presence) run(ctx context.Context) {
 	answer.Stop()
 	defer answer.Stop()
 	var asked time.Time
-	p.publishHeartbeat(ctx)
+	// The first heartbeat waits a little: at start a node has no mesh
+	// peers yet, and a heartbeat published then reaches nobody.
+	first := time.NewTimer(firstHeartbeat * p.n.cfg.HeartbeatInterval / 10)
+	defer first.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-first.C:
+			p.publishHeartbeat(ctx)
 		case <-hb.C:
 			p.publishHeartbeat(ctx)
 			p.reconcile(ctx)
@@ -262,9 +270,14 @@ func (p *presence) message(kind string) *Message {
 // Full heartbeats: the first startFull ones of a run, so that a cluster
 // starting together needs no round of wants; then, to one wanting peer,
 // at most one per wantSpacing heartbeat intervals.
+// A starting node says Want for its first helloFor heartbeat intervals.
+// Its first heartbeat goes firstHeartbeat tenths of an interval after the
+// start.
 const (
-	startFull   = 5
-	wantSpacing = 5
+	firstHeartbeat = 4
+	startFull      = 5
+	wantSpacing    = 5
+	helloFor       = 2
 )
 
 func (p *presence) publishHeartbeat(ctx context.Context) { p.heartbeat(ctx, false) }
@@ -282,7 +295,9 @@ func (p *presence) heartbeat(ctx context.Context, full bool) {
 	defer p.pubMu.Unlock()
 	m := p.message(KindHeartbeat)
 	m.Host = p.n.cfg.HostID
-	m.Want = p.missing.Swap(false)
+	// A starting node wants everyone's heartbeat: peers answer with a
+	// greeting instead of making it wait for their next heartbeat.
+	m.Want = p.missing.Swap(false) || time.Since(p.started) < helloFor*p.n.cfg.HeartbeatInterval
 	addrs := listenAddrs(p.n.host)
 	joined := strings.Join(addrs, " ")
 	full = p.fullDue.Swap(false) || full || m.Seq <= startFull || joined != p.fullAddrs
@@ -531,4 +546,8 @@ func (p *presence) answerWant(from peer.ID) {
 	p.answered[from] = now
 	p.mu.Unlock()
 	p.fullDue.Store(true)
+	select { // greet soon rather than at the next heartbeat
+	case p.greetAsk <- struct{}{}:
+	default:
+	}
 }
