@@ -1,6 +1,8 @@
 package node
 
 import (
+	"time"
+
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 )
@@ -17,6 +19,11 @@ const (
 // gossipLazyPeers is how many non-mesh peers get IHAVE gossip per topic
 // and GossipSub heartbeat when the mesh is tuned.
 const gossipLazyPeers = 1
+
+// gossipHeartbeat is GossipSub's own heartbeat (mesh upkeep and IHAVE
+// gossip) when the mesh is tuned: half its default, so that a node that
+// joins grafts the peers it has just found within half a second.
+const gossipHeartbeat = 500 * time.Millisecond
 
 // gossipOptions configures GossipSub. With cfg.MeshDegree set it is tuned
 // for presence: many small periodic messages, each superseding the sender's
@@ -45,6 +52,7 @@ func gossipOptions(cfg *Config) []pubsub.Option {
 	p.Dscore = min(p.Dscore, p.Dlo)
 	p.Dout = max(min(p.Dlo-1, p.D/2-1), 0) // GossipSub requires Dout < Dlo and Dout < D/2
 	p.HistoryGossip = 1
+	p.HeartbeatInterval = gossipHeartbeat
 	p.Dlazy = gossipLazyPeers
 	p.GossipFactor = 0
 	return append(opts, pubsub.WithGossipSubParams(p), pubsub.WithFloodPublish(false),
