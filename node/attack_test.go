@@ -141,14 +141,18 @@ func TestAttacksFail(t *testing.T) {
 			t.Fatalf("%s: the attacker reached the view", tc.name)
 		}
 	}
+	// Undecodable payloads, each from a fresh peer: a peer that keeps
+	// sending invalid messages is soon graylisted, and then nothing it
+	// sends is judged (or counted) any more.
 	for _, raw := range [][]byte{[]byte("garbage"), []byte(`{"k":"hb","p":"x"}`), []byte(strings.Repeat("x", 5000))} {
 		reason := "malformed"
 		if len(raw) > 4096 {
 			reason = "oversized"
 		}
+		junk := newAttacker(t, victim, OrgTopic("acme"))
 		before := counter(victim, "rejected", reason)
 		eventually(t, 10*time.Second, func() string {
-			att.publishRaw(t, raw)
+			junk.publishRaw(t, raw)
 			if counter(victim, "rejected", reason) <= before {
 				return reason + " not counted"
 			}
@@ -230,7 +234,8 @@ func TestAttacksFail(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, func() string {
 		if victim.flood.graylisted.Load() < 1 {
-			return fmt.Sprintf("flooder not graylisted after %d messages (app score %.0f)", sent, victim.flood.score(fl.id))
+			return fmt.Sprintf("flooder not graylisted after %d messages (app score %.0f; accepted %v, rate-limited %v, queue-full %v, throttled %v)", sent, victim.flood.score(fl.id),
+				counter(victim, "accepted", "ok"), counter(victim, "ignored", "rate-limited"), counter(victim, "rejected", "pubsub-validation-queue-full"), counter(victim, "rejected", "pubsub-validation-throttled"))
 		}
 		return ""
 	})
