@@ -20,7 +20,8 @@ const (
 )
 
 // greetNewcomers calls greet shortly after a neighbour joins topic t for
-// the first time: the node sends a heartbeat when someone joins its
+// the first time, or when answerWant asks on p.greetAsk (a peer heard
+// far away wants heartbeats): the node sends a heartbeat when someone joins its
 // organization's topic, so that a starting node counts the members in a
 // fraction of a second rather than at everyone's next heartbeat. Joins
 // within greetSpacing of a greeting get one more greeting after it. A

@@ -45,7 +45,7 @@ type presence struct {
 	pubMu     sync.Mutex
 	answered  map[peer.ID]time.Time // under mu
 	greetAsk  chan struct{}         // a greeting is due: greetNewcomers sends it
-	started   time.Time
+	started   time.Time             // when presence was created: Want while starting
 
 	mu     sync.Mutex
 	topics map[string]*topicSub // followed organizations; owned by run
@@ -267,12 +267,11 @@ func (p *presence) message(kind string) *Message {
 	return &Message{Kind: kind, Org: p.n.cfg.Org, Epoch: p.epoch, Seq: p.seq.Add(1)}
 }
 
-// Full heartbeats: the first startFull ones of a run, so that a cluster
-// starting together needs no round of wants; then, to one wanting peer,
-// at most one per wantSpacing heartbeat intervals.
-// A starting node says Want for its first helloFor heartbeat intervals.
-// Its first heartbeat goes firstHeartbeat tenths of an interval after the
-// start.
+// The heartbeat schedule, in heartbeat intervals: the first heartbeat
+// goes firstHeartbeat tenths of an interval after the start; the first
+// startFull are full, so that a cluster starting together needs no round
+// of wants; a starting node says Want for its first helloFor intervals; a
+// wanting peer gets at most one full heartbeat per wantSpacing intervals.
 const (
 	firstHeartbeat = 4
 	startFull      = 5
