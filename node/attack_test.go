@@ -38,7 +38,12 @@ func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option
 	t.Cleanup(func() { h.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ps, err := pubsub.NewGossipSub(ctx, h, opts...)
+	// Flood publishing: the attacker sends straight to the target whether
+	// or not the target keeps it in its mesh (a target with more than Dhi
+	// mesh peers prunes some at random, and a pruned publisher without
+	// flood publishing reaches it only through IHAVE gossip, ten messages
+	// a heartbeat).
+	ps, err := pubsub.NewGossipSub(ctx, h, append([]pubsub.Option{pubsub.WithFloodPublish(true)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
