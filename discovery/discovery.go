@@ -197,7 +197,7 @@ func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
 			d.count(func(s *Stats) { s.Advertised++ })
 			d.log.Debug("advertised", "namespace", ns)
 		}
-		if !sleep(ctx, jitter(wait)) {
+		if !Sleep(ctx, jitter(wait)) {
 			return
 		}
 	}
@@ -209,7 +209,7 @@ func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
 func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
 	wait := d.cfg.BackoffMin
 	for {
-		if !sleep(ctx, jitter(wait)) {
+		if !Sleep(ctx, jitter(wait)) {
 			return
 		}
 		wait = min(2*wait, d.cfg.FindInterval)
@@ -278,8 +278,8 @@ func jitter(d time.Duration) time.Duration {
 	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
 }
 
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d or until ctx ends; it reports whether ctx is still live.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

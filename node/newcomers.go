@@ -6,6 +6,8 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/orgpeer/orgpeer/discovery"
 )
 
 // greetDelay is how long after a neighbour subscribes to a topic the node
@@ -67,7 +69,7 @@ func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet fu
 		case <-joined:
 		}
 		wait := max(greetDelay, time.Until(last.Add(greetSpacing)))
-		if !SleepCtx(ctx, wait) {
+		if !discovery.Sleep(ctx, wait) {
 			return
 		}
 		select { // joins during the wait are answered by this greeting
@@ -76,17 +78,5 @@ func (p *presence) greetNewcomers(ctx context.Context, t *pubsub.Topic, greet fu
 		}
 		greet(ctx)
 		last = time.Now()
-	}
-}
-
-// SleepCtx waits d or until ctx ends; it reports whether ctx is still live.
-func SleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

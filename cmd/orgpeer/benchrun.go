@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -85,7 +85,7 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	o.log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
 
 	// Idle costs, with the cluster left alone.
-	if !node.SleepCtx(ctx, o.settle) {
+	if !discovery.Sleep(ctx, o.settle) {
 		return nil, ctx.Err()
 	}
 	o.log.Info("measuring idle costs", "window", o.idle)
@@ -230,7 +230,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	if !node.SleepCtx(ctx, window) {
+	if !discovery.Sleep(ctx, window) {
 		return ctx.Err()
 	}
 	busy1, total1, err := machineCPU()
