@@ -11,7 +11,8 @@ const (
 	StateUnknown PeerState = iota
 	// StateAlive: a valid heartbeat arrived within the liveness window.
 	StateAlive
-	// StateSuspect: silent for longer than the liveness window, not yet expired.
+	// StateSuspect: silent for longer than the liveness window, or silent
+	// and found gone by a probe; not yet expired.
 	StateSuspect
 	// StateLeft: the peer announced that it is leaving.
 	StateLeft

@@ -9,7 +9,8 @@ import (
 
 // Config sets the view's timers and bounds.
 type Config struct {
-	// LivenessWindow: a peer silent for longer than this is suspect.
+	// LivenessWindow: a peer silent for longer than this is suspect (a
+	// probe may find it gone sooner: see Suspect).
 	LivenessWindow time.Duration
 	// SuspectRetention: a peer silent for longer than this is forgotten.
 	SuspectRetention time.Duration
@@ -184,6 +185,40 @@ func (v *View) ApplyLeave(peerID string, ver Version) Outcome {
 	v.mu.Unlock()
 	v.emit(evs)
 	return out
+}
+
+// Silent returns the alive peers that have been silent for longer than
+// after, at most limit of them, longest silent first: the ones a prober
+// may check before their liveness window ends.
+func (v *View) Silent(after time.Duration, limit int) []PeerInfo {
+	v.mu.Lock()
+	now := v.clock.Now()
+	var out []PeerInfo
+	for _, e := range v.peers {
+		if silent := now.Sub(e.LastSeen); e.State == StateAlive && silent > after && silent <= v.cfg.LivenessWindow {
+			out = append(out, e.copy())
+		}
+	}
+	v.mu.Unlock()
+	slices.SortFunc(out, func(a, b PeerInfo) int { return a.LastSeen.Compare(b.LastSeen) })
+	return out[:min(len(out), limit)]
+}
+
+// Suspect makes an alive peer suspect before its liveness window ends,
+// because a probe found it gone. It acts only if nothing was heard from the
+// peer since lastSeen, the LastSeen the probe was started for: a heartbeat
+// that arrived meanwhile wins. It reports whether the peer became suspect.
+func (v *View) Suspect(peerID string, lastSeen time.Time) bool {
+	v.mu.Lock()
+	var evs []event
+	e, ok := v.peers[peerID]
+	if ok && e.State == StateAlive && e.LastSeen.Equal(lastSeen) {
+		e.State, e.changed = StateSuspect, v.clock.Now()
+		evs = append(evs, event{e.copy(), StateAlive})
+	}
+	v.mu.Unlock()
+	v.emit(evs)
+	return len(evs) > 0
 }
 
 // SetConnected records whether the node holds a direct connection to the

@@ -110,6 +110,60 @@ func TestTransitionsAliveSuspectForgotten(t *testing.T) {
 	}
 }
 
+func TestProbeSuspectsEarly(t *testing.T) {
+	v, clk, rec := newTestView(t)
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 1))
+	v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 1))
+	if s := v.Silent(time.Second, 10); len(s) != 0 {
+		t.Fatalf("silent right after heartbeats: %v", s)
+	}
+	clk.Advance(1500 * time.Millisecond)
+	v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 2))
+	s := v.Silent(time.Second, 10)
+	if len(s) != 1 || s[0].PeerID != "a" {
+		t.Fatalf("silent after 1.5 s: %v, want only a", s)
+	}
+	seen := s[0].LastSeen
+
+	// A heartbeat between the probe's start and its verdict wins.
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 2))
+	if v.Suspect("a", seen) || state(t, v, "a") != StateAlive {
+		t.Fatal("a probe's verdict overrode a newer heartbeat")
+	}
+	clk.Advance(1500 * time.Millisecond)
+	s = v.Silent(time.Second, 1)
+	if len(s) != 1 || s[0].PeerID != "a" {
+		t.Fatalf("silent, limit 1: %v, want the longest silent, a", s)
+	}
+	if !v.Suspect("a", s[0].LastSeen) || state(t, v, "a") != StateSuspect {
+		t.Fatal("a peer found gone is not suspect")
+	}
+	if v.Suspect("a", s[0].LastSeen) {
+		t.Fatal("suspected twice")
+	}
+	if c := v.Snapshot().OrgCounts("acme"); c.Alive != 2 || c.Suspect != 1 {
+		t.Fatalf("counts: %+v, want self and b alive, a suspect", c) // before its window ran out
+	}
+	// Left and unknown peers are not made suspect; past the window the
+	// window itself decides, and Silent no longer lists the peer.
+	v.ApplyLeave("b", Version{1, 3})
+	if v.Suspect("b", clk.Now()) || v.Suspect("nobody", clk.Now()) {
+		t.Fatal("a left or unknown peer became suspect")
+	}
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 3))
+	clk.Advance(4 * time.Second)
+	if s := v.Silent(time.Second, 10); len(s) != 0 {
+		t.Fatalf("silent past the liveness window: %v", s)
+	}
+	if got := state(t, v, "a"); got != StateSuspect {
+		t.Fatalf("past the window: %v", got)
+	}
+	want := []string{"a:unknown->alive", "b:unknown->alive", "a:alive->suspect", "b:alive->left", "a:suspect->alive", "a:alive->suspect"}
+	if fmt.Sprint(rec.evs) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", rec.evs, want)
+	}
+}
+
 func TestLeaveThenForgottenThenRejoin(t *testing.T) {
 	v, clk, _ := newTestView(t)
 	v.ApplyHeartbeat(hb("a", "globex", "h1", 1, 5))
