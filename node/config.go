@@ -32,6 +32,7 @@ type Config struct {
 
 	HeartbeatInterval   time.Duration // how often the node announces itself
 	LivenessWindow      time.Duration // silent longer than this: suspect
+	ProbeAfter          time.Duration // silent longer than this: probe its TCP addresses, suspect if all refuse (0: never)
 	SuspectRetention    time.Duration // silent longer than this: forgotten
 	LeftRetention       time.Duration // a left peer is forgotten this long after leaving
 	OrgRetention        time.Duration // an organization nobody mentions is forgotten after this
@@ -67,6 +68,7 @@ func DefaultConfig() Config {
 		APIAddr:             "127.0.0.1:0",
 		HeartbeatInterval:   5 * time.Second,
 		LivenessWindow:      15 * time.Second,
+		ProbeAfter:          7 * time.Second,
 		SuspectRetention:    5 * time.Minute,
 		LeftRetention:       5 * time.Minute,
 		OrgRetention:        30 * time.Minute,
@@ -92,8 +94,9 @@ func DefaultConfig() Config {
 // them; the README's Performance section says why each is set).
 func LocalConfig() Config {
 	c := DefaultConfig()
-	c.HeartbeatInterval = time.Second
-	c.LivenessWindow = 2500 * time.Millisecond // a crash is noticed within 2.5 s; one lost heartbeat is tolerated
+	c.HeartbeatInterval = 2 * time.Second
+	c.ProbeAfter = 2500 * time.Millisecond     // a heartbeat half a second late: probe; a crashed peer is suspect ~2.7 s after its last heartbeat at most
+	c.LivenessWindow = 4500 * time.Millisecond // when no probe decides; one lost heartbeat is tolerated
 	c.SuspectRetention = 30 * time.Second
 	c.LeftRetention = 30 * time.Second
 	c.OrgRetention = time.Minute
@@ -152,6 +155,8 @@ func (c *Config) Validate() error {
 		return configErr("--listen: at least one address is required")
 	case c.HeartbeatInterval <= 0 || c.LivenessWindow < c.HeartbeatInterval:
 		return configErr("the liveness window (%v) must be at least one heartbeat interval (%v)", c.LivenessWindow, c.HeartbeatInterval)
+	case c.ProbeAfter < 0 || c.ProbeAfter > 0 && c.ProbeAfter < c.HeartbeatInterval:
+		return configErr("the probe delay (%v) must be 0 (no probes) or at least one heartbeat interval (%v)", c.ProbeAfter, c.HeartbeatInterval)
 	case c.MaxPeers < 1:
 		return configErr("--max-peers must be at least 1")
 	case c.MeshDegree < 0 || c.MeshDegree == 1:

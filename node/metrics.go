@@ -15,6 +15,7 @@ type nodeMetrics struct {
 	transitions *prometheus.CounterVec // to
 	credMissing prometheus.Counter
 	fullSent    prometheus.Counter
+	probes      *prometheus.CounterVec // result
 }
 
 func newMetrics() *nodeMetrics {
@@ -40,8 +41,12 @@ func newMetrics() *nodeMetrics {
 			Name: "orgpeer_full_heartbeats_sent_total",
 			Help: "Heartbeats this node sent in full, with credential and addresses (the rest are compact).",
 		}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_probes_total",
+			Help: "Probes of silent peers: gone (every TCP address refused: suspect at once) or inconclusive.",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent,
+	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -208,6 +208,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.wg.Go(func() { n.pres.run(runCtx) })
 	n.wg.Go(func() { n.pres.greetNewcomers(runCtx, n.pres.ownTopic(), n.pres.greet) })
 	n.wg.Go(func() { n.watchConnections(runCtx) })
+	if cfg.ProbeAfter > 0 {
+		n.wg.Go(func() { n.probeLoop(runCtx) })
+	}
 	n.wg.Go(func() { n.api.serve(runCtx) })
 
 	if err := n.writeInfo(); err != nil {

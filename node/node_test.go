@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -26,6 +28,7 @@ func testConfig(t testing.TB, org string) Config {
 	c.HostID = "test-host"
 	c.HeartbeatInterval = 300 * time.Millisecond
 	c.LivenessWindow = 1200 * time.Millisecond
+	c.ProbeAfter = 450 * time.Millisecond
 	c.DirectoryInterval = time.Second
 	c.FindInterval = time.Second
 	c.LeavePropagateDelay = 200 * time.Millisecond
@@ -162,7 +165,9 @@ func TestNodesConvergeToExactCounts(t *testing.T) {
 
 func TestLeaveAndFailure(t *testing.T) {
 	orgNames := []string{"acme", "globex", "acme", "globex"}
-	nodes := startNodes(t, orgNames, nil)
+	// No probes: this test is about the liveness window (see
+	// TestCrashFoundByProbe).
+	nodes := startNodes(t, orgNames, func(c *Config) { c.ProbeAfter = 0 })
 	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 	leaver, crasher := nodes[3], nodes[2]
 	rest := nodes[:2]
@@ -200,6 +205,90 @@ func TestLeaveAndFailure(t *testing.T) {
 		t.Fatalf("a silent peer turned suspect after %v, before the liveness window", d)
 	}
 	eventually(t, 2*time.Second, allMatch(rest, map[string]int{"acme": 1, "globex": 1}))
+}
+
+// TestCrashFoundByProbe: a peer that stops without a leave, its listener
+// closed as by a crash, is suspect once its heartbeat is ProbeAfter late,
+// well before its liveness window ends; a silent peer that still listens
+// is left to the window.
+func TestCrashFoundByProbe(t *testing.T) {
+	orgNames := []string{"acme", "globex", "acme"}
+	nodes := startNodes(t, orgNames, func(c *Config) {
+		c.HeartbeatInterval = 300 * time.Millisecond
+		c.ProbeAfter = 450 * time.Millisecond
+		c.LivenessWindow = 3 * time.Second // long, so that only a probe explains an early suspect
+	})
+	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	crasher, rest := nodes[2], nodes[:2]
+	id := crasher.Info().PeerID
+	crasher.Close()
+	start := time.Now()
+	eventually(t, 3*time.Second, func() string {
+		for _, n := range rest {
+			p, _ := n.View().Get(id)
+			if p.State != orgs.StateSuspect {
+				return fmt.Sprintf("%s sees the crashed peer as %v", n.Info().PeerID, p.State)
+			}
+			if silent := time.Since(p.LastSeen); silent >= n.cfg.LivenessWindow {
+				return fmt.Sprintf("suspect only by the liveness window (silent %v)", silent)
+			}
+		}
+		return ""
+	})
+	t.Logf("crash found by probes after %v", time.Since(start))
+	for _, n := range rest {
+		if got := testutil.ToFloat64(n.metrics.probes.WithLabelValues("gone")); got < 1 {
+			t.Fatalf("%s counted %v probes that found a peer gone", n.Info().PeerID, got)
+		}
+	}
+}
+
+func TestRefusedEverywhere(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	listening := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	closedLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(closedLn.Addr().(*net.TCPAddr).Port)
+	closedLn.Close()
+	ctx := context.Background()
+	for _, c := range []struct {
+		addrs []string
+		want  bool
+	}{
+		{[]string{closed}, true},
+		{[]string{closed, "/ip4/127.0.0.1/udp/9/quic-v1"}, true}, // QUIC is not probed
+		{[]string{closed, listening}, false},                     // one listens: proves nothing
+		{[]string{listening}, false},
+		{[]string{"/ip4/127.0.0.1/udp/9/quic-v1"}, false}, // nothing to probe
+		{[]string{"/ip4/0.0.0.0/tcp/1", closed + "/ws", "garbage"}, false},
+		{nil, false},
+	} {
+		if got := refusedEverywhere(ctx, c.addrs, time.Second); got != c.want {
+			t.Errorf("refusedEverywhere(%q) = %v, want %v", c.addrs, got, c.want)
+		}
+	}
+}
+
+func TestStartBeats(t *testing.T) {
+	for _, c := range []struct {
+		interval time.Duration
+		want     string
+	}{
+		{300 * time.Millisecond, "[120ms]"},
+		{time.Second, "[400ms]"},
+		{1500 * time.Millisecond, "[400ms 1s]"},
+		{5 * time.Second, "[400ms 1s 2s 3s 4s]"},
+	} {
+		if got := fmt.Sprint(startBeats(c.interval)); got != c.want {
+			t.Errorf("startBeats(%v) = %s, want %s", c.interval, got, c.want)
+		}
+	}
 }
 
 func TestPartialViewCountsBeyondConnections(t *testing.T) {

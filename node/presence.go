@@ -195,8 +195,14 @@ func (p *presence) reconcile(ctx context.Context) {
 // gets an answer within half a second.
 func (p *presence) run(ctx context.Context) {
 	defer p.loops.Wait()
-	hb := time.NewTicker(p.n.cfg.HeartbeatInterval)
-	defer hb.Stop()
+	// The regular heartbeats start after the start-up ones (startBeats).
+	var hb *time.Ticker
+	var hbC <-chan time.Time
+	defer func() {
+		if hb != nil {
+			hb.Stop()
+		}
+	}()
 	dirWait := 250 * time.Millisecond
 	lastWait := time.Duration(math.MaxInt64) // the first listing always goes
 	dir := time.NewTimer(0)
@@ -205,9 +211,8 @@ func (p *presence) run(ctx context.Context) {
 	answer.Stop()
 	defer answer.Stop()
 	var asked time.Time
-	// The first heartbeat waits a little: at start a node has no mesh
-	// peers yet, and a heartbeat published then reaches nobody.
-	first := time.NewTimer(firstHeartbeat * p.n.cfg.HeartbeatInterval / 10)
+	beats := startBeats(p.n.cfg.HeartbeatInterval)
+	first := time.NewTimer(beats[0])
 	defer first.Stop()
 	for {
 		select {
@@ -215,7 +220,14 @@ func (p *presence) run(ctx context.Context) {
 			return
 		case <-first.C:
 			p.publishHeartbeat(ctx)
-		case <-hb.C:
+			if len(beats) > 1 {
+				first.Reset(beats[1] - beats[0])
+				beats = beats[1:]
+			} else {
+				hb = time.NewTicker(p.n.cfg.HeartbeatInterval)
+				hbC = hb.C
+			}
+		case <-hbC:
 			p.publishHeartbeat(ctx)
 			p.reconcile(ctx)
 			p.n.view.RefreshConnected(p.n.isConnected)
@@ -267,17 +279,31 @@ func (p *presence) message(kind string) *Message {
 	return &Message{Kind: kind, Org: p.n.cfg.Org, Epoch: p.epoch, Seq: p.seq.Add(1)}
 }
 
-// The heartbeat schedule, in heartbeat intervals: the first heartbeat
-// goes firstHeartbeat tenths of an interval after the start; the first
-// startFull are full, so that a cluster starting together needs no round
+// The heartbeat schedule, in heartbeat intervals: the first startFull
+// heartbeats are full, so that a cluster starting together needs no round
 // of wants; a starting node says Want for its first helloFor intervals; a
 // wanting peer gets at most one full heartbeat per wantSpacing intervals.
 const (
-	firstHeartbeat = 4
-	startFull      = 5
-	wantSpacing    = 5
-	helloFor       = 2
+	startFull   = 5
+	wantSpacing = 5
+	helloFor    = 2
 )
+
+// startBeats returns when a starting node sends its first heartbeats,
+// from its start; regular ones follow every interval after the last. The
+// first waits a little: at start a node has no mesh peers yet, and a
+// heartbeat published then reaches nobody. Then come heartbeats at most a
+// second apart while they are before the first interval's end: a newcomer
+// whose first heartbeat missed part of the cluster is counted everywhere
+// within about a second, however long the interval.
+func startBeats(interval time.Duration) []time.Duration {
+	unit := min(interval, time.Second)
+	beats := []time.Duration{unit * 4 / 10}
+	for at := unit; at < interval; at += unit {
+		beats = append(beats, at)
+	}
+	return beats
+}
 
 func (p *presence) publishHeartbeat(ctx context.Context) { p.heartbeat(ctx, false) }
 

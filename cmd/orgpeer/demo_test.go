@@ -20,7 +20,7 @@ import (
 )
 
 // demoRecoverDeadline bounds the time from a change until every node counts
-// the truth again: the liveness window of the local preset (3 s) is the
+// the truth again: the liveness window of the local preset (4.5 s) is the
 // slowest part; the rest is margin for a busy machine.
 const demoRecoverDeadline = 20 * time.Second
 

@@ -32,7 +32,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	token := fs.String("api-token", "", "bearer token for the API (required when --api is not loopback; env ORGPEER_API_TOKEN)")
 	hostID := fs.String("host-id", "", "physical host identifier (default: derived from the machine id)")
 	maxPeers := fs.Int("max-peers", 0, "cap on direct connections (default: the preset's)")
-	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval; the liveness window is 3 of them (default: the preset's)")
+	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval; the liveness window is 3 of them, a silent peer is probed after 4/3 (default: the preset's)")
 	pprof := fs.Bool("pprof", false, "serve /debug/pprof/ on the API")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
@@ -60,7 +60,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.MaxPeers = *maxPeers
 	}
 	if *heartbeat != 0 {
-		cfg.HeartbeatInterval, cfg.LivenessWindow = *heartbeat, 3**heartbeat
+		cfg.HeartbeatInterval, cfg.LivenessWindow, cfg.ProbeAfter = *heartbeat, 3**heartbeat, *heartbeat*4/3
 	}
 	log, err := newLogger(*logLevel, *logJSON)
 	if err != nil {

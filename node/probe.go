@@ -1,0 +1,119 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+)
+
+// Probing a silent peer, as Serf's members probe one another, lets the
+// node notice a crash sooner than its liveness window: a peer whose
+// heartbeat is ProbeAfter late has its TCP listen addresses tried, and if
+// every one refuses the connection, nothing listens where the peer said it
+// does and its process is gone: it is suspect at once. A refusal proves
+// absence; an accepted connection or a timeout proves nothing (a peer is
+// alive only by its heartbeats), so then the liveness window decides, as it
+// does for peers without a TCP address.
+const (
+	probeTick     = 200 * time.Millisecond // how often silent peers are looked for
+	probeTimeout  = 500 * time.Millisecond // bound on one probe
+	probeParallel = 8                      // probes in flight at most
+)
+
+// probeLoop probes the peers that went silent, once per silence, until ctx
+// ends; it returns when its probes have.
+func (n *Node) probeLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(probeTick)
+	defer t.Stop()
+	probed := map[string]time.Time{} // peer -> the LastSeen it was probed for
+	sem := make(chan struct{}, probeParallel)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		silent := n.view.Silent(n.cfg.ProbeAfter, n.cfg.MaxKnownPeers)
+		still := make(map[string]bool, len(silent))
+		for _, p := range silent {
+			still[p.PeerID] = true
+			if probed[p.PeerID].Equal(p.LastSeen) {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			default:
+				continue // busy: the next tick tries again
+			}
+			probed[p.PeerID] = p.LastSeen
+			wg.Go(func() {
+				defer func() { <-sem }()
+				gone := refusedEverywhere(ctx, p.Addrs, probeTimeout)
+				switch {
+				case ctx.Err() != nil:
+				case gone && n.view.Suspect(p.PeerID, p.LastSeen):
+					n.metrics.probes.WithLabelValues("gone").Inc()
+				default:
+					n.metrics.probes.WithLabelValues("inconclusive").Inc()
+				}
+			})
+		}
+		for id := range probed {
+			if !still[id] {
+				delete(probed, id)
+			}
+		}
+	}
+}
+
+// refusedEverywhere reports whether the peer announced at least one plain
+// TCP address and every such address refused a connection within timeout.
+// A connection that opens is closed at once.
+func refusedEverywhere(ctx context.Context, addrs []string, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	tried := 0
+	for _, s := range addrs {
+		hostport, ok := plainTCP(s)
+		if !ok {
+			continue
+		}
+		tried++
+		c, err := d.DialContext(ctx, "tcp", hostport)
+		if err == nil {
+			c.Close()
+			return false
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return false
+		}
+	}
+	return tried > 0
+}
+
+// plainTCP returns host:port of an /ip4|ip6/.../tcp/PORT address (nothing
+// after the port), and whether s is one.
+func plainTCP(s string) (string, bool) {
+	a, err := ma.NewMultiaddr(s)
+	if err != nil || len(a) != 2 || a[1].Code() != ma.P_TCP {
+		return "", false
+	}
+	na, err := manet.ToNetAddr(a)
+	if err != nil {
+		return "", false
+	}
+	tcp, ok := na.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return "", false
+	}
+	return tcp.String(), true
+}
