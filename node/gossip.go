@@ -22,18 +22,11 @@ const gossipLazyPeers = 1
 
 // gossipFirstHeartbeat is when GossipSub's first heartbeat (mesh upkeep)
 // runs: its default, 100 ms, comes before a starting node has found any
-// peer but its bootstrap peer; at 500 ms it grafts the peers the DHT has
-// found by then. A starting node that had not yet learned its neighbours'
-// subscriptions by then hears nothing until its next heartbeat grafts
-// them: gossipHeartbeat, 700 ms rather than GossipSub's 1 s, shortens that
-// wait (N = 20 converged in a median 2.0 s instead of 2.5 s over twelve
-// runs each, for ~7 % more idle CPU). A 500 ms heartbeat was tried when
-// nodes sent a heartbeat every second: two of 50 nodes on the saturated
-// machine then lost track of a peer for good.
-const (
-	gossipFirstHeartbeat = 500 * time.Millisecond
-	gossipHeartbeat      = 700 * time.Millisecond
-)
+// peer but its bootstrap peer, and the next one a second later; at 500 ms
+// it grafts the peers the DHT has found by then. (A 500 ms heartbeat
+// throughout converged faster at N = 20 in one batch, but in a later one
+// two of 50 nodes on a saturated machine lost track of a peer for good.)
+const gossipFirstHeartbeat = 500 * time.Millisecond
 
 // gossipOptions configures GossipSub. With cfg.MeshDegree set it is tuned
 // for presence: many small periodic messages, each superseding the sender's
@@ -63,7 +56,6 @@ func gossipOptions(cfg *Config) []pubsub.Option {
 	p.Dout = max(min(p.Dlo-1, p.D/2-1), 0) // GossipSub requires Dout < Dlo and Dout < D/2
 	p.HistoryGossip = 1
 	p.HeartbeatInitialDelay = gossipFirstHeartbeat
-	p.HeartbeatInterval = gossipHeartbeat
 	p.Dlazy = gossipLazyPeers
 	p.GossipFactor = 0
 	return append(opts, pubsub.WithGossipSubParams(p), pubsub.WithFloodPublish(false),
