@@ -35,8 +35,12 @@ const gossipFirstHeartbeat = 500 * time.Millisecond
 //
 //   - No flood publishing: a publisher sends to its mesh peers only, not to
 //     every connected subscriber.
-//   - A small, tight mesh: D = MeshDegree, Dlo = D-1, Dhi = D+1. Each
-//     message reaches a node about D-1 times.
+//   - A small mesh: D = MeshDegree, Dlo = D-1. Each message reaches a node
+//     about D-1 times. Dhi = 2D: a node whose mesh is full refuses a graft
+//     from a peer that dialled it, with a minute's backoff. With Dhi = D+1,
+//     two of six N = 50 runs failed: a node heard nothing from one peer for
+//     seconds, missed its leave and forgot it 30 s later; refused grafts
+//     leaving it without mesh peers on that topic are the likely cause.
 //   - IHAVE gossip of the last heartbeat's messages only, to one peer:
 //     enough to bridge the mesh's gaps while nodes join; a heartbeat lost
 //     for good is replaced by the next one.
@@ -51,7 +55,7 @@ func gossipOptions(cfg *Config) []pubsub.Option {
 	p := pubsub.DefaultGossipSubParams()
 	p.D = cfg.MeshDegree
 	p.Dlo = cfg.MeshDegree - 1
-	p.Dhi = cfg.MeshDegree + 1
+	p.Dhi = 2 * cfg.MeshDegree
 	p.Dscore = min(p.Dscore, p.Dlo)
 	p.Dout = max(min(p.Dlo-1, p.D/2-1), 0) // GossipSub requires Dout < Dlo and Dout < D/2
 	p.HistoryGossip = 1
