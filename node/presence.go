@@ -196,13 +196,9 @@ func (p *presence) reconcile(ctx context.Context) {
 func (p *presence) run(ctx context.Context) {
 	defer p.loops.Wait()
 	// The regular heartbeats start after the start-up ones (startBeats).
-	var hb *time.Ticker
-	var hbC <-chan time.Time
-	defer func() {
-		if hb != nil {
-			hb.Stop()
-		}
-	}()
+	hb := time.NewTicker(p.n.cfg.HeartbeatInterval)
+	hb.Stop()
+	defer hb.Stop()
 	dirWait := 250 * time.Millisecond
 	lastWait := time.Duration(math.MaxInt64) // the first listing always goes
 	dir := time.NewTimer(0)
@@ -224,10 +220,9 @@ func (p *presence) run(ctx context.Context) {
 				first.Reset(beats[1] - beats[0])
 				beats = beats[1:]
 			} else {
-				hb = time.NewTicker(p.n.cfg.HeartbeatInterval)
-				hbC = hb.C
+				hb.Reset(p.n.cfg.HeartbeatInterval)
 			}
-		case <-hbC:
+		case <-hb.C:
 			p.publishHeartbeat(ctx)
 			p.reconcile(ctx)
 			p.n.view.RefreshConnected(p.n.isConnected)
