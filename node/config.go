@@ -58,6 +58,12 @@ type Config struct {
 	MeshDegree int // GossipSub mesh degree D; 0 keeps GossipSub's defaults (see gossipOptions)
 	GCPercent  int // Go GC target that `orgpeer run` sets unless GOGC is in the environment; 0 leaves Go's 100
 	MaxProcs   int // GOMAXPROCS that `orgpeer run` sets unless GOMAXPROCS is in the environment; 0: one per core
+
+	// TimerSlack is how late, at most, the kernel may fire the timers of
+	// `orgpeer run` (Linux; 0 keeps the kernel's 50 µs). The node's timers
+	// are coarse; the Go runtime's sysmon thread polls every 20 µs while
+	// the node works, and a slack spares most of those wake-ups.
+	TimerSlack time.Duration
 }
 
 // DefaultConfig is for real deployments: timers a LAN or WAN can carry.
@@ -86,6 +92,7 @@ func DefaultConfig() Config {
 		BackoffMin:          time.Second,
 		BackoffMax:          time.Minute,
 		DialTimeout:         10 * time.Second,
+		TimerSlack:          time.Millisecond,
 	}
 }
 
@@ -161,6 +168,8 @@ func (c *Config) Validate() error {
 		return configErr("--max-peers must be at least 1")
 	case c.MeshDegree < 0 || c.MeshDegree == 1:
 		return configErr("the GossipSub mesh degree must be 0 (GossipSub's default) or at least 2, not %d", c.MeshDegree)
+	case c.TimerSlack < 0 || c.TimerSlack > time.Second:
+		return configErr("the timer slack (%v) must be between 0 and 1s", c.TimerSlack)
 	case len(c.HostID) > maxHostLen:
 		return configErr("--host-id is longer than %d characters", maxHostLen)
 	}

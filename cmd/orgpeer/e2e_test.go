@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -399,5 +401,29 @@ func TestRunRefusesForeignExpiredOrMissingCredential(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 			t.Errorf("orgpeer %v: exit %d %q, want exit 2 and one line with %q", tc.args, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestRunSetsTimerSlack: `orgpeer run` executes itself again with the
+// preset's timer slack, so that the Go runtime's threads inherit it; the
+// node that answers is that second image, with the same PID.
+func TestRunSetsTimerSlack(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("timer slack is Linux's")
+	}
+	c := newTestCluster(t)
+	p := c.add("acme", "h", nil)
+	if err := c.start(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(string(b)), fmt.Sprint(node.LocalConfig().TimerSlack.Nanoseconds()); got != want {
+		t.Fatalf("timer slack of the running node: %s ns, want %s", got, want)
+	}
+	if v, err := cliView(t, p); err != nil || v.Self != p.info.PeerID {
+		t.Fatalf("the re-executed node does not answer as itself: %v %q", err, v.Self)
 	}
 }

@@ -69,6 +69,9 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usagef("run: %v", err)
 	}
+	if err := setTimerSlack(cfg.TimerSlack); err != nil {
+		log.Warn("running with the kernel's timer slack", "err", err)
+	}
 	tuneRuntime(&cfg)
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
