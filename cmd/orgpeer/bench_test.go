@@ -38,6 +38,11 @@ func TestBenchHarness(t *testing.T) {
 			t.Errorf("figure %s missing or not positive: %v", name, f)
 		}
 	}
+	for _, name := range []string{"steal_idle_pct", "steal_api_pct"} {
+		if f, ok := rep.Results[0].Summary[name]; !ok || f["median"] < 0 || f["max"] > 100 {
+			t.Errorf("figure %s missing or not a share: %v", name, f)
+		}
+	}
 	svg, err := os.ReadFile(strings.TrimSuffix(out, ".json") + ".svg")
 	if err != nil || !strings.Contains(string(svg), "<svg") {
 		t.Fatalf("no SVG chart next to the JSON: %v", err)

@@ -158,31 +158,43 @@ func loadAverage() float64 {
 	return v
 }
 
-// machineCPU returns the CPU time the whole machine has spent busy (user,
-// nice, system, interrupts, steal) and in all, over every core, from the
-// first line of /proc/stat.
-func machineCPU() (busy, total time.Duration, err error) {
+// cpuTimes is the CPU time the whole machine has spent, over every core.
+type cpuTimes struct {
+	busy  time.Duration // user, nice, system, interrupts and steal
+	steal time.Duration // the hypervisor ran something else while this machine's vCPUs wanted to run
+	total time.Duration
+}
+
+// stealPct is the share of all cores' time that the hypervisor took from
+// a to b.
+func stealPct(a, b cpuTimes) float64 {
+	return 100 * (b.steal - a.steal).Seconds() / (b.total - a.total).Seconds()
+}
+
+// machineCPU reads the machine's CPU times from the first line of /proc/stat.
+func machineCPU() (cpuTimes, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0, err
+		return cpuTimes{}, err
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, fmt.Errorf("/proc/stat: odd first line %q", line)
+		return cpuTimes{}, fmt.Errorf("/proc/stat: odd first line %q", line)
 	}
 	var ticks [8]int64 // user nice system idle iowait irq softirq steal
 	for i := range ticks {
 		if ticks[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
-			return 0, 0, fmt.Errorf("/proc/stat: %v", err)
+			return cpuTimes{}, fmt.Errorf("/proc/stat: %v", err)
 		}
 	}
-	var b64, t64 int64
+	var busy, total int64
 	for i, v := range ticks {
-		t64 += v
+		total += v
 		if i != 3 && i != 4 {
-			b64 += v
+			busy += v
 		}
 	}
-	return time.Duration(b64) * time.Second / clockTicks, time.Duration(t64) * time.Second / clockTicks, nil
+	dur := func(t int64) time.Duration { return time.Duration(t) * time.Second / clockTicks }
+	return cpuTimes{busy: dur(busy), steal: dur(ticks[7]), total: dur(total)}, nil
 }

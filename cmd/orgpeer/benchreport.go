@@ -39,12 +39,14 @@ var benchMetrics = []benchMetric{
 }
 
 // detailKeys are figures each run records in the JSON besides the
-// metrics: the machine's load when the run began and the share of all its
-// cores that other processes used during the idle window, and what the idle
+// metrics: the machine's load when the run began, the share of all its
+// cores that other processes used during the idle window, the share the
+// hypervisor took (steal: this virtual machine's vCPUs wanted to run and
+// did not) during the idle window and during the API test, and what the idle
 // traffic is made of (GossipSub and DHT bytes received, messages accepted
 // per second, and GossipSub bytes received per accepted message: the
 // message's size times the copies that arrive).
-var detailKeys = []string{"load_avg_1m", "others_cpu_pct", "pubsub_in_avg_kBps", "dht_in_avg_kBps", "messages_in_avg_per_s", "pubsub_bytes_per_message"}
+var detailKeys = []string{"load_avg_1m", "others_cpu_pct", "steal_idle_pct", "steal_api_pct", "pubsub_in_avg_kBps", "dht_in_avg_kBps", "messages_in_avg_per_s", "pubsub_bytes_per_message"}
 
 // benchPanels titles the charts of the SVG, indexed by benchMetric.Panel.
 var benchPanels = []string{
@@ -181,6 +183,9 @@ func printBenchTable(w io.Writer, r benchReport) error {
 	for _, s := range r.Results {
 		if o, ok := s.Summary["others_cpu_pct"]; ok {
 			fmt.Fprintf(w, " N=%d: other processes used %s %% of it while idle;", s.Nodes, fmtFigure(o.Median))
+		}
+		if st, ok := s.Summary["steal_api_pct"]; ok {
+			fmt.Fprintf(w, " the hypervisor took %s %% (%s-%s) during the API test;", fmtFigure(st.Median), fmtFigure(st.Min), fmtFigure(st.Max))
 		}
 	}
 	_, err := fmt.Fprintln(w)

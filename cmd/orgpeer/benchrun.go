@@ -98,9 +98,13 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	for _, p := range c.live() {
 		apis = append(apis, p.info.API)
 	}
+	m0, err0 := machineCPU()
 	lat, err := apiLatency(ctx, hc, apis, o.apiRate, o.apiRequests)
 	if err != nil {
 		return nil, err
+	}
+	if m1, err := machineCPU(); err == nil && err0 == nil && m1.total > m0.total {
+		fig["steal_api_pct"] = stealPct(m0, m1)
 	}
 	fig["api_p50_ms"] = msOf(nearestRank(lat, 50))
 	fig["api_p99_ms"] = msOf(nearestRank(lat, 99))
@@ -221,7 +225,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 		s.m, err = scrapeMetrics(sctx, hc, p.info.API)
 		return s, err
 	}
-	busy0, total0, _ := machineCPU()
+	m0, err0 := machineCPU()
 	self0, _ := procCPU(os.Getpid())
 	first := make([]sample, len(ps))
 	for i, p := range ps {
@@ -233,7 +237,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	if !discovery.Sleep(ctx, window) {
 		return ctx.Err()
 	}
-	busy1, total1, err := machineCPU()
+	m1, err := machineCPU()
 	self1, _ := procCPU(os.Getpid())
 	var nodesCPU time.Duration
 	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
@@ -266,11 +270,12 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	// Details behind the traffic, in the JSON only (see detailKeys).
 	fig["pubsub_in_avg_kBps"], fig["dht_in_avg_kBps"] = meanOf(psIn), meanOf(dhtIn)
 	fig["messages_in_avg_per_s"] = meanOf(msgs)
-	if err == nil && total1 > total0 {
-		// The machine's busy time not spent by the nodes or the benchmark:
-		// other work that inflates every figure of this run.
-		others := (busy1 - busy0) - nodesCPU - (self1 - self0)
-		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(total1-total0).Seconds())
+	if err == nil && err0 == nil && m1.total > m0.total {
+		// The machine's busy time not spent by the nodes, the benchmark or
+		// the hypervisor: other work that inflates every figure of this run.
+		others := (m1.busy - m0.busy) - (m1.steal - m0.steal) - nodesCPU - (self1 - self0)
+		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(m1.total-m0.total).Seconds())
+		fig["steal_idle_pct"] = stealPct(m0, m1)
 	}
 	if m := meanOf(msgs); m > 0 {
 		fig["pubsub_bytes_per_message"] = meanOf(psIn) * 1e3 / m
