@@ -32,7 +32,7 @@ func TestBenchHarness(t *testing.T) {
 		t.Fatalf("bench JSON: %v\n%s", err, b)
 	}
 	for _, name := range []string{"converge_all_s", "kill9_detect_all_s", "leave_detect_all_s", "rejoin_all_s",
-		"rss_avg_mb", "cpu_idle_avg_pct", "api_p99_ms"} {
+		"rss_avg_mb", "cpu_idle_avg_pct", "api_p99_ms", "api_floor_p99_ms"} {
 		f, ok := rep.Results[0].Summary[name]
 		if !ok || f["median"] <= 0 {
 			t.Errorf("figure %s missing or not positive: %v", name, f)

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/orgpeer/orgpeer/discovery"
 )
 
 // apiLatency sends count GET /v1/view requests, spread round-robin over
@@ -68,6 +70,27 @@ func apiLatency(ctx context.Context, hc *http.Client, apis []string, rate float6
 	}
 	slices.Sort(lat)
 	return lat, nil
+}
+
+// apiLatencyWithFloor runs apiLatency against the nodes and, at the same
+// rate and in the same window (half an interval apart), against the floor
+// server, and returns both latencies.
+func apiLatencyWithFloor(ctx context.Context, hc *http.Client, apis []string, floor string, rate float64, count int) (nodes, floors []time.Duration, err error) {
+	var floorErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if !discovery.Sleep(ctx, time.Duration(float64(time.Second)/rate/2)) {
+			floorErr = ctx.Err()
+			return
+		}
+		floors, floorErr = apiLatency(ctx, hc, []string{floor}, rate, count)
+	})
+	nodes, err = apiLatency(ctx, hc, apis, rate, count)
+	wg.Wait()
+	if err == nil && floorErr != nil {
+		err = fmt.Errorf("floor server: %w", floorErr)
+	}
+	return nodes, floors, err
 }
 
 // nearestRank returns the nearest-rank p-th nearestRank (0 < p <= 100) of

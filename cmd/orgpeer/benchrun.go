@@ -98,11 +98,21 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	for _, p := range c.live() {
 		apis = append(apis, p.info.API)
 	}
-	m0, err0 := machineCPU()
-	lat, err := apiLatency(ctx, hc, apis, o.apiRate, o.apiRequests)
+	body, err := viewBody(ctx, hc, apis[0])
 	if err != nil {
 		return nil, err
 	}
+	floor, err := startFloor(ctx, o.bin, body)
+	if err != nil {
+		return nil, err
+	}
+	m0, err0 := machineCPU()
+	lat, floorLat, err := apiLatencyWithFloor(ctx, hc, apis, floor.addr, o.apiRate, o.apiRequests)
+	floor.stop()
+	if err != nil {
+		return nil, err
+	}
+	fig["api_floor_p99_ms"] = msOf(nearestRank(floorLat, 99))
 	if m1, err := machineCPU(); err == nil && err0 == nil && m1.total > m0.total {
 		fig["steal_api_pct"] = stealPct(m0, m1)
 	}

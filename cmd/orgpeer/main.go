@@ -38,7 +38,12 @@ var commands = []command{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := dispatch(ctx, os.Args[1:], os.Stdout)
+	var err error
+	if body, ok := os.LookupEnv(floorEnv); ok {
+		err = serveFloor(ctx, body, os.Stdout) // started by `orgpeer bench`
+	} else {
+		err = dispatch(ctx, os.Args[1:], os.Stdout)
+	}
 	stop()
 	var ue *usageError
 	switch {
