@@ -21,17 +21,20 @@ import (
 // alive only by its heartbeats), so then the liveness window decides, as it
 // does for peers without a TCP address.
 const (
-	probeTick     = 200 * time.Millisecond // how often silent peers are looked for
+	probeGap      = 100 * time.Millisecond // the loop looks at most this often
+	probeRetry    = 200 * time.Millisecond // next look when every probe slot was busy
 	probeTimeout  = 500 * time.Millisecond // bound on one probe
 	probeParallel = 8                      // probes in flight at most
 )
 
 // probeLoop probes the peers that went silent, once per silence, until ctx
-// ends; it returns when its probes have.
+// ends; it returns when its probes have. It sleeps until the next peer can
+// go silent (View.Silent says when), not on a fixed tick: an idle node
+// has no timer of its own to wake it between heartbeats.
 func (n *Node) probeLoop(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	t := time.NewTicker(probeTick)
+	t := time.NewTimer(n.cfg.ProbeAfter)
 	defer t.Stop()
 	probed := map[string]time.Time{} // peer -> the LastSeen it was probed for
 	sem := make(chan struct{}, probeParallel)
@@ -41,7 +44,7 @@ func (n *Node) probeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		silent := n.view.Silent(n.cfg.ProbeAfter, n.cfg.MaxKnownPeers)
+		silent, next := n.view.Silent(n.cfg.ProbeAfter, n.cfg.MaxKnownPeers)
 		still := make(map[string]bool, len(silent))
 		for _, p := range silent {
 			still[p.PeerID] = true
@@ -51,7 +54,8 @@ func (n *Node) probeLoop(ctx context.Context) {
 			select {
 			case sem <- struct{}{}:
 			default:
-				continue // busy: the next tick tries again
+				next = min(next, probeRetry) // busy: look again soon
+				continue
 			}
 			probed[p.PeerID] = p.LastSeen
 			wg.Go(func() {
@@ -71,6 +75,8 @@ func (n *Node) probeLoop(ctx context.Context) {
 				delete(probed, id)
 			}
 		}
+		// Just past the moment, so that the peer is silent by then.
+		t.Reset(max(next+time.Millisecond, probeGap))
 	}
 }
 

@@ -189,19 +189,28 @@ func (v *View) ApplyLeave(peerID string, ver Version) Outcome {
 
 // Silent returns the alive peers that have been silent for longer than
 // after, at most limit of them, longest silent first: the ones a prober
-// may check before their liveness window ends.
-func (v *View) Silent(after time.Duration, limit int) []PeerInfo {
+// may check before their liveness window ends. next is how long until the
+// next alive peer becomes silent so, if none is heard from meanwhile;
+// after when no alive peer is still within it (one heard from from now on
+// becomes silent no sooner).
+func (v *View) Silent(after time.Duration, limit int) (out []PeerInfo, next time.Duration) {
 	v.mu.Lock()
 	now := v.clock.Now()
-	var out []PeerInfo
+	next = after
 	for _, e := range v.peers {
-		if silent := now.Sub(e.LastSeen); e.State == StateAlive && silent > after && silent <= v.cfg.LivenessWindow {
+		if e.State != StateAlive || e.Self {
+			continue
+		}
+		switch silent := now.Sub(e.LastSeen); {
+		case silent <= after:
+			next = min(next, after-silent)
+		case silent <= v.cfg.LivenessWindow:
 			out = append(out, e.copy())
 		}
 	}
 	v.mu.Unlock()
 	slices.SortFunc(out, func(a, b PeerInfo) int { return a.LastSeen.Compare(b.LastSeen) })
-	return out[:min(len(out), limit)]
+	return out[:min(len(out), limit)], next
 }
 
 // Suspect makes an alive peer suspect before its liveness window ends,

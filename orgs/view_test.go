@@ -114,14 +114,18 @@ func TestProbeSuspectsEarly(t *testing.T) {
 	v, clk, rec := newTestView(t)
 	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 1))
 	v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 1))
-	if s := v.Silent(time.Second, 10); len(s) != 0 {
-		t.Fatalf("silent right after heartbeats: %v", s)
+	if s, next := v.Silent(time.Second, 10); len(s) != 0 || next != time.Second {
+		t.Fatalf("silent right after heartbeats: %v, next in %v", s, next)
 	}
-	clk.Advance(1500 * time.Millisecond)
+	clk.Advance(400 * time.Millisecond)
+	if s, next := v.Silent(time.Second, 10); len(s) != 0 || next != 600*time.Millisecond {
+		t.Fatalf("silent 0.4 s after heartbeats: %v, next in %v, want 600ms", s, next)
+	}
+	clk.Advance(1300 * time.Millisecond)
 	v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 2))
-	s := v.Silent(time.Second, 10)
-	if len(s) != 1 || s[0].PeerID != "a" {
-		t.Fatalf("silent after 1.5 s: %v, want only a", s)
+	s, next := v.Silent(time.Second, 10)
+	if len(s) != 1 || s[0].PeerID != "a" || next != time.Second {
+		t.Fatalf("silent after 1.7 s: %v, next in %v; want only a, and b in 1s", s, next)
 	}
 	seen := s[0].LastSeen
 
@@ -131,7 +135,7 @@ func TestProbeSuspectsEarly(t *testing.T) {
 		t.Fatal("a probe's verdict overrode a newer heartbeat")
 	}
 	clk.Advance(1500 * time.Millisecond)
-	s = v.Silent(time.Second, 1)
+	s, _ = v.Silent(time.Second, 1)
 	if len(s) != 1 || s[0].PeerID != "a" {
 		t.Fatalf("silent, limit 1: %v, want the longest silent, a", s)
 	}
@@ -152,7 +156,7 @@ func TestProbeSuspectsEarly(t *testing.T) {
 	}
 	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 3))
 	clk.Advance(4 * time.Second)
-	if s := v.Silent(time.Second, 10); len(s) != 0 {
+	if s, _ := v.Silent(time.Second, 10); len(s) != 0 {
 		t.Fatalf("silent past the liveness window: %v", s)
 	}
 	if got := state(t, v, "a"); got != StateSuspect {
