@@ -13,11 +13,13 @@ import (
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
 // ProtocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
@@ -129,15 +131,50 @@ func (d *Discovery) Run(ctx context.Context, own string, orgs func() []string) {
 // other way into the network, retrying each with its own backoff. It
 // refreshes the DHT's routing table after each new connection to one only:
 // a refresh is a lookup of the node's own ID, too costly for every tick.
+// While the node is in the network it looks again only when a peer
+// disconnects, or after BackoffMax: an idle node has no timer of its own.
 func (d *Discovery) bootstrapLoop(ctx context.Context) {
 	if len(d.cfg.Bootstrap) == 0 {
 		return
 	}
+	lost := make(chan struct{}, 1) // a peer disconnected: look again
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sub, err := d.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.Name("orgpeer-bootstrap"))
+	if err != nil {
+		d.log.Warn("no connection events: bootstrap peers are checked every BackoffMin", "err", err)
+	} else {
+		defer sub.Close()
+		wg.Go(func() { // drains the subscription, which blocks its emitter when full
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e, ok := <-sub.Out():
+					if !ok {
+						return
+					}
+					if e.(event.EvtPeerConnectednessChanged).Connectedness != network.Connected {
+						select {
+						case lost <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}
+		})
+	}
 	backoff := make([]time.Duration, len(d.cfg.Bootstrap))
 	next := make([]time.Time, len(d.cfg.Bootstrap))
-	t := time.NewTicker(d.cfg.BackoffMin)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-lost:
+		}
 		joined := false
 		for i, ai := range d.cfg.Bootstrap {
 			if d.h.Network().Connectedness(ai.ID) == network.Connected {
@@ -167,11 +204,14 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 				d.log.Warn("DHT bootstrap", "err", err)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		// Out of the network (no routing table or no peer at all), or
+		// without connection events: every BackoffMin, as each peer's
+		// backoff allows. In it: on the next disconnection.
+		wait := d.cfg.BackoffMax
+		if sub == nil || d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
+			wait = d.cfg.BackoffMin
 		}
+		t.Reset(wait)
 	}
 }
 
