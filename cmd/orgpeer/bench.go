@@ -30,6 +30,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the JSON results instead of the table")
 	keep := fs.Bool("keep", false, "keep the data dirs and logs of every run")
 	pprof := fs.Bool("pprof", false, "start every node with --pprof")
+	quietWait := fs.Duration("quiet-wait", 2*time.Minute, "before each run, wait at most this long for the hypervisor to take under 2 % of the vCPUs (0: do not wait)")
 	runFlags := fs.String("run-flags", "", "extra flags for every `orgpeer run`, space-separated (e.g. \"--heartbeat 500ms\")")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,6 +57,8 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("bench: --api-rate must be above 0 and at most 10000")
 	case *apiRequests < 1 || *apiRequests > 100000:
 		return usagef("bench: --api-requests must be 1 to 100000")
+	case *quietWait < 0 || *quietWait > time.Hour:
+		return usagef("bench: --quiet-wait must be 0 to 1h")
 	case *timeout < time.Second:
 		return usagef("bench: --timeout must be at least 1s")
 	case !strings.HasSuffix(*out, ".json"):
@@ -84,6 +87,9 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, n := range ns {
 		var figs []runFigures
 		for r := range *runs {
+			if !waitQuiet(ctx, o.log, *quietWait) {
+				return ctx.Err()
+			}
 			o.log.Info("bench run", "nodes", n, "run", r+1, "of", *runs)
 			f, err := benchRun(ctx, o, n)
 			if err != nil {

@@ -14,7 +14,7 @@ import (
 func TestBenchHarness(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
 	stdout, errOut, code := orgpeer(t, "bench", "--nodes", "4", "--orgs", "2", "--settle", "0s", "--idle", "2s",
-		"--api-requests", "50", "--out", out)
+		"--api-requests", "50", "--quiet-wait", "0", "--out", out)
 	if code != 0 {
 		t.Fatalf("bench: exit %d\n%s\n%s", code, stdout, tail(errOut, 30))
 	}
@@ -49,5 +49,20 @@ func TestBenchHarness(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "converge_all_s") {
 		t.Fatalf("no table printed:\n%s", stdout)
+	}
+}
+
+func TestDisturbedRunsAreNamed(t *testing.T) {
+	s := sizeResult{Nodes: 20, Runs: []runFigures{
+		{"steal_idle_pct": 0.1, "steal_api_pct": 0.5},
+		{"steal_idle_pct": 0.2, "steal_api_pct": 7.36},
+		{},
+	}}
+	if got := disturbed(s); !strings.Contains(got, "run 2 (0.20 % idle, 7.36 % API test)") || strings.Contains(got, "run 1") || strings.Contains(got, "run 3") {
+		t.Fatalf("disturbed: %q", got)
+	}
+	s.Runs = s.Runs[:1]
+	if got := disturbed(s); got != "" {
+		t.Fatalf("quiet runs called disturbed: %q", got)
 	}
 }
