@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -138,32 +139,23 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 		return
 	}
 	lost := make(chan struct{}, 1) // a peer disconnected: look again
+	var noEvents atomic.Bool
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	sub, err := d.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.Name("orgpeer-bootstrap"))
-	if err != nil {
-		d.log.Warn("no connection events: bootstrap peers are checked every BackoffMin", "err", err)
-	} else {
-		defer sub.Close()
-		wg.Go(func() { // drains the subscription, which blocks its emitter when full
-			for {
+	wg.Go(func() {
+		err := WatchConnectedness(ctx, d.h, "orgpeer-bootstrap", func(ev event.EvtPeerConnectednessChanged) {
+			if ev.Connectedness != network.Connected {
 				select {
-				case <-ctx.Done():
-					return
-				case e, ok := <-sub.Out():
-					if !ok {
-						return
-					}
-					if e.(event.EvtPeerConnectednessChanged).Connectedness != network.Connected {
-						select {
-						case lost <- struct{}{}:
-						default:
-						}
-					}
+				case lost <- struct{}{}:
+				default:
 				}
 			}
 		})
-	}
+		if err != nil {
+			noEvents.Store(true)
+			d.log.Warn("no connection events: bootstrap peers are checked every BackoffMin", "err", err)
+		}
+	})
 	backoff := make([]time.Duration, len(d.cfg.Bootstrap))
 	next := make([]time.Time, len(d.cfg.Bootstrap))
 	t := time.NewTimer(0)
@@ -208,10 +200,33 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 		// without connection events: every BackoffMin, as each peer's
 		// backoff allows. In it: on the next disconnection.
 		wait := d.cfg.BackoffMax
-		if sub == nil || d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
+		if noEvents.Load() || d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
 			wait = d.cfg.BackoffMin
 		}
 		t.Reset(wait)
+	}
+}
+
+// WatchConnectedness calls f with each change of h's connectedness to a
+// peer, from its own goroutine, until ctx ends. f must not block: the event
+// bus waits for a full subscription. It returns at once when h cannot
+// subscribe.
+func WatchConnectedness(ctx context.Context, h host.Host, name string, f func(event.EvtPeerConnectednessChanged)) error {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.Name(name))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-sub.Out():
+			if !ok {
+				return nil
+			}
+			f(e.(event.EvtPeerConnectednessChanged))
+		}
 	}
 }
 

@@ -97,16 +97,12 @@ func (f *floorProc) stop() {
 
 // viewBody fetches a node's GET /v1/view answer.
 func viewBody(ctx context.Context, hc *http.Client, api string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+api+"/v1/view", nil)
+	body, err := getOK(ctx, hc, api, "/v1/view")
 	if err != nil {
 		return nil, err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, 1<<20))
 	if err == nil && !strings.HasPrefix(strings.TrimSpace(string(b)), "{") {
 		err = fmt.Errorf("%s/v1/view: not JSON", api)
 	}

@@ -87,28 +87,39 @@ type scrapedMetrics struct {
 	pubsubIn, dhtIn, accepted float64
 }
 
-// scrapeMetrics reads the node's Prometheus text exposition at api.
-func scrapeMetrics(ctx context.Context, hc *http.Client, api string) (scrapedMetrics, error) {
-	var s scrapedMetrics
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+api+"/metrics", nil)
+// getOK sends GET path to the node API at api and returns the body of a
+// 200 answer; the caller closes it.
+func getOK(ctx context.Context, hc *http.Client, api, path string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+api+path, nil)
 	if err != nil {
-		return s, err
+		return nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s%s: HTTP %d", api, path, resp.StatusCode)
+	}
+	return resp.Body, nil
+}
+
+// scrapeMetrics reads the node's Prometheus text exposition at api.
+func scrapeMetrics(ctx context.Context, hc *http.Client, api string) (scrapedMetrics, error) {
+	var s scrapedMetrics
+	body, err := getOK(ctx, hc, api, "/metrics")
+	if err != nil {
 		return s, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("%s/metrics: HTTP %d", api, resp.StatusCode)
-	}
+	defer body.Close()
 	required := map[string]*float64{
 		`orgpeer_libp2p_bytes_total{direction="in"}`:  &s.bytesIn,
 		`orgpeer_libp2p_bytes_total{direction="out"}`: &s.bytesOut,
 		`go_goroutines`: &s.goroutines,
 	}
 	found := 0
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	sc := bufio.NewScanner(io.LimitReader(body, 8<<20))
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
