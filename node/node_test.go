@@ -243,6 +243,47 @@ func TestCrashFoundByProbe(t *testing.T) {
 	}
 }
 
+// TestSecondProbe: a silent peer whose port still accepts at the first
+// probe (a process shutting down, say) is probed once more before its
+// liveness window ends, and found gone then.
+func TestSecondProbe(t *testing.T) {
+	nodes := startNodes(t, []string{"acme"}, func(c *Config) {
+		c.HeartbeatInterval = 300 * time.Millisecond
+		c.ProbeAfter = 450 * time.Millisecond
+		c.LivenessWindow = 3 * time.Second
+	})
+	n := nodes[0]
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts into its backlog unasked
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	const ghost = "12D3KooWGhostGhostGhostGhostGhostGhostGhostGhost1"
+	n.View().ApplyHeartbeat(orgs.Heartbeat{PeerID: ghost, Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}, Addrs: []string{addr}})
+	inconclusive := n.metrics.probes.WithLabelValues("inconclusive")
+	eventually(t, 2*time.Second, func() string {
+		if testutil.ToFloat64(inconclusive) < 1 {
+			return "no inconclusive probe of the listening ghost yet"
+		}
+		return ""
+	})
+	ln.Close()
+	eventually(t, 2*time.Second, func() string {
+		p, _ := n.View().Get(ghost)
+		switch {
+		case p.State != orgs.StateSuspect:
+			return fmt.Sprintf("the ghost is %v", p.State)
+		case time.Since(p.LastSeen) >= 3*time.Second:
+			return "suspect only by the liveness window"
+		}
+		return ""
+	})
+	if got := testutil.ToFloat64(n.metrics.probes.WithLabelValues("gone")); got != 1 {
+		t.Fatalf("%v probes found the ghost gone, want 1", got)
+	}
+}
+
 func TestRefusedEverywhere(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -27,17 +27,25 @@ const (
 	probeParallel = 8                      // probes in flight at most
 )
 
-// probeLoop probes the peers that went silent, once per silence, until ctx
-// ends; it returns when its probes have. It sleeps until the next peer can
-// go silent (View.Silent says when), not on a fixed tick: an idle node
-// has no timer of its own to wake it between heartbeats.
+// probeLoop probes the peers that went silent until ctx ends; it returns
+// when its probes have. It sleeps until the next peer can go silent
+// (View.Silent says when), not on a fixed tick: an idle node has no timer
+// of its own to wake it between heartbeats. A silence gets a second probe
+// halfway between the first and the end of the liveness window when the
+// first proved nothing (a process that is shutting down may still accept
+// a connection).
 func (n *Node) probeLoop(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTimer(n.cfg.ProbeAfter)
 	defer t.Stop()
-	probed := map[string]time.Time{} // peer -> the LastSeen it was probed for
+	type probe struct {
+		seen  time.Time // the LastSeen the peer was probed for
+		again time.Time // when to probe it once more; zero: done
+	}
+	probed := map[string]probe{}
 	sem := make(chan struct{}, probeParallel)
+	secondAfter := max((n.cfg.LivenessWindow-n.cfg.ProbeAfter)/2, probeGap)
 	for {
 		select {
 		case <-ctx.Done():
@@ -45,11 +53,21 @@ func (n *Node) probeLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		silent, next := n.view.Silent(n.cfg.ProbeAfter, n.cfg.MaxKnownPeers)
+		now := time.Now()
 		still := make(map[string]bool, len(silent))
 		for _, p := range silent {
 			still[p.PeerID] = true
-			if probed[p.PeerID].Equal(p.LastSeen) {
+			pr, ok := probed[p.PeerID]
+			switch {
+			case !ok || !pr.seen.Equal(p.LastSeen):
+				pr = probe{seen: p.LastSeen, again: now.Add(secondAfter)}
+			case pr.again.IsZero():
 				continue
+			case now.Before(pr.again):
+				next = min(next, pr.again.Sub(now))
+				continue
+			default:
+				pr.again = time.Time{}
 			}
 			select {
 			case sem <- struct{}{}:
@@ -57,7 +75,10 @@ func (n *Node) probeLoop(ctx context.Context) {
 				next = min(next, probeRetry) // busy: look again soon
 				continue
 			}
-			probed[p.PeerID] = p.LastSeen
+			probed[p.PeerID] = pr
+			if !pr.again.IsZero() {
+				next = min(next, secondAfter)
+			}
 			wg.Go(func() {
 				defer func() { <-sem }()
 				gone := refusedEverywhere(ctx, p.Addrs, probeTimeout)
