@@ -20,6 +20,17 @@ const (
 // and GossipSub heartbeat when the mesh is tuned.
 const gossipLazyPeers = 1
 
+// gossipHistory is for how many GossipSub heartbeats a message is offered
+// in IHAVE gossip, and gossipPruneBackoff how long a peer refused a place
+// in a mesh waits before it asks that peer again (GossipSub: 3 and 1 min).
+// A node whose mesh grafts were all refused hears a topic only through
+// gossip until its backoffs end; a one-shot message, a leave, reaches it
+// only if some neighbour offers it in time.
+const (
+	gossipHistory      = 3
+	gossipPruneBackoff = 10 * time.Second
+)
+
 // gossipFirstHeartbeat is when GossipSub's first heartbeat (mesh upkeep)
 // runs: its default, 100 ms, comes before a starting node has found any
 // peer but its bootstrap peer. A starting node grafts only at heartbeats,
@@ -64,7 +75,8 @@ func gossipOptions(cfg *Config) []pubsub.Option {
 	p.Dhi = 2 * cfg.MeshDegree
 	p.Dscore = min(p.Dscore, p.Dlo)
 	p.Dout = max(min(p.Dlo-1, p.D/2-1), 0) // GossipSub requires Dout < Dlo and Dout < D/2
-	p.HistoryGossip = 1
+	p.HistoryGossip = gossipHistory
+	p.PruneBackoff = gossipPruneBackoff
 	p.HeartbeatInitialDelay = gossipFirstHeartbeat
 	p.Dlazy = gossipLazyPeers
 	p.GossipFactor = 0
