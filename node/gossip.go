@@ -58,9 +58,10 @@ const gossipFirstHeartbeat = 700 * time.Millisecond
 //     seconds, missed its leave and forgot it 30 s later; refused grafts
 //     leaving it without mesh peers on that topic are the likely cause.
 //     With 2D, six runs of six passed.
-//   - IHAVE gossip of the last heartbeat's messages only, to one peer:
-//     enough to bridge the mesh's gaps while nodes join; a heartbeat lost
-//     for good is replaced by the next one.
+//   - IHAVE gossip to one peer per topic and heartbeat, of the messages of
+//     the last gossipHistory heartbeats: it bridges the mesh's gaps while
+//     nodes join, and it is how a node left out of a mesh still hears a
+//     one-shot leave.
 func gossipOptions(cfg *Config) []pubsub.Option {
 	opts := []pubsub.Option{
 		pubsub.WithValidateQueueSize(validateQueue),
