@@ -44,8 +44,9 @@ func serveFloor(ctx context.Context, body string, stdout io.Writer) error {
 
 // floorProc is a running floor server.
 type floorProc struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd     *exec.Cmd
+	addr    string
+	drained chan struct{} // closed when the process's stdout has ended
 }
 
 // startFloor starts bin as a floor server serving body and returns once it
@@ -60,20 +61,27 @@ func startFloor(ctx context.Context, bin string, body []byte) (*floorProc, error
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	f := &floorProc{cmd: cmd}
+	f := &floorProc{cmd: cmd, drained: make(chan struct{})}
 	line := make(chan string, 1)
-	go func() { // ends when the process's stdout does
+	go func() { // reads stdout to its end, which stop waits for
+		defer close(f.drained)
 		s := bufio.NewScanner(out)
 		if s.Scan() {
 			line <- s.Text()
 		}
-		close(line)
 		io.Copy(io.Discard, out)
 	}()
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
 	select {
 	case f.addr = <-line:
+	case <-f.drained: // exited without a word
+		select {
+		case f.addr = <-line:
+		default:
+		}
 	case <-ctx.Done():
-	case <-time.After(10 * time.Second):
+	case <-t.C:
 	}
 	if f.addr == "" {
 		f.stop()
@@ -82,17 +90,19 @@ func startFloor(ctx context.Context, bin string, body []byte) (*floorProc, error
 	return f, nil
 }
 
-// stop ends the floor server and waits for it.
+// stop ends the floor server and waits for it: interrupted, killed if it
+// has not ended within 5 s.
 func (f *floorProc) stop() {
 	f.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { f.cmd.Wait(); close(done) }()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
 	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-f.drained:
+	case <-t.C:
 		f.cmd.Process.Kill()
-		<-done
+		<-f.drained
 	}
+	f.cmd.Wait()
 }
 
 // viewBody fetches a node's GET /v1/view answer.

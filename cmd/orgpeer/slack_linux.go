@@ -14,7 +14,7 @@ import (
 // least d: the kernel may then fire their timers up to d late and batch
 // wake-ups. It matters for the Go runtime's sysmon thread, which polls in
 // 20 µs sleeps while the node works; with 1 ms of slack it wakes far less
-// (side by side, 20-node clusters: idle CPU per node -15 %). A thread takes
+// (two 20-node clusters side by side: idle CPU per node -18 and -26 %). A thread takes
 // its slack from the thread that creates it, and the runtime starts its
 // threads before main runs, so the slack is set on this thread and the
 // binary executed again in place (same PID, arguments and environment):
