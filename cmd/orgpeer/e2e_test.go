@@ -274,7 +274,7 @@ func TestCLIErrors(t *testing.T) {
 	if _, errOut, code := orgpeer(t, "run", "--org", "acme", "--data-dir", broken); code == 0 || !strings.Contains(errOut, "corrupt") {
 		t.Errorf("corrupt identity: exit %d, %q", code, errOut)
 	}
-	if out, _, code := orgpeer(t, "run", "-h"); code != 0 || !strings.Contains(out, "-bootstrap") {
+	if out, _, code := orgpeer(t, "run", "-h"); code != 0 || !strings.Contains(out, "-bootstrap") || strings.Count(out, "usage:") != 1 {
 		t.Errorf("run -h: exit %d, %q", code, out)
 	}
 }
