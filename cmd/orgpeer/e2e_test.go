@@ -423,6 +423,10 @@ func TestRunSetsTimerSlack(t *testing.T) {
 	if got, want := strings.TrimSpace(string(b)), fmt.Sprint(node.LocalConfig().TimerSlack.Nanoseconds()); got != want {
 		t.Fatalf("timer slack of the running node: %s ns, want %s", got, want)
 	}
+	// Executed again under its own name: `pkill orgpeer` finds it.
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.cmd.Process.Pid)); err != nil || strings.TrimSpace(string(b)) != filepath.Base(binPath) {
+		t.Errorf("process name of the running node: %q (%v), want %q", b, err, filepath.Base(binPath))
+	}
 	if v, err := cliView(t, p); err != nil || v.Self != p.info.PeerID {
 		t.Fatalf("the re-executed node does not answer as itself: %v %q", err, v.Self)
 	}

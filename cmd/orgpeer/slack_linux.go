@@ -36,5 +36,12 @@ func setTimerSlack(d time.Duration) error {
 	if now, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); err != nil || time.Duration(now) < d {
 		return fmt.Errorf("timer slack: the kernel kept %v", time.Duration(now))
 	}
-	return fmt.Errorf("timer slack: %w", syscall.Exec("/proc/self/exe", os.Args, os.Environ()))
+	// The path the link /proc/self/exe names, not the link: the kernel
+	// names a process after the file it executes, and `ps`, `top` and
+	// `pkill orgpeer` would see "exe".
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("timer slack: %w", err)
+	}
+	return fmt.Errorf("timer slack: %w", syscall.Exec(exe, os.Args, os.Environ()))
 }
