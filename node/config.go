@@ -57,7 +57,14 @@ type Config struct {
 
 	MeshDegree int // GossipSub mesh degree D; 0 keeps GossipSub's defaults (see gossipOptions)
 	GCPercent  int // Go GC target that `orgpeer run` sets unless GOGC is in the environment; 0 leaves Go's 100
-	MaxProcs   int // GOMAXPROCS that `orgpeer run` sets unless GOMAXPROCS is in the environment; 0: one per core
+
+	// StartGCPercent is the Go GC target of `orgpeer run` while the node
+	// starts (StartupPeriod), when GCPercent is set; 0: GCPercent at once.
+	// A starting node allocates its peers, connections and streams in a
+	// burst, and with a small target the collector runs again and again
+	// while the machine is busiest.
+	StartGCPercent int
+	MaxProcs       int // GOMAXPROCS that `orgpeer run` sets unless GOMAXPROCS is in the environment; 0: one per core
 
 	// TimerSlack is how late, at most, the kernel may fire the timers of
 	// `orgpeer run` (Linux; 0 keeps the kernel's 50 µs). The node's timers
@@ -117,7 +124,8 @@ func LocalConfig() Config {
 	c.DHTConcurrency = 3 //
 	c.MeshDegree = 3     // each message reaches a node about twice, not six times
 	c.GCPercent = 50     // a smaller heap for a little more GC work
-	c.MaxProcs = 1       // many nodes share few cores: one P each spares the wake-ups of idle Ps
+	c.StartGCPercent = 200
+	c.MaxProcs = 1 // many nodes share few cores: one P each spares the wake-ups of idle Ps
 	c.FindInterval = 5 * time.Second
 	c.BackoffMin = 250 * time.Millisecond
 	c.BackoffMax = 5 * time.Second
@@ -168,6 +176,8 @@ func (c *Config) Validate() error {
 		return configErr("--max-peers must be at least 1")
 	case c.MeshDegree < 0 || c.MeshDegree == 1:
 		return configErr("the GossipSub mesh degree must be 0 (GossipSub's default) or at least 2, not %d", c.MeshDegree)
+	case c.GCPercent < 0 || c.StartGCPercent < 0:
+		return configErr("the GC targets (%d, %d at start) must not be negative", c.GCPercent, c.StartGCPercent)
 	case c.TimerSlack < 0 || c.TimerSlack > time.Second:
 		return configErr("the timer slack (%v) must be between 0 and 1s", c.TimerSlack)
 	case len(c.HostID) > maxHostLen:
@@ -193,6 +203,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// StartupPeriod is how long a node counts as starting: while it says it
+// wants everyone's heartbeat (helloFor intervals).
+func (c *Config) StartupPeriod() time.Duration { return helloFor * c.HeartbeatInterval }
 
 func (c *Config) viewConfig() orgs.Config {
 	return orgs.Config{

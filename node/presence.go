@@ -317,7 +317,7 @@ func (p *presence) heartbeat(ctx context.Context, full bool) {
 	m.Host = p.n.cfg.HostID
 	// A starting node wants everyone's heartbeat: peers answer with a
 	// greeting instead of making it wait for their next heartbeat.
-	m.Want = p.missing.Swap(false) || time.Since(p.started) < helloFor*p.n.cfg.HeartbeatInterval
+	m.Want = p.missing.Swap(false) || time.Since(p.started) < p.n.cfg.StartupPeriod()
 	addrs := listenAddrs(p.n.host)
 	joined := strings.Join(addrs, " ")
 	full = p.fullDue.Swap(false) || full || m.Seq <= startFull || joined != p.fullAddrs

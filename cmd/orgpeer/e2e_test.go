@@ -404,6 +404,41 @@ func TestRunRefusesForeignExpiredOrMissingCredential(t *testing.T) {
 	}
 }
 
+// TestRunRelaxesGCWhileStarting: a local node collects garbage with the
+// preset's start-up target while it starts, then with its own, as its
+// /metrics (the Go runtime's go_gc_gogc_percent) says.
+func TestRunRelaxesGCWhileStarting(t *testing.T) {
+	cfg := node.LocalConfig()
+	c := newTestCluster(t)
+	p := c.add("acme", "h", nil)
+	if err := c.start(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	gogc := func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		text, err := p.client.Metrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := metricValue(text, "go_gc_gogc_percent")
+		if !ok {
+			t.Fatal("no go_gc_gogc_percent in /metrics")
+		}
+		return v
+	}
+	if got := gogc(); got != float64(cfg.StartGCPercent) {
+		t.Fatalf("GC target while starting: %v, want %d", got, cfg.StartGCPercent)
+	}
+	deadline := time.Now().Add(cfg.StartupPeriod() + 10*time.Second)
+	for got := gogc(); got != float64(cfg.GCPercent); got = gogc() {
+		if time.Now().After(deadline) {
+			t.Fatalf("GC target %v after the start-up period, want %d", got, cfg.GCPercent)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestRunSetsTimerSlack: `orgpeer run` executes itself again with the
 // preset's timer slack, so that the Go runtime's threads inherit it; the
 // node that answers is that second image, with the same PID.

@@ -72,7 +72,7 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := setTimerSlack(cfg.TimerSlack); err != nil {
 		log.Warn("running with the kernel's timer slack", "err", err)
 	}
-	tuneRuntime(&cfg)
+	settleGC := tuneRuntime(&cfg)
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	n, err := node.New(startCtx, cfg, node.WithLogger(log))
@@ -87,7 +87,16 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	b, _ := json.Marshal(n.Info())
 	fmt.Fprintln(stdout, string(b))
 
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-settleGC:
+			settleGC = nil
+			debug.SetGCPercent(cfg.GCPercent)
+			debug.FreeOSMemory() // what the start-up heap no longer holds
+		}
+	}
 	log.Info("shutting down: announcing leave")
 	leaveCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	if err := n.Leave(leaveCtx); err != nil {
@@ -110,12 +119,26 @@ func newLogger(level string, asJSON bool) (*slog.Logger, error) {
 }
 
 // tuneRuntime applies the preset's Go runtime settings: the node owns this
-// process. GOGC and GOMAXPROCS in the environment take precedence.
-func tuneRuntime(cfg *node.Config) {
-	if cfg.GCPercent > 0 && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(cfg.GCPercent)
-	}
+// process. GOGC and GOMAXPROCS in the environment take precedence. While
+// the node starts, the GC target is StartGCPercent; the channel it returns
+// fires when GCPercent is due (nil: it is set already).
+//
+// Why (N = 20 nodes starting on 2 cores, local preset): with GOGC 50 from
+// the start, the collector took 12 % of a node's start-up CPU (perf); 200
+// while starting cut start-up CPU by 16 % and convergence by 0.26 s (five
+// interleaved pairs, every pair faster) for about 1.5 MB more RSS per node
+// once settled (400 cut more but cost 2 MB; 100 cut 11 % for 0.5 MB).
+func tuneRuntime(cfg *node.Config) (settle <-chan time.Time) {
 	if cfg.MaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(cfg.MaxProcs)
 	}
+	switch {
+	case cfg.GCPercent == 0 || os.Getenv("GOGC") != "":
+	case cfg.StartGCPercent > 0:
+		debug.SetGCPercent(cfg.StartGCPercent)
+		settle = time.After(cfg.StartupPeriod())
+	default:
+		debug.SetGCPercent(cfg.GCPercent)
+	}
+	return settle
 }
