@@ -23,11 +23,11 @@ func newMetrics() *nodeMetrics {
 		reg: prometheus.NewRegistry(),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_messages_total",
-			Help: "Pubsub messages from other peers by validation result and reason.",
+			Help: "Messages from other peers (pubsub and hello streams) by validation result and reason.",
 		}, []string{"result", "reason"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_messages_sent_total",
-			Help: "Messages this node published, by kind.",
+			Help: "Messages this node published, by kind (hello: sent on a hello stream to a neighbour).",
 		}, []string{"kind"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_peer_transitions_total",

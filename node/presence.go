@@ -80,7 +80,11 @@ func (p *presence) start(ctx context.Context) error {
 	if p.dir, err = p.join(ctx, directoryTS, p.validateDirectory, p.handleDirectory); err != nil {
 		return err
 	}
-	return p.follow(ctx, p.n.cfg.Org)
+	if err := p.follow(ctx, p.n.cfg.Org); err != nil {
+		return err
+	}
+	p.n.host.SetStreamHandler(HelloProtocol, p.handleHello)
+	return nil
 }
 
 // join joins a topic with its validator and starts its read loop.
@@ -256,6 +260,7 @@ func (p *presence) run(ctx context.Context) {
 }
 
 func (p *presence) close() {
+	p.n.host.RemoveStreamHandler(HelloProtocol)
 	for _, o := range p.followedOrgs() {
 		p.leave(OrgTopic(o), p.topics[o])
 	}
@@ -342,12 +347,16 @@ func (p *presence) heartbeat(ctx context.Context, full bool) {
 	}
 }
 
+// publishLeave publishes the node's leave on its topic and says it to its
+// neighbours on hello streams (sayGoodbye).
 func (p *presence) publishLeave(ctx context.Context) error {
 	p.leaving.Store(true)
-	if err := p.ownTopic().Publish(ctx, p.message(KindLeave).Encode()); err != nil {
+	leave := p.message(KindLeave).Encode()
+	if err := p.ownTopic().Publish(ctx, leave); err != nil {
 		return err
 	}
 	p.n.metrics.sent.WithLabelValues(KindLeave).Inc()
+	p.sayGoodbye(ctx, leave)
 	return nil
 }
 
@@ -383,39 +392,46 @@ func (p *presence) publishRevocation(ctx context.Context) {
 	p.n.metrics.sent.WithLabelValues(KindRevoke).Inc()
 }
 
-// validate is the checks every topic shares: decoding, the signer being the
-// claimed peer, and the per-sender rate. It records the verdict in metrics.
+// validate is the checks every topic shares (judge) for a message that
+// reached the node through via. It records the verdict in metrics.
 func (p *presence) validate(via peer.ID, m *pubsub.Message, check func(*received) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
 	if m.Local {
 		return pubsub.ValidationAccept
 	}
-	res, reason := func() (pubsub.ValidationResult, string) {
-		msg, err := DecodeMessage(m.Data, p.n.cfg.MaxMessageSize)
-		if err != nil {
-			return pubsub.ValidationReject, reasonOf(err)
-		}
-		from := m.GetFrom()
-		switch {
-		case msg.Peer == "":
-			msg.Peer = from.String()
-		case msg.Peer != from.String():
-			return pubsub.ValidationReject, "forged-sender"
-		}
-		if !p.limiter.allow(from) {
-			if via == from {
-				p.n.flood.strike(from) // flooding with its own messages
-			}
-			return pubsub.ValidationIgnore, "rate-limited"
-		}
-		r := &received{Message: msg}
-		res, reason := check(r)
-		if res == pubsub.ValidationAccept {
-			m.ValidatorData = r
-		}
-		return res, reason
-	}()
+	r, res, reason := p.judge(via, m.GetFrom(), m.Data, check)
+	if res == pubsub.ValidationAccept {
+		m.ValidatorData = r
+	}
 	p.n.metrics.countMessage(res, reason)
 	return res
+}
+
+// judge decodes a message that from wrote and that reached the node
+// through via, checks that from is the peer it claims to be and the
+// per-sender rate, then runs check. The message is returned when accepted.
+func (p *presence) judge(via, from peer.ID, data []byte, check func(*received) (pubsub.ValidationResult, string)) (*received, pubsub.ValidationResult, string) {
+	msg, err := DecodeMessage(data, p.n.cfg.MaxMessageSize)
+	if err != nil {
+		return nil, pubsub.ValidationReject, reasonOf(err)
+	}
+	switch {
+	case msg.Peer == "":
+		msg.Peer = from.String()
+	case msg.Peer != from.String():
+		return nil, pubsub.ValidationReject, "forged-sender"
+	}
+	if !p.limiter.allow(from) {
+		if via == from {
+			p.n.flood.strike(from) // flooding with its own messages
+		}
+		return nil, pubsub.ValidationIgnore, "rate-limited"
+	}
+	r := &received{Message: msg}
+	res, reason := check(r)
+	if res != pubsub.ValidationAccept {
+		r = nil
+	}
+	return r, res, reason
 }
 
 func (p *presence) validateDirectory(_ context.Context, via peer.ID, m *pubsub.Message) pubsub.ValidationResult {
@@ -524,20 +540,26 @@ func (p *presence) handleOrg(m *pubsub.Message, r *received) {
 	ver := orgs.Version{Epoch: r.Epoch, Seq: r.Seq}
 	switch r.Kind {
 	case KindHeartbeat:
-		hb := orgs.Heartbeat{PeerID: r.Peer, Org: r.Org, Version: ver, Host: r.Host,
-			Addrs: r.Addrs, Direct: m.ReceivedFrom == m.GetFrom(), Verified: r.verified}
-		if r.verified {
-			hb.OrgID, hb.Serial = string(r.member.OrgID), r.member.Serial
-		}
-		out := p.n.view.ApplyHeartbeat(hb)
-		if out == orgs.Added || out == orgs.Rejoined {
-			p.n.view.SetConnected(r.Peer, p.n.isConnected(r.Peer))
-		}
+		p.applyHeartbeat(r, m.ReceivedFrom == m.GetFrom())
 		if r.Want {
 			p.answerWant(m.GetFrom())
 		}
 	case KindLeave:
 		p.n.view.ApplyLeave(r.Peer, ver)
+	}
+}
+
+// applyHeartbeat applies an accepted heartbeat to the view; direct says
+// that it came from its sender itself, not relayed.
+func (p *presence) applyHeartbeat(r *received, direct bool) {
+	hb := orgs.Heartbeat{PeerID: r.Peer, Org: r.Org, Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
+		Host: r.Host, Addrs: r.Addrs, Direct: direct, Verified: r.verified}
+	if r.verified {
+		hb.OrgID, hb.Serial = string(r.member.OrgID), r.member.Serial
+	}
+	out := p.n.view.ApplyHeartbeat(hb)
+	if out == orgs.Added || out == orgs.Rejoined {
+		p.n.view.SetConnected(r.Peer, p.n.isConnected(r.Peer))
 	}
 }
 

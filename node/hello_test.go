@@ -1,0 +1,172 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// bareHost is a libp2p host without pubsub: whatever a node learns from it
+// comes through the hello stream.
+func bareHost(t *testing.T, target *Node) host.Host {
+	t.Helper()
+	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	if err := h.Connect(context.Background(), peer.AddrInfo{ID: target.Host().ID(), Addrs: target.Host().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// sayHelloRaw sends data on a hello stream from h to the node and returns
+// the node's answer.
+func sayHelloRaw(t *testing.T, h host.Host, to *Node, data []byte) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := h.NewStream(ctx, to.Host().ID(), HelloProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := s.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	s.CloseWrite()
+	answer, _ := io.ReadAll(s)
+	return answer
+}
+
+// TestHelloCountsANeighbourAtOnce: a peer that has only said hello, with a
+// valid credential, is counted alive and verified, and the node answers
+// with its own full heartbeat.
+func TestHelloCountsANeighbourAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	acme := mustOrgKey(t, "acme")
+	if err := acme.Save(filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "acme")
+	cfg.Trust = []string{filepath.Join(dir, "acme.org")}
+	n := newTestNode(t, cfg)
+	h := bareHost(t, n)
+	cred, err := acme.Issue(h.ID(), time.Now().Add(-time.Minute), time.Hour, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
+	answer := sayHelloRaw(t, h, n, hello.Encode())
+	m, err := DecodeMessage(answer, cfg.MaxMessageSize)
+	if err != nil {
+		t.Fatalf("the node's answer: %v", err)
+	}
+	if m.Kind != KindHeartbeat || m.Org != "acme" || len(m.Addrs) == 0 || m.Epoch == 0 || m.Seq == 0 {
+		t.Fatalf("the node's answer is not its full heartbeat: %+v", m)
+	}
+	p, ok := n.View().Get(h.ID().String())
+	if !ok || p.State != orgs.StateAlive || !p.Verified || p.Host != "bare" {
+		t.Fatalf("after its hello the bare peer is %+v (known %v), want alive and verified", p, ok)
+	}
+	if c := counter(n, "accepted", "ok"); c < 1 {
+		t.Fatalf("accepted messages: %v", c)
+	}
+	// The same hello again is an old version: ignored, not counted twice.
+	sayHelloRaw(t, h, n, hello.Encode())
+	if c := counter(n, "ignored", "stale"); c < 1 {
+		t.Fatalf("a replayed hello was not ignored as stale (%v)", c)
+	}
+	// A goodbye: the peer has left, and is not answered.
+	leave := &Message{Kind: KindLeave, Org: "acme", Epoch: 1, Seq: 2}
+	if answer := sayHelloRaw(t, h, n, leave.Encode()); len(answer) != 0 {
+		t.Fatalf("a goodbye was answered: %q", answer)
+	}
+	if p, _ := n.View().Get(h.ID().String()); p.State != orgs.StateLeft {
+		t.Fatalf("after its goodbye the bare peer is %v, want left", p.State)
+	}
+}
+
+// TestLeaveSaysGoodbyeToNeighbours: a leaving node sends its leave on a
+// hello stream to each neighbour that speaks the protocol.
+func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
+	n := newTestNode(t, testConfig(t, "acme"))
+	h := bareHost(t, n)
+	got := make(chan []byte, 16)
+	h.SetStreamHandler(HelloProtocol, func(s network.Stream) {
+		defer s.Close()
+		data, _ := io.ReadAll(s)
+		select {
+		case got <- data:
+		default:
+		}
+	})
+	// The node learns that h speaks hello from identify's push.
+	eventually(t, 10*time.Second, func() string {
+		if ok, _ := n.Host().Peerstore().SupportsProtocols(h.ID(), HelloProtocol); len(ok) == 0 {
+			return "the node does not know that its neighbour speaks hello"
+		}
+		return ""
+	})
+	if err := n.Leave(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case data := <-got:
+			m, err := DecodeMessage(data, n.cfg.MaxMessageSize)
+			if err != nil || m.Kind != KindLeave || m.Org != "acme" {
+				continue // a hello from before the leave
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no goodbye within 5s of the leave")
+		}
+	}
+}
+
+// TestHelloRejectsBadInput: hostile hellos are rejected and counted; the
+// node counts nothing from them and keeps answering.
+func TestHelloRejectsBadInput(t *testing.T) {
+	cfg := testConfig(t, "acme")
+	n := newTestNode(t, cfg)
+	h := bareHost(t, n)
+	cases := []struct {
+		name, result, reason string
+		data                 []byte
+	}{
+		{"garbage", "rejected", "malformed", []byte{0xff, 0xff, 0xff, 0x01}},
+		{"oversized", "rejected", "oversized", bytes.Repeat([]byte{0}, cfg.MaxMessageSize+1)},
+		{"a directory listing", "rejected", "wrong-kind", (&Message{Kind: KindDirectory, Orgs: []string{"acme"}}).Encode()},
+		{"another peer's name", "rejected", "forged-sender",
+			(&Message{Kind: KindHeartbeat, Peer: n.Info().PeerID, Org: "acme", Epoch: 1, Seq: 1}).Encode()},
+	}
+	for _, tc := range cases {
+		before := counter(n, tc.result, tc.reason)
+		sayHelloRaw(t, h, n, tc.data)
+		if got := counter(n, tc.result, tc.reason); got != before+1 {
+			t.Errorf("%s: %s/%s counted %v times, want %v", tc.name, tc.result, tc.reason, got, before+1)
+		}
+	}
+	if _, ok := n.View().Get(h.ID().String()); ok {
+		t.Fatal("a hostile hello put its sender in the view")
+	}
+	if s := n.View().Snapshot(); s.OrgCounts("acme").Alive != 1 {
+		t.Fatalf("acme counts %d alive after hostile hellos, want 1 (the node itself)", s.OrgCounts("acme").Alive)
+	}
+}
