@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -30,12 +31,7 @@ type attacker struct {
 
 func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option) *attacker {
 	t.Helper()
-	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h, priv := newTestHost(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	// Flood publishing: the attacker sends straight to the target whether
@@ -66,6 +62,19 @@ func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option
 		return ""
 	})
 	return &attacker{priv: priv, id: h.ID(), topic: tp, sub: sub}
+}
+
+// newTestHost is a plain libp2p host on loopback TCP with a fresh
+// identity, closed when the test ends.
+func newTestHost(t *testing.T) (host.Host, crypto.PrivKey) {
+	t.Helper()
+	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, priv
 }
 
 func (a *attacker) publish(t *testing.T, m *Message, opts ...pubsub.PubOpt) {

@@ -49,9 +49,8 @@ func (p *presence) helloNeighbours(ctx context.Context) {
 		return
 	}
 	defer sub.Close()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	slots := make(chan struct{}, helloParallel)
+	exchanges := newPool(helloParallel)
+	defer exchanges.wait()
 	last := map[peer.ID]time.Time{} // owned by this loop
 	for {
 		var ev event.EvtPeerIdentificationCompleted
@@ -72,21 +71,41 @@ func (p *presence) helloNeighbours(ctx context.Context) {
 			clear(last)
 		}
 		last[ev.Peer] = time.Now()
-		select {
-		case <-ctx.Done():
+		if !exchanges.run(ctx, func() { p.sayHello(ctx, ev.Peer) }) {
 			return
-		case slots <- struct{}{}:
 		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			p.sayHello(ctx, ev.Peer)
-		})
 	}
 }
 
-// sayHello opens a hello stream to peer: it sends this node's hello and
-// takes the peer's answer.
-func (p *presence) sayHello(ctx context.Context, to peer.ID) {
+// pool runs functions on at most a fixed number of goroutines at once.
+type pool struct {
+	wg    sync.WaitGroup
+	slots chan struct{}
+}
+
+func newPool(n int) *pool { return &pool{slots: make(chan struct{}, n)} }
+
+// run starts f once a slot is free; it reports false, without starting f,
+// if ctx ends first.
+func (b *pool) run(ctx context.Context, f func()) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case b.slots <- struct{}{}:
+	}
+	b.wg.Go(func() {
+		defer func() { <-b.slots }()
+		f()
+	})
+	return true
+}
+
+// wait waits for every function started.
+func (b *pool) wait() { b.wg.Wait() }
+
+// helloStream opens a hello stream to peer, bounded by helloTimeout, and
+// hands it to f; the stream is closed after f.
+func (p *presence) helloStream(ctx context.Context, to peer.ID, f func(network.Stream)) {
 	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	defer cancel()
 	s, err := p.n.host.NewStream(ctx, to, HelloProtocol)
@@ -95,14 +114,22 @@ func (p *presence) sayHello(ctx context.Context, to peer.ID) {
 	}
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(helloTimeout))
-	if !p.writeHello(s) {
-		s.Reset()
-		return
-	}
-	s.CloseWrite()
-	if data, ok := p.readHello(s); ok {
-		p.receiveHello(to, data)
-	}
+	f(s)
+}
+
+// sayHello opens a hello stream to peer: it sends this node's hello and
+// takes the peer's answer.
+func (p *presence) sayHello(ctx context.Context, to peer.ID) {
+	p.helloStream(ctx, to, func(s network.Stream) {
+		if !p.writeHello(s) {
+			s.Reset()
+			return
+		}
+		s.CloseWrite()
+		if data, ok := p.readHello(s); ok {
+			p.receiveHello(to, data)
+		}
+	})
 }
 
 // handleHello answers a peer's hello stream with this node's own; a
@@ -126,32 +153,21 @@ func (p *presence) handleHello(s network.Stream) {
 // share a GossipSub mesh with it, and would miss a leave that only travels
 // on the topic: they would see a failure.
 func (p *presence) sayGoodbye(ctx context.Context, leave []byte) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	slots := make(chan struct{}, helloParallel)
+	goodbyes := newPool(helloParallel)
+	defer goodbyes.wait()
 	for _, to := range p.n.host.Network().Peers() {
 		if ok, err := p.n.host.Peerstore().SupportsProtocols(to, HelloProtocol); err != nil || len(ok) == 0 {
 			continue
 		}
-		select {
-		case <-ctx.Done():
+		if !goodbyes.run(ctx, func() {
+			p.helloStream(ctx, to, func(s network.Stream) {
+				if _, err := s.Write(leave); err != nil {
+					s.Reset()
+				}
+			})
+		}) {
 			return
-		case slots <- struct{}{}:
 		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			sctx, cancel := context.WithTimeout(ctx, helloTimeout)
-			defer cancel()
-			s, err := p.n.host.NewStream(sctx, to, HelloProtocol)
-			if err != nil {
-				return
-			}
-			defer s.Close()
-			s.SetDeadline(time.Now().Add(helloTimeout))
-			if _, err := s.Write(leave); err != nil {
-				s.Reset()
-			}
-		})
 	}
 }
 

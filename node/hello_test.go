@@ -3,14 +3,11 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"io"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,12 +19,7 @@ import (
 // comes through the hello stream.
 func bareHost(t *testing.T, target *Node) host.Host {
 	t.Helper()
-	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h, _ := newTestHost(t)
 	if err := h.Connect(context.Background(), peer.AddrInfo{ID: target.Host().ID(), Addrs: target.Host().Addrs()}); err != nil {
 		t.Fatal(err)
 	}
