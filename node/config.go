@@ -124,7 +124,7 @@ func LocalConfig() Config {
 	c.DHTConcurrency = 3   //
 	c.MeshDegree = 3       // each message reaches a node about twice, not six times
 	c.GCPercent = 50       // a smaller heap for a little more GC work
-	c.StartGCPercent = 200 // while starting: fewer collections in the start-up burst
+	c.StartGCPercent = 100 // while starting: fewer collections in the start-up burst
 	c.MaxProcs = 1         // many nodes share few cores: one P each spares the wake-ups of idle Ps
 	c.FindInterval = 5 * time.Second
 	c.BackoffMin = 250 * time.Millisecond

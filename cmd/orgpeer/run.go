@@ -124,10 +124,10 @@ func newLogger(level string, asJSON bool) (*slog.Logger, error) {
 // fires when GCPercent is due (nil: it is set already).
 //
 // Why (N = 20 nodes starting on 2 cores, local preset): with GOGC 50 from
-// the start, the collector took 12 % of a node's start-up CPU (perf); 200
-// while starting cut start-up CPU by 16 % and convergence by 0.26 s (five
-// interleaved pairs, every pair faster) for about 1.5 MB more RSS per node
-// once settled (400 cut more but cost 2 MB; 100 cut 11 % for 0.5 MB).
+// the start, the collector took 12 % of a node's start-up CPU (perf). 100
+// while starting cut start-up CPU by 11 % (five interleaved pairs) for
+// 0.5 MB more RSS per node once settled; 200 cut 9-16 % but cost 2 MB, 400
+// more still.
 func tuneRuntime(cfg *node.Config) (settle <-chan time.Time) {
 	if cfg.MaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(cfg.MaxProcs)
