@@ -206,7 +206,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 
 	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.orgsToFind) })
 	n.wg.Go(func() { n.pres.run(runCtx) })
-	n.wg.Go(func() { n.pres.greetNewcomers(runCtx, n.pres.ownTopic(), n.pres.greet) })
+	n.wg.Go(func() { n.pres.answerWants(runCtx, n.pres.greet) })
 	n.wg.Go(func() { n.pres.helloNeighbours(runCtx) })
 	n.wg.Go(func() { n.watchConnections(runCtx) })
 	if cfg.ProbeAfter > 0 {

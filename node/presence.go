@@ -44,7 +44,7 @@ type presence struct {
 	fullAddrs string // the addresses the last full heartbeat carried; owned by publishHeartbeat's callers, under pubMu
 	pubMu     sync.Mutex
 	answered  map[peer.ID]time.Time // under mu
-	greetAsk  chan struct{}         // a greeting is due: greetNewcomers sends it
+	greetAsk  chan struct{}         // a greeting is due: answerWants sends it
 	started   time.Time             // when presence was created: Want while starting
 
 	mu     sync.Mutex
