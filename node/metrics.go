@@ -16,6 +16,7 @@ type nodeMetrics struct {
 	credMissing prometheus.Counter
 	fullSent    prometheus.Counter
 	probes      *prometheus.CounterVec // result
+	copies      prometheus.Counter
 }
 
 func newMetrics() *nodeMetrics {
@@ -45,8 +46,12 @@ func newMetrics() *nodeMetrics {
 			Name: "orgpeer_probes_total",
 			Help: "Probes of silent peers: gone (every TCP address refused: suspect at once) or inconclusive.",
 		}, []string{"result"}),
+		copies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orgpeer_copies_dropped_total",
+			Help: "Copies of a pubsub message dropped before validation because an earlier copy was still waiting for it.",
+		}),
 	}
-	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes,
+	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.copies,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -158,10 +158,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 
 	n.metrics = newMetrics()
 	n.flood = newFloodScore()
+	inflight := newInFlight(inFlightMax, n.metrics.copies.Inc)
 	n.ps, err = pubsub.NewGossipSub(runCtx, n.host, append(gossipOptions(&cfg),
 		pubsub.WithMaxMessageSize(64<<10),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithRawTracer(rejectTracer{n.metrics, n.flood}),
+		pubsub.WithRawTracer(rejectTracer{n.metrics, inflight, n.flood}),
+		pubsub.WithAppSpecificRpcInspector(inflight.inspect),
 		pubsub.WithPeerScore(peerScoreParams(n.flood), peerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.flood.inspect), time.Second),
 		pubsub.WithValidateThrottle(256),

@@ -17,8 +17,9 @@ import (
 // A peer whose own messages overflow the validation queue is flooding, as
 // much as one whose messages the rate limiter refuses: both earn strikes.
 type rejectTracer struct {
-	m     *nodeMetrics
-	flood *floodScore
+	m        *nodeMetrics
+	inflight *inFlight
+	flood    *floodScore
 }
 
 var _ pubsub.RawTracer = rejectTracer{}
@@ -28,6 +29,7 @@ func (t rejectTracer) RejectMessage(msg *pubsub.Message, reason string) {
 	case pubsub.RejectValidationFailed, pubsub.RejectValidationIgnored:
 		return
 	case pubsub.RejectValidationQueueFull, pubsub.RejectValidationThrottled:
+		t.inflight.forget(msg) // never validated: a later copy may be
 		if from := msg.GetFrom(); from != "" && from == msg.ReceivedFrom {
 			t.flood.strike(from)
 		}
