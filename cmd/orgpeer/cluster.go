@@ -181,6 +181,10 @@ func (c *cluster) start(ctx context.Context, p *proc) error {
 	c.mu.Unlock()
 
 	deadline := time.Now().Add(30 * time.Second)
+	// node.json appears about 0.1 s after the start on an idle machine:
+	// look often at first, so that a launch that waits for the seed does
+	// not wait for the poll as well.
+	wait := 5 * time.Millisecond
 	for {
 		info, err := node.ReadInfo(p.dataDir)
 		if err == nil {
@@ -197,8 +201,9 @@ func (c *cluster) start(ctx context.Context, p *proc) error {
 			return fmt.Errorf("%s exited during start-up (see %s)", p.name, filepath.Join(c.dir, p.name+".log"))
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, 50*time.Millisecond)
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s wrote no node.json within 30s", p.name)
 		}
