@@ -174,8 +174,9 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 	eventually(t, 20*time.Second, verified(nodes, map[string]int{"acme": 2, "globex": 2}))
 	eventually(t, 10*time.Second, func() string { // everyone past its full heartbeats
 		for i, n := range nodes {
-			if n.pres.seq.Load() <= startFull+1 {
-				return fmt.Sprintf("node %d still starting", i)
+			full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat))
+			if all <= full {
+				return fmt.Sprintf("node %d still starting: %v heartbeats, all full", i, all)
 			}
 		}
 		return ""

@@ -70,9 +70,11 @@ func (p *presence) helloNeighbours(ctx context.Context) {
 		if len(last) >= p.n.cfg.MaxKnownPeers {
 			clear(last)
 		}
-		last[ev.Peer] = time.Now()
-		if !exchanges.run(ctx, func() { p.sayHello(ctx, ev.Peer) }) {
-			return
+		// Never wait for a slot here: the event bus waits for a full
+		// subscription, and identify with it. Without a free slot the
+		// peer gets no hello; the topic still carries heartbeats.
+		if exchanges.try(func() { p.sayHello(ctx, ev.Peer) }) {
+			last[ev.Peer] = time.Now()
 		}
 	}
 }
@@ -93,11 +95,27 @@ func (b *pool) run(ctx context.Context, f func()) bool {
 		return false
 	case b.slots <- struct{}{}:
 	}
+	b.start(f)
+	return true
+}
+
+// try starts f if a slot is free and reports whether it did.
+func (b *pool) try(f func()) bool {
+	select {
+	case b.slots <- struct{}{}:
+	default:
+		return false
+	}
+	b.start(f)
+	return true
+}
+
+// start runs f in the slot taken for it.
+func (b *pool) start(f func()) {
 	b.wg.Go(func() {
 		defer func() { <-b.slots }()
 		f()
 	})
-	return true
 }
 
 // wait waits for every function started.

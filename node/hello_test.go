@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -92,6 +94,20 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 	if p, _ := n.View().Get(h.ID().String()); p.State != orgs.StateLeft {
 		t.Fatalf("after its goodbye the bare peer is %v, want left", p.State)
 	}
+	// Hellos take sequence numbers, but not the place of the first full
+	// heartbeats: those still number startFull.
+	for i := range 6 {
+		sayHelloRaw(t, h, n, (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
+	}
+	eventually(t, 10*time.Second, func() string {
+		if all := testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat)); all <= startFull {
+			return fmt.Sprintf("%v heartbeats sent", all)
+		}
+		return ""
+	})
+	if full := testutil.ToFloat64(n.metrics.fullSent); full < startFull {
+		t.Fatalf("%v of the first heartbeats were full, want %d", full, startFull)
+	}
 }
 
 // TestLeaveSaysGoodbyeToNeighbours: a leaving node sends its leave on a
@@ -161,4 +177,27 @@ func TestHelloRejectsBadInput(t *testing.T) {
 	if s := n.View().Snapshot(); s.OrgCounts("acme").Alive != 1 {
 		t.Fatalf("acme counts %d alive after hostile hellos, want 1 (the node itself)", s.OrgCounts("acme").Alive)
 	}
+}
+
+// TestPoolTryNeverWaits: with every slot taken, try refuses at once; run
+// waits for a slot or for its context.
+func TestPoolTryNeverWaits(t *testing.T) {
+	b := newPool(1)
+	release := make(chan struct{})
+	if !b.try(func() { <-release }) {
+		t.Fatal("try refused with a free slot")
+	}
+	if b.try(func() {}) {
+		t.Fatal("try started a second function in a pool of one")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if b.run(ctx, func() {}) {
+		t.Fatal("run started without a free slot")
+	}
+	close(release)
+	if !b.run(context.Background(), func() {}) {
+		t.Fatal("run did not start once the slot was free")
+	}
+	b.wait()
 }

@@ -42,6 +42,7 @@ type presence struct {
 	missing   atomic.Bool
 	fullDue   atomic.Bool
 	fullAddrs string // the addresses the last full heartbeat carried; owned by publishHeartbeat's callers, under pubMu
+	beats     int    // heartbeats published (hellos aside: they take sequence numbers too); under pubMu
 	pubMu     sync.Mutex
 	answered  map[peer.ID]time.Time // under mu
 	greetAsk  chan struct{}         // a greeting is due: answerWants sends it
@@ -325,7 +326,8 @@ func (p *presence) heartbeat(ctx context.Context, full bool) {
 	m.Want = p.missing.Swap(false) || time.Since(p.started) < p.n.cfg.StartupPeriod()
 	addrs := listenAddrs(p.n.host)
 	joined := strings.Join(addrs, " ")
-	full = p.fullDue.Swap(false) || full || m.Seq <= startFull || joined != p.fullAddrs
+	p.beats++
+	full = p.fullDue.Swap(false) || full || p.beats <= startFull || joined != p.fullAddrs
 	if cred := p.n.member.cred; cred != nil {
 		m.CredID = p.n.member.credID
 		if full {
