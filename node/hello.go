@@ -233,10 +233,7 @@ func (p *presence) receiveHello(from peer.ID, data []byte) string {
 		case !p.follows(r.Org):
 			return pubsub.ValidationIgnore, "not-followed"
 		case r.Kind == KindLeave:
-			if p.n.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
-				return pubsub.ValidationIgnore, "stale"
-			}
-			return pubsub.ValidationAccept, ""
+			return p.checkLeave(r)
 		}
 		return p.checkHeartbeat(r)
 	})

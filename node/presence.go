@@ -455,10 +455,7 @@ func (p *presence) orgValidator(org string) pubsub.ValidatorEx {
 			case KindHeartbeat:
 				return p.checkHeartbeat(r)
 			case KindLeave:
-				if p.n.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
-					return pubsub.ValidationIgnore, "stale"
-				}
-				return pubsub.ValidationAccept, ""
+				return p.checkLeave(r)
 			case KindRevoke:
 				return p.checkRevocation(r)
 			}
@@ -495,6 +492,14 @@ func (p *presence) checkHeartbeat(r *received) (pubsub.ValidationResult, string)
 		return pubsub.ValidationIgnore, "unverified"
 	}
 	r.verified, r.member = verified, member
+	return pubsub.ValidationAccept, ""
+}
+
+// checkLeave drops a leave older than what the node knows of its sender.
+func (p *presence) checkLeave(r *received) (pubsub.ValidationResult, string) {
+	if p.n.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
+		return pubsub.ValidationIgnore, "stale"
+	}
 	return pubsub.ValidationAccept, ""
 }
 
