@@ -167,7 +167,7 @@ func (p *presence) followedOrgs() []string {
 func (p *presence) reconcile(ctx context.Context) {
 	want := map[string]bool{p.n.cfg.Org: true}
 	for _, o := range p.n.view.Orgs() {
-		if len(p.n.cfg.Watch) == 0 || slices.Contains(p.n.cfg.Watch, o) {
+		if p.follows(o) {
 			want[o] = true
 		}
 	}
