@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
 	"syscall"
 	"time"
 
@@ -35,8 +34,8 @@ const (
 // first proved nothing (a process that is shutting down may still accept
 // a connection).
 func (n *Node) probeLoop(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	probes := newPool(probeParallel)
+	defer probes.wait()
 	t := time.NewTimer(n.cfg.ProbeAfter)
 	defer t.Stop()
 	type probe struct {
@@ -44,7 +43,6 @@ func (n *Node) probeLoop(ctx context.Context) {
 		again time.Time // when to probe it once more; zero: done
 	}
 	probed := map[string]probe{}
-	sem := make(chan struct{}, probeParallel)
 	secondAfter := max((n.cfg.LivenessWindow-n.cfg.ProbeAfter)/2, probeGap)
 	for {
 		select {
@@ -69,18 +67,7 @@ func (n *Node) probeLoop(ctx context.Context) {
 			default:
 				pr.again = time.Time{}
 			}
-			select {
-			case sem <- struct{}{}:
-			default:
-				next = min(next, probeRetry) // busy: look again soon
-				continue
-			}
-			probed[p.PeerID] = pr
-			if !pr.again.IsZero() {
-				next = min(next, secondAfter)
-			}
-			wg.Go(func() {
-				defer func() { <-sem }()
+			started := probes.try(func() {
 				gone := refusedEverywhere(ctx, p.Addrs, probeTimeout)
 				switch {
 				case ctx.Err() != nil:
@@ -90,6 +77,14 @@ func (n *Node) probeLoop(ctx context.Context) {
 					n.metrics.probes.WithLabelValues("inconclusive").Inc()
 				}
 			})
+			if !started {
+				next = min(next, probeRetry) // busy: look again soon
+				continue
+			}
+			probed[p.PeerID] = pr
+			if !pr.again.IsZero() {
+				next = min(next, secondAfter)
+			}
 		}
 		for id := range probed {
 			if !still[id] {
