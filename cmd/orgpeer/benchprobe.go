@@ -180,12 +180,16 @@ type cpuTimes struct {
 }
 
 // stealPct is the share of all cores' time that the hypervisor took from
-// a to b.
-func stealPct(a, b cpuTimes) float64 {
-	return 100 * (b.steal - a.steal).Seconds() / (b.total - a.total).Seconds()
+// a to b; ok is false when either reading failed (zero) or no time passed.
+func stealPct(a, b cpuTimes) (pct float64, ok bool) {
+	if a.total == 0 || b.total <= a.total {
+		return 0, false
+	}
+	return 100 * (b.steal - a.steal).Seconds() / (b.total - a.total).Seconds(), true
 }
 
-// machineCPU reads the machine's CPU times from the first line of /proc/stat.
+// machineCPU reads the machine's CPU times from the first line of /proc/stat;
+// on failure they are zero, which stealPct refuses.
 func machineCPU() (cpuTimes, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -231,12 +235,11 @@ func waitQuiet(ctx context.Context, log *slog.Logger, max time.Duration) bool {
 		if !discovery.Sleep(ctx, 2*time.Second) {
 			return false
 		}
-		b, err := machineCPU()
-		if err != nil || b.total <= a.total {
-			return true
-		}
-		st := stealPct(a, b)
+		b, _ := machineCPU()
+		st, ok := stealPct(a, b)
 		switch {
+		case !ok:
+			return true
 		case st < quietSteal:
 			return true
 		case time.Now().After(deadline):

@@ -106,15 +106,16 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	if err != nil {
 		return nil, err
 	}
-	m0, err0 := machineCPU()
+	m0, _ := machineCPU()
 	lat, floorLat, err := apiLatencyWithFloor(ctx, hc, apis, floor.addr, o.apiRate, o.apiRequests)
 	floor.stop()
 	if err != nil {
 		return nil, err
 	}
 	fig["api_floor_p99_ms"] = msOf(nearestRank(floorLat, 99))
-	if m1, err := machineCPU(); err == nil && err0 == nil && m1.total > m0.total {
-		fig["steal_api_pct"] = stealPct(m0, m1)
+	m1, _ := machineCPU()
+	if st, ok := stealPct(m0, m1); ok {
+		fig["steal_api_pct"] = st
 	}
 	fig["api_p50_ms"] = msOf(nearestRank(lat, 50))
 	fig["api_p99_ms"] = msOf(nearestRank(lat, 99))
@@ -235,7 +236,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 		s.m, err = scrapeMetrics(sctx, hc, p.info.API)
 		return s, err
 	}
-	m0, err0 := machineCPU()
+	m0, _ := machineCPU()
 	self0, _ := procCPU(os.Getpid())
 	first := make([]sample, len(ps))
 	for i, p := range ps {
@@ -247,7 +248,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	if !discovery.Sleep(ctx, window) {
 		return ctx.Err()
 	}
-	m1, err := machineCPU()
+	m1, _ := machineCPU()
 	self1, _ := procCPU(os.Getpid())
 	var nodesCPU time.Duration
 	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
@@ -280,12 +281,12 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	// Details behind the traffic, in the JSON only (see detailKeys).
 	fig["pubsub_in_avg_kBps"], fig["dht_in_avg_kBps"] = meanOf(psIn), meanOf(dhtIn)
 	fig["messages_in_avg_per_s"] = meanOf(msgs)
-	if err == nil && err0 == nil && m1.total > m0.total {
+	if st, ok := stealPct(m0, m1); ok {
 		// The machine's busy time not spent by the nodes, the benchmark or
 		// the hypervisor: other work that inflates every figure of this run.
 		others := (m1.busy - m0.busy) - (m1.steal - m0.steal) - nodesCPU - (self1 - self0)
 		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(m1.total-m0.total).Seconds())
-		fig["steal_idle_pct"] = stealPct(m0, m1)
+		fig["steal_idle_pct"] = st
 	}
 	if m := meanOf(msgs); m > 0 {
 		fig["pubsub_bytes_per_message"] = meanOf(psIn) * 1e3 / m
