@@ -109,13 +109,10 @@ func counter(n *Node, result, reason string) float64 {
 }
 
 func TestAttacksFail(t *testing.T) {
-	dir := t.TempDir()
-	acme, globex := mustOrgKey(t, "acme"), mustOrgKey(t, "globex")
-	if err := acme.Save(filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")); err != nil {
-		t.Fatal(err)
-	}
+	acme, acmePub := savedOrgKey(t, "acme")
+	globex := mustOrgKey(t, "globex")
 	cfg := testConfig(t, "acme")
-	cfg.Trust = []string{filepath.Join(dir, "acme.org")}
+	cfg.Trust = []string{acmePub}
 	cfg.SenderBurst, cfg.SenderRate = 40, 10
 	victim := newTestNode(t, cfg)
 	att := newAttacker(t, victim, OrgTopic("acme"))
@@ -268,6 +265,19 @@ func TestAttacksFail(t *testing.T) {
 	if again.member.trust.RevocationOf(acme.ID) == nil {
 		t.Fatal("revocation list lost across a restart")
 	}
+}
+
+// savedOrgKey makes an org key and saves it in a temporary directory; it
+// returns the key and the path of its public .org file, for cfg.Trust.
+func savedOrgKey(t *testing.T, name string) (*orgs.OrgKey, string) {
+	t.Helper()
+	k := mustOrgKey(t, name)
+	dir := t.TempDir()
+	pub := filepath.Join(dir, name+".org")
+	if err := k.Save(filepath.Join(dir, name+".orgkey"), pub); err != nil {
+		t.Fatal(err)
+	}
+	return k, pub
 }
 
 func mustOrgKey(t *testing.T, name string) *orgs.OrgKey {

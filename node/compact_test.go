@@ -45,10 +45,7 @@ func (a *attacker) nextFrom(t *testing.T, id peer.ID, timeout time.Duration, wan
 // refused credential just as the full one.
 func TestCompactHeartbeats(t *testing.T) {
 	dir := t.TempDir()
-	acme := mustOrgKey(t, "acme")
-	if err := acme.Save(filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")); err != nil {
-		t.Fatal(err)
-	}
+	acme, acmePub := savedOrgKey(t, "acme")
 	now := time.Now()
 	issue := func(p peer.ID, from time.Time, serial uint64) []byte {
 		c, err := acme.Issue(p, from, time.Hour, serial)
@@ -58,7 +55,7 @@ func TestCompactHeartbeats(t *testing.T) {
 		return c
 	}
 	cfg := testConfig(t, "acme")
-	cfg.Trust = []string{filepath.Join(dir, "acme.org")}
+	cfg.Trust = []string{acmePub}
 	cfg.SenderBurst, cfg.SenderRate = 40, 10
 	priv, err := LoadOrCreateIdentity(cfg.DataDir)
 	if err != nil {
@@ -129,15 +126,11 @@ func TestCompactHeartbeats(t *testing.T) {
 // compact ones; a node that joins later still counts every member
 // verified, through greetings and its Want.
 func TestLateJoinerVerifiesEveryone(t *testing.T) {
-	dir := t.TempDir()
 	keys := map[string]*orgs.OrgKey{}
 	var trust []string
 	for _, name := range []string{"acme", "globex"} {
-		keys[name] = mustOrgKey(t, name)
-		pub := filepath.Join(dir, name+".org")
-		if err := keys[name].Save(filepath.Join(dir, name+".orgkey"), pub); err != nil {
-			t.Fatal(err)
-		}
+		k, pub := savedOrgKey(t, name)
+		keys[name] = k
 		trust = append(trust, pub)
 	}
 	withCred := func(cfg *Config) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -52,13 +51,9 @@ func sayHelloRaw(t *testing.T, h host.Host, to *Node, data []byte) []byte {
 // valid credential, is counted alive and verified, and the node answers
 // with its own full heartbeat.
 func TestHelloCountsANeighbourAtOnce(t *testing.T) {
-	dir := t.TempDir()
-	acme := mustOrgKey(t, "acme")
-	if err := acme.Save(filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")); err != nil {
-		t.Fatal(err)
-	}
+	acme, acmePub := savedOrgKey(t, "acme")
 	cfg := testConfig(t, "acme")
-	cfg.Trust = []string{filepath.Join(dir, "acme.org")}
+	cfg.Trust = []string{acmePub}
 	n := newTestNode(t, cfg)
 	h := bareHost(t, n)
 	cred, err := acme.Issue(h.ID(), time.Now().Add(-time.Minute), time.Hour, 7)
