@@ -36,8 +36,8 @@ bench: build
 # Each fuzz target of network input and API parsing for FUZZTIME.
 FUZZTIME ?= 30s
 fuzz:
-	for f in FuzzDecodeMessage FuzzVerifyCredential FuzzParsePeerQuery; do \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./node || exit 1; \
+	for t in node:FuzzDecodeMessage node:FuzzVerifyCredential node/api:FuzzParsePeerQuery; do f=$${t##*:}; p=./$${t%%:*}; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
 	done
 
 # 20 nodes under churn for SOAK_DURATION; fails if an event never recovers or

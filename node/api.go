@@ -15,7 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/orgpeer/orgpeer/orgs"
+	"github.com/orgpeer/orgpeer/node/api"
 )
 
 // apiServer is the node's local HTTP API.
@@ -98,7 +98,7 @@ func (a *apiServer) health(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r) {
 		return
 	}
-	writeJSON(w, Health{Status: "ok", Peers: len(a.n.host.Network().Peers())})
+	writeJSON(w, api.Health{Status: "ok", Peers: len(a.n.host.Network().Peers())})
 }
 
 func (a *apiServer) viewHandler(w http.ResponseWriter, r *http.Request) {
@@ -119,31 +119,12 @@ func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r, "org", "state") {
 		return
 	}
-	f, err := ParsePeerQuery(r.URL.Query().Get("org"), r.URL.Query().Get("state"))
+	f, err := api.ParsePeerQuery(r.URL.Query().Get("org"), r.URL.Query().Get("state"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	writeJSON(w, a.n.view.Peers(f))
-}
-
-// ParsePeerQuery checks the filters of /v1/peers; empty values match all.
-func ParsePeerQuery(org, state string) (orgs.Filter, error) {
-	var f orgs.Filter
-	if org != "" {
-		if !ValidOrgName(org) {
-			return f, fmt.Errorf("org %q is not a valid organization name", org)
-		}
-		f.Org = org
-	}
-	if state != "" {
-		s, err := orgs.ParseState(state)
-		if err != nil {
-			return f, err
-		}
-		f.State = s
-	}
-	return f, nil
 }
 
 // onlyParams answers 400 when the query has a parameter not in allowed.
@@ -181,5 +162,5 @@ func writeJSON(w http.ResponseWriter, v any) {
 func writeError(w http.ResponseWriter, code int, format string, a ...any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(APIError{Error: fmt.Sprintf(format, a...)})
+	json.NewEncoder(w).Encode(api.APIError{Error: fmt.Sprintf(format, a...)})
 }

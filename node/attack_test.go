@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -255,7 +256,7 @@ func TestAttacksFail(t *testing.T) {
 		t.Fatal("graylisted peer not in /metrics")
 	}
 	start := time.Now()
-	if _, err := NewClient(victim.Info().API, "").View(context.Background()); err != nil || time.Since(start) > 2*time.Second {
+	if _, err := api.NewClient(victim.Info().API, "").View(context.Background()); err != nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("API during flood: %v after %v", err, time.Since(start))
 	}
 

@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 	"time"
 
@@ -151,18 +150,12 @@ func (e *ConfigError) Error() string { return e.msg }
 
 func configErr(format string, a ...any) error { return &ConfigError{fmt.Sprintf(format, a...)} }
 
-var orgNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-
-// ValidOrgName reports whether s may name an organization: 1 to 64 of
-// lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.
-func ValidOrgName(s string) bool { return orgNameRE.MatchString(s) }
-
 // Validate checks the configuration; its errors are *ConfigError.
 func (c *Config) Validate() error {
 	switch {
 	case c.Org == "":
 		return configErr("--org is required")
-	case !ValidOrgName(c.Org):
+	case !orgs.ValidName(c.Org):
 		return configErr("--org %q: want 1-64 of a-z 0-9 . _ - (starting with a letter or digit)", c.Org)
 	case c.DataDir == "":
 		return configErr("--data-dir is required")
@@ -184,7 +177,7 @@ func (c *Config) Validate() error {
 		return configErr("--host-id is longer than %d characters", maxHostLen)
 	}
 	for _, w := range c.Watch {
-		if !ValidOrgName(w) {
+		if !orgs.ValidName(w) {
 			return configErr("--watch %q is not a valid organization name", w)
 		}
 	}

@@ -70,18 +70,6 @@ func FuzzVerifyCredential(f *testing.F) {
 	})
 }
 
-func FuzzParsePeerQuery(f *testing.F) {
-	f.Add("acme", "alive")
-	f.Add("", "")
-	f.Add("ACME", "dead")
-	f.Fuzz(func(t *testing.T, org, state string) {
-		flt, err := ParsePeerQuery(org, state)
-		if err == nil && org != "" && !ValidOrgName(flt.Org) {
-			t.Fatalf("accepted org %q", org)
-		}
-	})
-}
-
 func TestMessageEncoding(t *testing.T) {
 	m := &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 3, Seq: 1234, Host: "host-1",
 		CredID: orgs.CredentialID([]byte("c")), Want: true}

@@ -21,7 +21,6 @@ import (
 const (
 	identityFile = "identity.key"
 	epochFile    = "epoch"
-	infoFile     = "node.json"
 	lockFile     = "lock"
 )
 

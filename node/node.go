@@ -33,6 +33,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/orgpeer/orgpeer/discovery"
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -69,7 +70,7 @@ type Node struct {
 	flood   *floodScore
 	api     *apiServer
 	lock    *os.File
-	info    SelfInfo
+	info    api.SelfInfo
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -172,7 +173,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		return nil, fmt.Errorf("start pubsub: %w", err)
 	}
 
-	n.info = SelfInfo{
+	n.info = api.SelfInfo{
 		PeerID:  n.host.ID().String(),
 		Org:     cfg.Org,
 		Host:    cfg.HostID,
@@ -217,7 +218,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.wg.Go(func() { n.api.serve(runCtx) })
 
 	if err := n.writeInfo(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", infoFile, err)
+		return nil, fmt.Errorf("write %s: %w", api.InfoFile, err)
 	}
 	n.log.Info("node started", "peer", n.info.PeerID, "org", cfg.Org, "host", cfg.HostID,
 		"epoch", epoch, "api", n.info.API, "addrs", n.info.Addrs)
@@ -268,7 +269,7 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 }
 
 // Info returns the node's own record, as written to node.json.
-func (n *Node) Info() SelfInfo {
+func (n *Node) Info() api.SelfInfo {
 	i := n.info
 	i.Addrs = slices.Clone(i.Addrs)
 	return i
@@ -320,20 +321,7 @@ func (n *Node) writeInfo() error {
 	if err != nil {
 		return err
 	}
-	return orgs.WriteFileAtomic(filepath.Join(n.cfg.DataDir, infoFile), append(b, '\n'), 0o644)
-}
-
-// ReadInfo reads the node.json a running node wrote into dir.
-func ReadInfo(dir string) (SelfInfo, error) {
-	var i SelfInfo
-	b, err := os.ReadFile(filepath.Join(dir, infoFile))
-	if err != nil {
-		return i, fmt.Errorf("no running node found in %s: %w", dir, unwrapPathErr(err))
-	}
-	if err := json.Unmarshal(b, &i); err != nil {
-		return i, fmt.Errorf("%s: %w", filepath.Join(dir, infoFile), err)
-	}
-	return i, nil
+	return orgs.WriteFileAtomic(filepath.Join(n.cfg.DataDir, api.InfoFile), append(b, '\n'), 0o644)
 }
 
 func (n *Node) logTransition(p orgs.PeerInfo, from orgs.PeerState) {

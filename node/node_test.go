@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -135,7 +136,7 @@ func TestNodesConvergeToExactCounts(t *testing.T) {
 	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 
 	// The API serves the same view, with hosts and per-org peer lists.
-	c := NewClient(nodes[3].Info().API, "")
+	c := api.NewClient(nodes[3].Info().API, "")
 	ctx := context.Background()
 	s, err := c.View(ctx)
 	if err != nil {
@@ -472,7 +473,7 @@ func TestAPIToken(t *testing.T) {
 	if code, _ := request(t, n.Info().API, "/v1/view", "", "wrong"); code != 401 {
 		t.Fatalf("wrong token: %d", code)
 	}
-	if _, err := NewClient(n.Info().API, "s3cret").View(context.Background()); err != nil {
+	if _, err := api.NewClient(n.Info().API, "s3cret").View(context.Background()); err != nil {
 		t.Fatalf("right token: %v", err)
 	}
 }
@@ -558,7 +559,7 @@ func TestUnreachableBootstrapIsRetried(t *testing.T) {
 		}
 		return ""
 	})
-	if _, err := NewClient(joiner.Info().API, "").Health(context.Background()); err != nil {
+	if _, err := api.NewClient(joiner.Info().API, "").Health(context.Background()); err != nil {
 		t.Fatalf("node without a reachable bootstrap peer stopped serving: %v", err)
 	}
 	seed := newTestNode(t, seedCfg)

@@ -90,7 +90,7 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 	}
 	switch m.Kind {
 	case KindHeartbeat, KindLeave:
-		if !ValidOrgName(m.Org) {
+		if !orgs.ValidName(m.Org) {
 			return nil, decodeErr("malformed", "org %q", m.Org)
 		}
 		if m.Epoch == 0 || m.Seq == 0 {
@@ -120,7 +120,7 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 			}
 		}
 	case KindRevoke:
-		if !ValidOrgName(m.Org) || len(m.Rev) == 0 {
+		if !orgs.ValidName(m.Org) || len(m.Rev) == 0 {
 			return nil, decodeErr("malformed", "revocation without org or list")
 		}
 	case KindDirectory:
@@ -128,7 +128,7 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 			return nil, decodeErr("malformed", "%d organizations > %d", len(m.Orgs), maxDirOrgs)
 		}
 		for _, o := range m.Orgs {
-			if !ValidOrgName(o) {
+			if !orgs.ValidName(o) {
 				return nil, decodeErr("malformed", "org %q", o)
 			}
 		}

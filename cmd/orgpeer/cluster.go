@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -43,8 +44,8 @@ type proc struct {
 	bootstrap                []string
 	cmd                      *exec.Cmd
 	done                     chan struct{} // closed when cmd has been waited for
-	info                     node.SelfInfo
-	client                   *node.Client
+	info                     api.SelfInfo
+	client                   *api.Client
 	up                       bool
 	impostor                 bool      // claims its org without a credential
 	downAt                   time.Time // when it was last stopped or killed
@@ -186,10 +187,10 @@ func (c *cluster) start(ctx context.Context, p *proc) error {
 	// not wait for the poll as well.
 	wait := 5 * time.Millisecond
 	for {
-		info, err := node.ReadInfo(p.dataDir)
+		info, err := api.ReadInfo(p.dataDir)
 		if err == nil {
 			c.mu.Lock()
-			p.info, p.client = info, node.NewClient(info.API, "")
+			p.info, p.client = info, api.NewClient(info.API, "")
 			c.mu.Unlock()
 			return nil
 		}

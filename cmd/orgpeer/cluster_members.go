@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/node/api"
 )
 
 // memberState is a copy of one member's state, for display.
@@ -61,7 +61,7 @@ func (c *cluster) downSince(p *proc) (time.Time, bool) {
 }
 
 // clientOf returns p's API client, nil while p is starting or down.
-func (c *cluster) clientOf(p *proc) *node.Client {
+func (c *cluster) clientOf(p *proc) *api.Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !p.up {

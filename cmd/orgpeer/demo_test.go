@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -50,14 +50,14 @@ func observe(dir string) observation {
 	var wg sync.WaitGroup
 	for i, k := range kids {
 		wg.Go(func() {
-			info, err := node.ReadInfo(k.dataDir)
+			info, err := api.ReadInfo(k.dataDir)
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			views[i], errs[i] = node.NewClient(info.API, "").View(ctx)
+			views[i], errs[i] = api.NewClient(info.API, "").View(ctx)
 		})
 	}
 	wg.Wait()

@@ -13,7 +13,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -35,7 +34,7 @@ func orgInitCmd(_ context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !node.ValidOrgName(*name) {
+	if !orgs.ValidName(*name) {
 		return usagef("org init: --name %q: want 1-64 of a-z 0-9 . _ - (starting with a letter or digit)", *name)
 	}
 	if *out == "" {

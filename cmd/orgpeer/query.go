@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -33,18 +34,18 @@ func targetFlags(fs *flag.FlagSet) target {
 	}
 }
 
-func (t target) client() (*node.Client, error) {
+func (t target) client() (*api.Client, error) {
 	switch {
 	case *t.api != "" && *t.dataDir != "":
 		return nil, usagef("give --api or --data-dir, not both")
 	case *t.api != "":
-		return node.NewClient(*t.api, *t.token), nil
+		return api.NewClient(*t.api, *t.token), nil
 	case *t.dataDir != "":
-		info, err := node.ReadInfo(*t.dataDir)
+		info, err := api.ReadInfo(*t.dataDir)
 		if err != nil {
 			return nil, err
 		}
-		return node.NewClient(info.API, *t.token), nil
+		return api.NewClient(info.API, *t.token), nil
 	}
 	return nil, usagef("give --api ADDR or --data-dir DIR to reach a node")
 }
@@ -115,7 +116,7 @@ func peersCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if _, err := node.ParsePeerQuery(*org, *state); err != nil {
+	if _, err := api.ParsePeerQuery(*org, *state); err != nil {
 		return usagef("peers: %v", err)
 	}
 	c, err := t.client()
@@ -175,30 +176,30 @@ func idCmd(ctx context.Context, args []string, stdout io.Writer) error {
 // selfInfo asks the running node; without one it reads, or creates, the
 // identity in the data dir so that a credential can be issued before the
 // node ever runs.
-func selfInfo(ctx context.Context, t target) (node.SelfInfo, error) {
+func selfInfo(ctx context.Context, t target) (api.SelfInfo, error) {
 	if *t.api != "" || *t.dataDir == "" {
 		c, err := t.client()
 		if err != nil {
-			return node.SelfInfo{}, err
+			return api.SelfInfo{}, err
 		}
 		return c.Self(ctx)
 	}
-	info, err := node.ReadInfo(*t.dataDir)
+	info, err := api.ReadInfo(*t.dataDir)
 	if err == nil {
-		live, err := node.NewClient(info.API, *t.token).Self(ctx)
+		live, err := api.NewClient(info.API, *t.token).Self(ctx)
 		if err == nil {
 			return live, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return node.SelfInfo{}, err
+		return api.SelfInfo{}, err
 	}
 	priv, err := node.LoadOrCreateIdentity(*t.dataDir)
 	if err != nil {
-		return node.SelfInfo{}, err
+		return api.SelfInfo{}, err
 	}
 	id, err := peer.IDFromPrivateKey(priv)
 	if err != nil {
-		return node.SelfInfo{}, err
+		return api.SelfInfo{}, err
 	}
-	return node.SelfInfo{PeerID: id.String()}, nil
+	return api.SelfInfo{PeerID: id.String()}, nil
 }
