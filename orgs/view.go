@@ -1,6 +1,7 @@
 package orgs
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -53,7 +54,12 @@ const (
 
 var outcomeNames = [...]string{"applied", "added", "rejoined", "stale", "unknown", "full", "self"}
 
-func (o Outcome) String() string { return outcomeNames[o] }
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
 
 // EventSink hears every state change of a peer, after the view's lock is
 // released. It may be called concurrently from several goroutines and must

@@ -332,6 +332,15 @@ func TestStateText(t *testing.T) {
 	if _, err := ParseState("dead"); err == nil {
 		t.Fatal("unknown state parsed")
 	}
+	if got := PeerState(200).String(); got != "PeerState(200)" {
+		t.Fatalf("out-of-range state: %q", got)
+	}
+	if got, want := Stale.String(), "stale"; got != want {
+		t.Fatalf("outcome %q, want %q", got, want)
+	}
+	if got := Outcome(200).String(); got != "Outcome(200)" {
+		t.Fatalf("out-of-range outcome: %q", got) // once an index out of range
+	}
 }
 
 func TestConcurrentUse(t *testing.T) {
