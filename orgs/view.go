@@ -215,7 +215,12 @@ func (v *View) Silent(after time.Duration, limit int) (out []PeerInfo, next time
 		}
 	}
 	v.mu.Unlock()
-	slices.SortFunc(out, func(a, b PeerInfo) int { return a.LastSeen.Compare(b.LastSeen) })
+	slices.SortFunc(out, func(a, b PeerInfo) int { // ties by ID: the same view gives the same list
+		if c := a.LastSeen.Compare(b.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PeerID, b.PeerID)
+	})
 	return out[:min(len(out), limit)], next
 }
 
