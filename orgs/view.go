@@ -130,8 +130,12 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	case ok && !e.Version.Less(hb.Version):
 		return Stale, evs
 	case !ok:
-		if len(v.peers) >= v.cfg.MaxPeers && !v.evictOne(now) {
-			return Full, evs
+		if len(v.peers) >= v.cfg.MaxPeers {
+			ev, evicted := v.evictOne(now)
+			if !evicted {
+				return Full, evs
+			}
+			evs = append(evs, ev)
 		}
 		e = &entry{}
 		v.peers[hb.PeerID] = e
@@ -443,8 +447,9 @@ func (v *View) hasPeersIn(org string) bool {
 	return false
 }
 
-// evictOne forgets the longest-silent peer that is not alive, to make room.
-func (v *View) evictOne(now time.Time) bool {
+// evictOne forgets the longest-silent peer that is not alive, to make room,
+// and returns the event of that transition.
+func (v *View) evictOne(now time.Time) (event, bool) {
 	var victim string
 	var oldest time.Time
 	for id, e := range v.peers {
@@ -454,10 +459,9 @@ func (v *View) evictOne(now time.Time) bool {
 		}
 	}
 	if victim == "" {
-		return false
+		return event{}, false
 	}
-	delete(v.peers, victim)
-	return true
+	return v.drop(victim, v.peers[victim]), true
 }
 
 func (e *entry) copy() PeerInfo {

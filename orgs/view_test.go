@@ -309,6 +309,23 @@ func TestBoundsAndCopies(t *testing.T) {
 	}
 }
 
+func TestEvictionIsHeard(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	rec := &recorded{}
+	cfg := testCfg
+	cfg.MaxPeers = 1
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, rec.sink)
+	v.ApplyHeartbeat(hb("a", "acme", "h", 1, 1))
+	clk.Advance(4 * time.Second) // a silent past its window: evicted for b
+	if out := v.ApplyHeartbeat(hb("b", "acme", "h", 1, 1)); out != Added {
+		t.Fatalf("b: %v", out)
+	}
+	want := []string{"a:unknown->alive", "a:alive->unknown", "b:unknown->alive"}
+	if fmt.Sprint(rec.evs) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", rec.evs, want)
+	}
+}
+
 func TestOrgRetention(t *testing.T) {
 	v, clk, _ := newTestView(t)
 	v.NoteOrg("globex")
