@@ -81,21 +81,6 @@ func (t *Trust) add(id OrgID, name string, pub crypto.PubKey) {
 	t.orgs[id] = trustedOrg{name: name, pub: pub}
 }
 
-// Trusted reports whether id is a trusted organization.
-func (t *Trust) Trusted(id OrgID) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	_, ok := t.orgs[id]
-	return ok
-}
-
-// Empty reports whether no organization is trusted.
-func (t *Trust) Empty() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.orgs) == 0
-}
-
 // Names lists the names of trusted organizations known by name.
 func (t *Trust) Names() []string {
 	t.mu.Lock()

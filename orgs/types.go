@@ -62,8 +62,8 @@ type Snapshot struct {
 	Total OrgCounts   `json:"total"`
 }
 
-// Org returns the counts of the named organization (zero counts when the
-// view has none).
+// OrgCounts returns the counts of the named organization (zero counts when
+// the view has none).
 func (s Snapshot) OrgCounts(name string) OrgCounts {
 	for _, o := range s.Orgs {
 		if o.Org == name {
