@@ -24,6 +24,26 @@ type Config struct {
 	MaxPeers int
 	// MaxOrgs bounds the organizations remembered.
 	MaxOrgs int
+	// TombstoneRetention: a forgotten peer's last version is remembered
+	// this long, so that its old signed heartbeats, replayed, cannot bring
+	// it back. It must exceed any replay window (the age at which a
+	// heartbeat is still taken: see Fresh). Zero: ten times the longer of
+	// SuspectRetention and LeftRetention.
+	TombstoneRetention time.Duration
+	// MaxTombstones bounds the forgotten peers remembered, the longest
+	// forgotten dropped first. Zero: MaxPeers.
+	MaxTombstones int
+}
+
+// withDefaults sets the fields left zero that have a default.
+func (c Config) withDefaults() Config {
+	if c.TombstoneRetention == 0 {
+		c.TombstoneRetention = 10 * max(c.SuspectRetention, c.LeftRetention)
+	}
+	if c.MaxTombstones == 0 {
+		c.MaxTombstones = c.MaxPeers
+	}
+	return c
 }
 
 // Heartbeat is a validated presence announcement, ready for the view.
@@ -77,6 +97,13 @@ type View struct {
 	self  PeerInfo
 	peers map[string]*entry
 	orgs  map[string]time.Time // org name -> last mention
+	tombs *lru[string, tombstone]
+}
+
+// tombstone is what the view keeps of a peer it forgot.
+type tombstone struct {
+	ver Version   // the last version the view held
+	at  time.Time // when it forgot the peer
 }
 
 type entry struct {
@@ -91,8 +118,10 @@ func NewView(cfg Config, clock Clock, self PeerInfo, sink EventSink) *View {
 	}
 	self.State, self.Self, self.Learned = StateAlive, true, LearnedSelf
 	self.LastSeen = clock.Now()
+	cfg = cfg.withDefaults()
 	return &View{cfg: cfg, clock: clock, sink: sink, self: self,
-		peers: make(map[string]*entry), orgs: map[string]time.Time{self.Org: self.LastSeen}}
+		peers: make(map[string]*entry), orgs: map[string]time.Time{self.Org: self.LastSeen},
+		tombs: newLRU[string, tombstone](cfg.MaxTombstones)}
 }
 
 // UpdateSelf changes the node's own record (addresses, verification).
@@ -103,7 +132,8 @@ func (v *View) UpdateSelf(f func(*PeerInfo)) {
 	v.self.State, v.self.Self, v.self.Learned = StateAlive, true, LearnedSelf
 }
 
-// ApplyHeartbeat records a heartbeat. Older or equal versions are ignored.
+// ApplyHeartbeat records a heartbeat. Older or equal versions are ignored,
+// also those of a peer forgotten within TombstoneRetention.
 func (v *View) ApplyHeartbeat(hb Heartbeat) Outcome {
 	out, ev := v.applyHeartbeat(hb)
 	v.emit(ev)
@@ -127,7 +157,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	}
 	out := Applied
 	switch {
-	case ok && !e.Version.Less(hb.Version):
+	case ok && !e.Version.Less(hb.Version), !ok && v.replayed(hb.PeerID, hb.Version, now):
 		return Stale, evs
 	case !ok:
 		if len(v.peers) >= v.cfg.MaxPeers {
@@ -139,6 +169,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 		}
 		e = &entry{}
 		v.peers[hb.PeerID] = e
+		v.tombs.remove(hb.PeerID) // a newer version: a restart, not a replay
 		out = Added
 	case e.State != StateAlive:
 		out = Rejoined
@@ -390,6 +421,9 @@ func (v *View) expire(now time.Time) []event {
 			delete(v.orgs, name)
 		}
 	}
+	for id, t, ok := v.tombs.oldest(); ok && now.Sub(t.at) > v.cfg.TombstoneRetention; id, t, ok = v.tombs.oldest() {
+		v.tombs.remove(id)
+	}
 	return evs
 }
 
@@ -404,19 +438,28 @@ func (v *View) expireOne(id string, e *entry, now time.Time) (evs []event, chang
 	}
 	if e.State == StateSuspect && silent > v.cfg.SuspectRetention ||
 		e.State == StateLeft && now.Sub(e.changed) > v.cfg.LeftRetention {
-		evs = append(evs, v.drop(id, e))
+		evs = append(evs, v.drop(id, e, now))
 	}
 	return evs, len(evs) > 0
 }
 
 // IsStale reports whether an announcement of version ver from peerID is not
-// newer than what the view holds. It is cheap: validators call it on every
-// message.
+// newer than what the view holds, or held when it forgot the peer. It is
+// cheap: validators call it on every message.
 func (v *View) IsStale(peerID string, ver Version) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	e, ok := v.peers[peerID]
-	return ok && !e.Version.Less(ver)
+	if e, ok := v.peers[peerID]; ok {
+		return !e.Version.Less(ver)
+	}
+	return v.replayed(peerID, ver, v.clock.Now())
+}
+
+// replayed reports whether ver is not newer than the version of peerID
+// when the view forgot it, within TombstoneRetention. v.mu must be held.
+func (v *View) replayed(peerID string, ver Version, now time.Time) bool {
+	t, ok := v.tombs.get(peerID, false)
+	return ok && now.Sub(t.at) <= v.cfg.TombstoneRetention && !t.ver.Less(ver)
 }
 
 // RefreshConnected sets every known peer's connected flag from isConnected,
@@ -429,10 +472,11 @@ func (v *View) RefreshConnected(isConnected func(peerID string) bool) {
 	}
 }
 
-// drop forgets a peer and returns the event of that transition: its new
-// state is StateUnknown, "forgotten".
-func (v *View) drop(id string, e *entry) event {
+// drop forgets a peer, keeping a tombstone of its version, and returns the
+// event of that transition: its new state is StateUnknown, "forgotten".
+func (v *View) drop(id string, e *entry, now time.Time) event {
 	delete(v.peers, id)
+	v.tombs.put(id, tombstone{ver: e.Version, at: now})
 	from := e.State
 	e.State = StateUnknown
 	return event{e.copy(), from}
@@ -461,7 +505,7 @@ func (v *View) evictOne(now time.Time) (event, bool) {
 	if victim == "" {
 		return event{}, false
 	}
-	return v.drop(victim, v.peers[victim]), true
+	return v.drop(victim, v.peers[victim], now), true
 }
 
 func (e *entry) copy() PeerInfo {

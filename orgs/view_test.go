@@ -202,6 +202,61 @@ func TestLeaveThenForgottenThenRejoin(t *testing.T) {
 	}
 }
 
+// A peer forgotten, then its old heartbeats replayed: they stay ignored for
+// TombstoneRetention; a restart (a newer epoch) is taken at once.
+func TestReplayAfterForgetIsStale(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 5))
+	v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 1))
+	v.ApplyLeave("b", Version{1, 2})
+	clk.Advance(61 * time.Second) // a expired, b's leave retention over: both forgotten
+	if _, ok := v.Get("a"); ok {
+		t.Fatal("a not forgotten")
+	}
+	for _, h := range []Heartbeat{hb("a", "acme", "h1", 1, 5), hb("a", "acme", "h1", 1, 4), hb("b", "acme", "h2", 1, 1)} {
+		if !v.IsStale(h.PeerID, h.Version) {
+			t.Errorf("IsStale(%s, %v) false after forgetting", h.PeerID, h.Version)
+		}
+		if out := v.ApplyHeartbeat(h); out != Stale {
+			t.Fatalf("replayed %s %v: %v, want stale", h.PeerID, h.Version, out)
+		}
+	}
+	if v.IsStale("a", Version{1, 6}) {
+		t.Fatal("a newer version is stale")
+	}
+	if out := v.ApplyHeartbeat(hb("a", "acme", "h1", 2, 1)); out != Added {
+		t.Fatalf("restart after forgetting: %v, want added", out)
+	}
+	if out := v.ApplyHeartbeat(hb("a", "acme", "h1", 2, 1)); out != Stale {
+		t.Fatalf("the restart's own heartbeat again: %v", out)
+	}
+	clk.Advance(601 * time.Second) // the default retention: 10 × LeftRetention
+	if out := v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 1)); out != Added {
+		t.Fatalf("past TombstoneRetention: %v, want added (tombstones are bounded in time)", out)
+	}
+}
+
+func TestTombstonesBounded(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	cfg := testCfg
+	cfg.MaxTombstones = 2
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	for _, id := range []string{"a", "b", "c"} {
+		v.ApplyHeartbeat(hb(id, "acme", "h", 1, 1))
+		clk.Advance(10 * time.Second)
+	}
+	for range 3 { // forgotten 31, 41 and 51 s after they were heard: a, b, c
+		clk.Advance(time.Second)
+		v.Expire()
+		clk.Advance(9 * time.Second)
+	}
+	for id, want := range map[string]Outcome{"a": Added, "b": Stale, "c": Stale} {
+		if out := v.ApplyHeartbeat(hb(id, "acme", "h", 1, 1)); out != want {
+			t.Errorf("%s replayed: %v, want %v", id, out, want)
+		}
+	}
+}
+
 func TestStaleAndReplayIgnored(t *testing.T) {
 	v, _, _ := newTestView(t)
 	v.ApplyHeartbeat(hb("a", "acme", "h1", 3, 10))
