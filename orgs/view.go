@@ -22,6 +22,13 @@ type Config struct {
 	OrgRetention time.Duration
 	// MaxPeers bounds the peers remembered (the node itself aside).
 	MaxPeers int
+	// MaxUnverified bounds the unverified peers among them: bare claims
+	// cost nothing to mint, so they have a budget of their own and never
+	// displace a verified peer. Verified peers that lose their credential
+	// may exceed it. Zero: MaxPeers, no budget apart (right where nobody
+	// has credentials; set it, e.g. to MaxPeers/10, where credentials are
+	// in use).
+	MaxUnverified int
 	// MaxOrgs bounds the organizations remembered.
 	MaxOrgs int
 	// TombstoneRetention: a forgotten peer's last version is remembered
@@ -39,6 +46,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.TombstoneRetention == 0 {
 		c.TombstoneRetention = 10 * max(c.SuspectRetention, c.LeftRetention)
+	}
+	if c.MaxUnverified == 0 {
+		c.MaxUnverified = c.MaxPeers
 	}
 	if c.MaxTombstones == 0 {
 		c.MaxTombstones = c.MaxPeers
@@ -68,7 +78,7 @@ const (
 	Rejoined                // a peer that was suspect or left is alive again
 	Stale                   // not newer than what the view has: ignored
 	Unknown                 // a leave from a peer the view does not know: ignored
-	Full                    // MaxPeers reached: ignored
+	Full                    // MaxPeers, or MaxUnverified for an unverified peer, reached: ignored
 	IsSelf                  // about the node itself: ignored
 )
 
@@ -96,7 +106,9 @@ type View struct {
 	mu    sync.Mutex
 	self  PeerInfo
 	peers map[string]*entry
-	orgs  map[string]time.Time // org name -> last mention
+	// unverified counts the peers whose Verified is false (MaxUnverified).
+	unverified int
+	orgs       map[string]time.Time // org name -> last mention
 	tombs *lru[string, tombstone]
 }
 
@@ -160,8 +172,8 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	case ok && !e.Version.Less(hb.Version), !ok && v.replayed(hb.PeerID, hb.Version, now):
 		return Stale, evs
 	case !ok:
-		if len(v.peers) >= v.cfg.MaxPeers {
-			ev, evicted := v.evictOne(now)
+		if !v.hasRoom(hb.Verified) {
+			ev, evicted := v.evictOne(now, !hb.Verified)
 			if !evicted {
 				return Full, evs
 			}
@@ -169,6 +181,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 		}
 		e = &entry{}
 		v.peers[hb.PeerID] = e
+		v.unverified++ // until setVerified below: a new entry is unverified
 		v.tombs.remove(hb.PeerID) // a newer version: a restart, not a replay
 		out = Added
 	case e.State != StateAlive:
@@ -176,7 +189,8 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	}
 	from := e.State
 	e.PeerID, e.Org, e.OrgID, e.Version = hb.PeerID, hb.Org, hb.OrgID, hb.Version
-	e.Host, e.Verified, e.Serial = hb.Host, hb.Verified, hb.Serial
+	e.Host, e.Serial = hb.Host, hb.Serial
+	v.setVerified(e, hb.Verified)
 	if hb.Addrs != nil { // compact heartbeats leave the addresses out
 		e.Addrs = slices.Clone(hb.Addrs)
 	}
@@ -294,7 +308,8 @@ func (v *View) Unverify(revoked func(PeerInfo) bool) int {
 	n := 0
 	for _, e := range v.peers {
 		if e.Verified && revoked(e.PeerInfo) {
-			e.Verified, e.OrgID, e.Serial = false, "", 0
+			v.setVerified(e, false)
+			e.OrgID, e.Serial = "", 0
 			n++
 		}
 	}
@@ -476,6 +491,9 @@ func (v *View) RefreshConnected(isConnected func(peerID string) bool) {
 // event of that transition: its new state is StateUnknown, "forgotten".
 func (v *View) drop(id string, e *entry, now time.Time) event {
 	delete(v.peers, id)
+	if !e.Verified {
+		v.unverified--
+	}
 	v.tombs.put(id, tombstone{ver: e.Version, at: now})
 	from := e.State
 	e.State = StateUnknown
@@ -491,14 +509,32 @@ func (v *View) hasPeersIn(org string) bool {
 	return false
 }
 
+// hasRoom reports whether a new peer fits in MaxPeers and, when it is not
+// verified, in MaxUnverified.
+func (v *View) hasRoom(verified bool) bool {
+	return len(v.peers) < v.cfg.MaxPeers && (verified || v.unverified < v.cfg.MaxUnverified)
+}
+
+// setVerified sets e's verified mark and keeps the unverified count.
+func (v *View) setVerified(e *entry, verified bool) {
+	switch {
+	case e.Verified && !verified:
+		v.unverified++
+	case !e.Verified && verified:
+		v.unverified--
+	}
+	e.Verified = verified
+}
+
 // evictOne forgets the longest-silent peer that is not alive, to make room,
-// and returns the event of that transition.
-func (v *View) evictOne(now time.Time) (event, bool) {
+// and returns the event of that transition. unverifiedOnly spares verified
+// peers: an unverified newcomer may not displace one.
+func (v *View) evictOne(now time.Time, unverifiedOnly bool) (event, bool) {
 	var victim string
 	var oldest time.Time
 	for id, e := range v.peers {
 		gone := e.State != StateAlive || now.Sub(e.LastSeen) > v.cfg.LivenessWindow
-		if gone && (victim == "" || e.LastSeen.Before(oldest)) {
+		if gone && !(unverifiedOnly && e.Verified) && (victim == "" || e.LastSeen.Before(oldest)) {
 			victim, oldest = id, e.LastSeen
 		}
 	}

@@ -381,6 +381,55 @@ func TestEvictionIsHeard(t *testing.T) {
 	}
 }
 
+// A flood of minted unverified peers fills MaxUnverified and no more: it
+// never displaces a verified peer, not even one that went silent.
+func TestUnverifiedBudget(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	cfg := testCfg
+	cfg.MaxPeers, cfg.MaxUnverified = 10, 2
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	verified := func(id string) Heartbeat {
+		h := hb(id, "acme", "h", 1, 1)
+		h.Verified, h.OrgID = true, "k51acme"
+		return h
+	}
+	for _, h := range []Heartbeat{verified("v1"), verified("v2"), hb("u1", "acme", "h", 1, 1), hb("u2", "acme", "h", 1, 1)} {
+		if out := v.ApplyHeartbeat(h); out != Added {
+			t.Fatalf("%s: %v", h.PeerID, out)
+		}
+	}
+	for i := range 100 {
+		if out := v.ApplyHeartbeat(hb(fmt.Sprintf("minted%d", i), "acme", "h", 1, 1)); out != Full {
+			t.Fatalf("minted peer %d: %v, want full", i, out)
+		}
+	}
+	if out := v.ApplyHeartbeat(verified("v3")); out != Added {
+		t.Fatalf("verified newcomer after the flood: %v", out)
+	}
+	clk.Advance(4 * time.Second) // everyone silent, v1 and v2 the longest
+	for i := range 100 {
+		v.ApplyHeartbeat(hb(fmt.Sprintf("late%d", i), "acme", "h", 1, 1)) // evict u1, u2, then full
+	}
+	for _, id := range []string{"v1", "v2", "v3"} {
+		if _, ok := v.Get(id); !ok {
+			t.Fatalf("verified peer %s displaced by unverified ones", id)
+		}
+	}
+	if c := v.Snapshot().OrgCounts("acme"); c.Alive != 3 || c.Unverified != 3 { // self, late0, late1
+		t.Fatalf("counts %+v, want 2 unverified peers besides self", c)
+	}
+	v.Unverify(func(p PeerInfo) bool { return p.PeerID == "v1" })
+	n := 0
+	for _, p := range v.Peers(Filter{}) {
+		if !p.Verified && !p.Self {
+			n++
+		}
+	}
+	if n != 3 || v.unverified != n {
+		t.Fatalf("unverified count %d, peers %d, want 3", v.unverified, n)
+	}
+}
+
 func TestOrgRetention(t *testing.T) {
 	v, clk, _ := newTestView(t)
 	v.NoteOrg("globex")
