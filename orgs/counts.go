@@ -11,8 +11,9 @@ func (v *View) Snapshot() Snapshot {
 	v.mu.Lock()
 	now := v.clock.Now()
 	evs := v.expire(now)
-	byOrg := make(map[string]*tally, len(v.orgs))
-	for name := range v.orgs {
+	names := v.orgs.counted()
+	byOrg := make(map[string]*tally, len(names))
+	for _, name := range names {
 		byOrg[name] = newTally(name)
 	}
 	total := newTally("")

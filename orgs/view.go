@@ -17,8 +17,9 @@ type Config struct {
 	SuspectRetention time.Duration
 	// LeftRetention: a peer that left is forgotten this long after its leave.
 	LeftRetention time.Duration
-	// OrgRetention: an organization nobody has mentioned for this long, and
-	// that has no remembered peer, is forgotten.
+	// OrgRetention: an organization no member was heard from for this long,
+	// and that has no remembered peer, is forgotten; so is a name a
+	// directory listing mentioned this long ago (see NoteOrg).
 	OrgRetention time.Duration
 	// MaxPeers bounds the peers remembered (the node itself aside).
 	MaxPeers int
@@ -29,7 +30,8 @@ type Config struct {
 	// has credentials; set it, e.g. to MaxPeers/10, where credentials are
 	// in use).
 	MaxUnverified int
-	// MaxOrgs bounds the organizations remembered.
+	// MaxOrgs bounds the organizations with members heard remembered, and
+	// apart, the names directory listings mentioned.
 	MaxOrgs int
 	// TombstoneRetention: a forgotten peer's last version is remembered
 	// this long, so that its old signed heartbeats, replayed, cannot bring
@@ -108,8 +110,8 @@ type View struct {
 	peers map[string]*entry
 	// unverified counts the peers whose Verified is false (MaxUnverified).
 	unverified int
-	orgs       map[string]time.Time // org name -> last mention
-	tombs *lru[string, tombstone]
+	orgs       orgSet
+	tombs      *lru[string, tombstone]
 }
 
 // tombstone is what the view keeps of a peer it forgot.
@@ -131,9 +133,10 @@ func NewView(cfg Config, clock Clock, self PeerInfo, sink EventSink) *View {
 	self.State, self.Self, self.Learned = StateAlive, true, LearnedSelf
 	self.LastSeen = clock.Now()
 	cfg = cfg.withDefaults()
-	return &View{cfg: cfg, clock: clock, sink: sink, self: self,
-		peers: make(map[string]*entry), orgs: map[string]time.Time{self.Org: self.LastSeen},
-		tombs: newLRU[string, tombstone](cfg.MaxTombstones)}
+	v := &View{cfg: cfg, clock: clock, sink: sink, self: self, peers: make(map[string]*entry),
+		orgs: newOrgSet(cfg.MaxOrgs, cfg.OrgRetention), tombs: newLRU[string, tombstone](cfg.MaxTombstones)}
+	v.orgs.kept[self.Org] = struct{}{}
+	return v
 }
 
 // UpdateSelf changes the node's own record (addresses, verification).
@@ -181,7 +184,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 		}
 		e = &entry{}
 		v.peers[hb.PeerID] = e
-		v.unverified++ // until setVerified below: a new entry is unverified
+		v.unverified++            // until setVerified below: a new entry is unverified
 		v.tombs.remove(hb.PeerID) // a newer version: a restart, not a replay
 		out = Added
 	case e.State != StateAlive:
@@ -199,7 +202,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	if hb.Direct {
 		e.Learned = LearnedDirect
 	}
-	v.noteOrg(hb.Org, now)
+	v.orgs.hear(hb.Org, now)
 	if from != StateAlive {
 		e.State, e.changed = StateAlive, now
 		evs = append(evs, event{e.copy(), from})
@@ -316,34 +319,6 @@ func (v *View) Unverify(revoked func(PeerInfo) bool) int {
 	return n
 }
 
-// NoteOrg records that an organization exists (heard of on the directory).
-func (v *View) NoteOrg(name string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.noteOrg(name, v.clock.Now())
-}
-
-func (v *View) noteOrg(name string, now time.Time) {
-	if _, ok := v.orgs[name]; !ok && len(v.orgs) >= v.cfg.MaxOrgs {
-		return
-	}
-	v.orgs[name] = now
-}
-
-// Orgs returns the names of the organizations the view knows, sorted.
-func (v *View) Orgs() []string {
-	v.mu.Lock()
-	evs := v.expire(v.clock.Now())
-	names := make([]string, 0, len(v.orgs))
-	for n := range v.orgs {
-		names = append(names, n)
-	}
-	v.mu.Unlock()
-	v.emit(evs)
-	slices.Sort(names)
-	return names
-}
-
 // Get returns one peer (the node itself included).
 func (v *View) Get(peerID string) (PeerInfo, bool) {
 	v.mu.Lock()
@@ -431,11 +406,7 @@ func (v *View) expire(now time.Time) []event {
 		ev, _ := v.expireOne(id, e, now)
 		evs = append(evs, ev...)
 	}
-	for name, last := range v.orgs {
-		if name != v.self.Org && now.Sub(last) > v.cfg.OrgRetention && !v.hasPeersIn(name) {
-			delete(v.orgs, name)
-		}
-	}
+	v.orgs.expire(now, v.hasPeersIn)
 	for id, t, ok := v.tombs.oldest(); ok && now.Sub(t.at) > v.cfg.TombstoneRetention; id, t, ok = v.tombs.oldest() {
 		v.tombs.remove(id)
 	}

@@ -2,6 +2,7 @@ package orgs
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -348,8 +349,15 @@ func TestBoundsAndCopies(t *testing.T) {
 	if out := v.ApplyHeartbeat(hb("c", "acme", "h", 1, 1)); out != Added {
 		t.Fatalf("eviction of a suspect: %v", out)
 	}
-	v.NoteOrg("third")
-	if got := v.Orgs(); len(got) != 2 {
+	v = NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	for i, org := range []string{"globex", "initech", "hooli"} {
+		if out := v.ApplyHeartbeat(hb(fmt.Sprint(i), org, "h", 1, 1)); out != Added {
+			t.Fatalf("%s: %v", org, out)
+		}
+		clk.Advance(4 * time.Second) // suspect: evictable
+	}
+	clk.Advance(30 * time.Second) // the peers forgotten, the MaxOrgs organizations heard first not yet
+	if got := v.CountedOrgs(); fmt.Sprint(got) != "[acme globex initech]" {
 		t.Fatalf("MaxOrgs not enforced: %v", got)
 	}
 	h := hb("x", "acme", "h", 1, 1)
@@ -427,6 +435,37 @@ func TestUnverifiedBudget(t *testing.T) {
 	}
 	if n != 3 || v.unverified != n {
 		t.Fatalf("unverified count %d, peers %d, want 3", v.unverified, n)
+	}
+}
+
+// Directory listings are hints: 300 junk names are never counted, never
+// stop a real organization from being counted, and are forgotten after
+// OrgRetention.
+func TestDirectoryNotesAreHintsOnly(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	cfg := testCfg
+	cfg.MaxOrgs = 256
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	v.KeepOrg("initech") // trusted, say
+	for i := range 300 {
+		v.NoteOrg(fmt.Sprintf("junk%d", i))
+	}
+	v.NoteOrg("globex")
+	if got := v.Snapshot().Orgs; len(got) != 2 || got[0].Org != "acme" || got[1].Org != "initech" {
+		t.Fatalf("%d orgs counted after a junk listing, want acme and initech", len(got))
+	}
+	if got := v.Orgs(); len(got) != 2+cfg.MaxOrgs || !slices.Contains(got, "globex") {
+		t.Fatalf("%d names known, want the two counted and %d hints, the newest included", len(got), cfg.MaxOrgs)
+	}
+	if out := v.ApplyHeartbeat(hb("g", "globex", "h1", 1, 1)); out != Added {
+		t.Fatalf("a real organization's heartbeat: %v", out)
+	}
+	if c := v.Snapshot().OrgCounts("globex"); c.Alive != 1 {
+		t.Fatalf("globex %+v, want 1 alive", c)
+	}
+	clk.Advance(61 * time.Second)
+	if got := v.Orgs(); fmt.Sprint(got) != "[acme initech]" {
+		t.Fatalf("after OrgRetention: %v, want the kept organizations only", got)
 	}
 }
 
