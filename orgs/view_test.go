@@ -335,6 +335,48 @@ func TestCountsPerOrgAndHost(t *testing.T) {
 	}
 }
 
+// Two keys that both name acme are two organizations: rows of their own.
+// Bare claims to acme, with no one key to give them, count apart.
+func TestSameNameTwoKeysCountApart(t *testing.T) {
+	v, _, _ := newTestView(t) // self: acme, unverified
+	verified := func(id, orgID string) Heartbeat {
+		h := hb(id, "acme", "h-"+id, 1, 1)
+		h.Verified, h.OrgID = true, orgID
+		return h
+	}
+	v.ApplyHeartbeat(verified("a", "k51one"))
+	v.ApplyHeartbeat(verified("b", "k51two"))
+	v.ApplyHeartbeat(verified("c", "k51two"))
+	v.ApplyHeartbeat(hb("u", "acme", "h-u", 1, 1))
+	s := v.Snapshot()
+	if len(s.Orgs) != 3 {
+		t.Fatalf("rows %+v, want k51one, k51two and the bare claims", s.Orgs)
+	}
+	if one, two := s.ByID("k51one"), s.ByID("k51two"); one.Org != "acme" || one.Verified != 1 || one.Alive != 1 ||
+		two.Org != "acme" || two.Verified != 2 || two.Alive != 2 {
+		t.Fatalf("k51one %+v, k51two %+v", one, two)
+	}
+	if claims := s.Orgs[0]; claims.OrgID != "" || claims.Unverified != 2 || claims.Verified != 0 { // self and u
+		t.Fatalf("bare claims %+v", claims)
+	}
+	if s.Total.Alive != 5 {
+		t.Fatalf("total %+v", s.Total)
+	}
+}
+
+// With one key for the name, verified peers and bare claims share its row.
+func TestSameNameOneKeyOneRow(t *testing.T) {
+	v, _, _ := newTestView(t)
+	h := hb("a", "acme", "h1", 1, 1)
+	h.Verified, h.OrgID = true, "k51one"
+	v.ApplyHeartbeat(h)
+	v.ApplyHeartbeat(hb("u", "acme", "h2", 1, 1))
+	s := v.Snapshot()
+	if c := s.OrgCounts("acme"); len(s.Orgs) != 1 || c.OrgID != "k51one" || c.Verified != 1 || c.Unverified != 2 || s.ByID("k51one").Org != "acme" {
+		t.Fatalf("rows %+v, want one acme row: k51one, 1 verified and 2 unverified", s.Orgs)
+	}
+}
+
 func TestBoundsAndCopies(t *testing.T) {
 	v, clk, _ := newTestView(t)
 	cfg := testCfg
