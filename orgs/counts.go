@@ -16,16 +16,16 @@ func (v *View) Snapshot() Snapshot {
 	evs := v.expire(now)
 	ids := map[string]nameIDs{}
 	v.eachPeer(func(p *PeerInfo) {
-		if p.Verified && p.OrgID != "" {
-			ids[p.Org] = ids[p.Org].with(p.OrgID)
+		if id := provenID(p); id != "" {
+			ids[p.Org] = ids[p.Org].with(id)
 		}
 	})
 	rows := map[rowKey]*tally{}
 	total := newTally(rowKey{})
 	v.eachPeer(func(p *PeerInfo) {
-		k := rowKey{p.Org, ids[p.Org].only()}
-		if p.Verified && p.OrgID != "" {
-			k.id = p.OrgID
+		k := rowKey{p.Org, provenID(p)}
+		if k.id == "" {
+			k.id = ids[p.Org].only()
 		}
 		t, ok := rows[k]
 		if !ok {
@@ -65,6 +65,14 @@ func (v *View) eachPeer(f func(*PeerInfo)) {
 	for _, e := range v.peers {
 		f(&e.PeerInfo)
 	}
+}
+
+// provenID returns the org ID p's credential proved, "" for a bare claim.
+func provenID(p *PeerInfo) string {
+	if p.Verified {
+		return p.OrgID
+	}
+	return ""
 }
 
 // rowKey names one row of a snapshot: an organization, by ID when a

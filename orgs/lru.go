@@ -22,8 +22,6 @@ func newLRU[K comparable, V any](max int) *lru[K, V] {
 	return l
 }
 
-func (l *lru[K, V]) len() int { return len(l.m) }
-
 // get returns k's value; use makes k the most recently used entry.
 func (l *lru[K, V]) get(k K, use bool) (V, bool) {
 	n, ok := l.m[k]
@@ -56,23 +54,21 @@ func (l *lru[K, V]) put(k K, v V) (dropped K, val V, ok bool) {
 	return dropped, val, false
 }
 
-// oldest returns the least recently used entry.
-func (l *lru[K, V]) oldest() (K, V, bool) {
+// removeOldest drops the least recently used entry and returns it.
+func (l *lru[K, V]) removeOldest() (k K, v V, ok bool) {
 	if n := l.root.prev; n != &l.root {
+		l.remove(n.key)
 		return n.key, n.val, true
 	}
-	var k K
-	var v V
 	return k, v, false
 }
 
-// removeOldest drops the least recently used entry and returns it.
-func (l *lru[K, V]) removeOldest() (K, V, bool) {
-	k, v, ok := l.oldest()
-	if ok {
-		l.remove(k)
+// trim drops the least recently used entries for as long as expired says so
+// of their value.
+func (l *lru[K, V]) trim(expired func(V) bool) {
+	for n := l.root.prev; n != &l.root && expired(n.val); n = l.root.prev {
+		l.remove(n.key)
 	}
-	return k, v, ok
 }
 
 // remove drops k.

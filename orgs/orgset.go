@@ -55,9 +55,7 @@ func (s *orgSet) expire(now time.Time, hasPeers func(org string) bool) {
 			delete(s.heard, name)
 		}
 	}
-	for name, last, ok := s.hints.oldest(); ok && now.Sub(last) > s.retention; name, last, ok = s.hints.oldest() {
-		s.hints.remove(name)
-	}
+	s.hints.trim(func(last time.Time) bool { return now.Sub(last) > s.retention })
 }
 
 // counted returns the names counted, sorted.

@@ -11,7 +11,7 @@ import (
 func remembered(c *PeerCredentials) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.verified.len() + c.pending.len()
+	return len(c.verified.m) + len(c.pending.m)
 }
 
 func TestPeerCredentialsRecallByID(t *testing.T) {

@@ -114,12 +114,6 @@ type View struct {
 	tombs      *lru[string, tombstone]
 }
 
-// tombstone is what the view keeps of a peer it forgot.
-type tombstone struct {
-	ver Version   // the last version the view held
-	at  time.Time // when it forgot the peer
-}
-
 type entry struct {
 	PeerInfo
 	changed time.Time // when the state last changed (leave time for left)
@@ -407,9 +401,7 @@ func (v *View) expire(now time.Time) []event {
 		evs = append(evs, ev...)
 	}
 	v.orgs.expire(now, v.hasPeersIn)
-	for id, t, ok := v.tombs.oldest(); ok && now.Sub(t.at) > v.cfg.TombstoneRetention; id, t, ok = v.tombs.oldest() {
-		v.tombs.remove(id)
-	}
+	v.tombs.trim(func(t tombstone) bool { return now.Sub(t.at) > v.cfg.TombstoneRetention })
 	return evs
 }
 
@@ -441,13 +433,6 @@ func (v *View) IsStale(peerID string, ver Version) bool {
 	return v.replayed(peerID, ver, v.clock.Now())
 }
 
-// replayed reports whether ver is not newer than the version of peerID
-// when the view forgot it, within TombstoneRetention. v.mu must be held.
-func (v *View) replayed(peerID string, ver Version, now time.Time) bool {
-	t, ok := v.tombs.get(peerID, false)
-	return ok && now.Sub(t.at) <= v.cfg.TombstoneRetention && !t.ver.Less(ver)
-}
-
 // RefreshConnected sets every known peer's connected flag from isConnected,
 // which is called with the view's lock held and must not call the view.
 func (v *View) RefreshConnected(isConnected func(peerID string) bool) {
@@ -458,19 +443,6 @@ func (v *View) RefreshConnected(isConnected func(peerID string) bool) {
 	}
 }
 
-// drop forgets a peer, keeping a tombstone of its version, and returns the
-// event of that transition: its new state is StateUnknown, "forgotten".
-func (v *View) drop(id string, e *entry, now time.Time) event {
-	delete(v.peers, id)
-	if !e.Verified {
-		v.unverified--
-	}
-	v.tombs.put(id, tombstone{ver: e.Version, at: now})
-	from := e.State
-	e.State = StateUnknown
-	return event{e.copy(), from}
-}
-
 func (v *View) hasPeersIn(org string) bool {
 	for _, e := range v.peers {
 		if e.Org == org {
@@ -478,41 +450,6 @@ func (v *View) hasPeersIn(org string) bool {
 		}
 	}
 	return false
-}
-
-// hasRoom reports whether a new peer fits in MaxPeers and, when it is not
-// verified, in MaxUnverified.
-func (v *View) hasRoom(verified bool) bool {
-	return len(v.peers) < v.cfg.MaxPeers && (verified || v.unverified < v.cfg.MaxUnverified)
-}
-
-// setVerified sets e's verified mark and keeps the unverified count.
-func (v *View) setVerified(e *entry, verified bool) {
-	switch {
-	case e.Verified && !verified:
-		v.unverified++
-	case !e.Verified && verified:
-		v.unverified--
-	}
-	e.Verified = verified
-}
-
-// evictOne forgets the longest-silent peer that is not alive, to make room,
-// and returns the event of that transition. unverifiedOnly spares verified
-// peers: an unverified newcomer may not displace one.
-func (v *View) evictOne(now time.Time, unverifiedOnly bool) (event, bool) {
-	var victim string
-	var oldest time.Time
-	for id, e := range v.peers {
-		gone := e.State != StateAlive || now.Sub(e.LastSeen) > v.cfg.LivenessWindow
-		if gone && !(unverifiedOnly && e.Verified) && (victim == "" || e.LastSeen.Before(oldest)) {
-			victim, oldest = id, e.LastSeen
-		}
-	}
-	if victim == "" {
-		return event{}, false
-	}
-	return v.drop(victim, v.peers[victim], now), true
 }
 
 func (e *entry) copy() PeerInfo {
