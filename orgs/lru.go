@@ -30,37 +30,25 @@ func (l *lru[K, V]) get(k K, use bool) (V, bool) {
 		return zero, false
 	}
 	if use {
-		l.unlink(n)
-		l.pushFront(n)
+		l.touch(n)
 	}
 	return n.val, true
 }
 
 // put sets k's value and makes it the most recently used entry. Past max it
-// drops the least recently used entry and returns it.
-func (l *lru[K, V]) put(k K, v V) (dropped K, val V, ok bool) {
+// drops the least recently used entry.
+func (l *lru[K, V]) put(k K, v V) {
 	if n, had := l.m[k]; had {
 		n.val = v
-		l.unlink(n)
-		l.pushFront(n)
-		return dropped, val, false
+		l.touch(n)
+		return
 	}
 	n := &lruNode[K, V]{key: k, val: v}
 	l.m[k] = n
 	l.pushFront(n)
 	if len(l.m) > l.max {
-		return l.removeOldest()
+		l.remove(l.root.prev.key)
 	}
-	return dropped, val, false
-}
-
-// removeOldest drops the least recently used entry and returns it.
-func (l *lru[K, V]) removeOldest() (k K, v V, ok bool) {
-	if n := l.root.prev; n != &l.root {
-		l.remove(n.key)
-		return n.key, n.val, true
-	}
-	return k, v, false
 }
 
 // trim drops the least recently used entries for as long as expired says so
@@ -84,6 +72,12 @@ func (l *lru[K, V]) each(f func(K, V)) {
 	for n := l.root.next; n != &l.root; n = n.next {
 		f(n.key, n.val)
 	}
+}
+
+// touch makes n the most recently used entry.
+func (l *lru[K, V]) touch(n *lruNode[K, V]) {
+	l.unlink(n)
+	l.pushFront(n)
 }
 
 func (l *lru[K, V]) unlink(n *lruNode[K, V]) {
