@@ -19,10 +19,9 @@ func CredentialID(cred []byte) []byte {
 
 // PeerCredentials remembers the last verified credential each peer sent in
 // full, so that its compact heartbeats, which name the credential by ID
-// only, can be judged the same way. It holds at most max peers and, when
-// full, forgets the one whose credential was least recently remembered or
-// recalled: the peers a node hears from keep theirs. It is safe for
-// concurrent use.
+// only, can be judged the same way. It holds at most max peers, forgetting
+// the least recently remembered or recalled one so that the peers a node
+// hears from keep theirs. It is safe for concurrent use.
 type PeerCredentials struct {
 	mu       sync.Mutex
 	verified *lru[string, peerCred]
@@ -42,8 +41,8 @@ func NewPeerCredentials(max int) *PeerCredentials {
 }
 
 // RememberVerified keeps cred as the last credential peer sent. Call it only
-// with a credential that Trust.Verify found valid for that peer: anyone can
-// mint peer IDs and credentials, and only verified ones may take a place.
+// with a credential Trust.Verify found valid for that peer, since anyone can
+// mint peer IDs and credentials.
 func (c *PeerCredentials) RememberVerified(peer string, cred []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -51,9 +50,8 @@ func (c *PeerCredentials) RememberVerified(peer string, cred []byte) {
 	keep(c.verified, peer, cred)
 }
 
-// Remember keeps cred, not yet checked, as the last credential peer sent.
-// Unchecked credentials have a memory of their own, as large, so that a
-// flood of them never displaces a verified one.
+// Remember keeps cred, not yet checked, as the last credential peer sent, in
+// a memory of its own so that a flood of them never displaces a verified one.
 //
 // Deprecated: verify first and call RememberVerified.
 func (c *PeerCredentials) Remember(peer string, cred []byte) {

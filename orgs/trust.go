@@ -141,10 +141,9 @@ func (t *Trust) Verify(cred []byte, peer, org string, now time.Time) (m *Members
 	return m, true, ""
 }
 
-// bind gives the organization id, trusted by bare ID, the name of a
-// credential that verified, unless it took another name meanwhile: without
-// it, one key could vouch for peers of any name. It reports whether id's
-// name is now name.
+// bind names the bare-ID organization id after a credential that verified,
+// unless it is named already, so that its key vouches for one name only; it
+// reports whether id's name is name.
 func (t *Trust) bind(id OrgID, name string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()

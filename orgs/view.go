@@ -23,21 +23,17 @@ type Config struct {
 	OrgRetention time.Duration
 	// MaxPeers bounds the peers remembered (the node itself aside).
 	MaxPeers int
-	// MaxUnverified bounds the unverified peers among them: bare claims
-	// cost nothing to mint, so they have a budget of their own and never
-	// displace a verified peer. Verified peers that lose their credential
-	// may exceed it. Zero: MaxPeers, no budget apart (right where nobody
-	// has credentials; set it, e.g. to MaxPeers/10, where credentials are
-	// in use).
+	// MaxUnverified bounds the unverified peers among them (newcomers
+	// only), because bare claims cost nothing to mint. Zero: MaxPeers, for
+	// clusters without credentials; MaxPeers/10 suits one that uses them.
 	MaxUnverified int
-	// MaxOrgs bounds the organizations with members heard remembered, and
-	// apart, the names directory listings mentioned.
+	// MaxOrgs bounds the organizations heard from, and apart the names
+	// directory listings mentioned.
 	MaxOrgs int
-	// TombstoneRetention: a forgotten peer's last version is remembered
-	// this long, so that its old signed heartbeats, replayed, cannot bring
-	// it back. It must exceed any replay window (the age at which a
-	// heartbeat is still taken: see Fresh). Zero: ten times the longer of
-	// SuspectRetention and LeftRetention.
+	// TombstoneRetention: a forgotten peer's last version is kept this
+	// long, so that its replayed old heartbeats cannot bring it back; it
+	// must exceed the replay window (the maxAge given Fresh). Zero: ten
+	// times the longer of SuspectRetention and LeftRetention.
 	TombstoneRetention time.Duration
 	// MaxTombstones bounds the forgotten peers remembered, the longest
 	// forgotten dropped first. Zero: MaxPeers.
