@@ -28,3 +28,11 @@ func (v Version) Less(o Version) bool {
 	}
 	return v.Seq < o.Seq
 }
+
+// Fresh reports whether a message sent at sent (the sender's clock) may be
+// taken at now: at most maxAge old, either clock off by up to maxSkew, since
+// a send time further off is a replay or a clock too wrong to tell one.
+func Fresh(sent, now time.Time, maxAge, maxSkew time.Duration) bool {
+	age := now.Sub(sent)
+	return age >= -maxSkew && age <= maxAge+maxSkew
+}

@@ -6,39 +6,99 @@ import (
 	"time"
 )
 
-// Snapshot counts every organization the view knows, at this instant.
+// Snapshot counts every organization the view knows, at this instant. Two
+// organizations never share a row, even of the same name: a verified peer
+// counts under its org ID; an unverified one under the one org ID verified
+// peers give its name, or, with none or several, in a row of the name alone.
 func (v *View) Snapshot() Snapshot {
 	v.mu.Lock()
 	now := v.clock.Now()
 	evs := v.expire(now)
-	byOrg := make(map[string]*tally, len(v.orgs))
-	for name := range v.orgs {
-		byOrg[name] = newTally(name)
-	}
-	total := newTally("")
-	add := func(p *PeerInfo) {
-		t, ok := byOrg[p.Org]
+	ids := map[string]nameIDs{}
+	v.eachPeer(func(p *PeerInfo) {
+		if id := provenID(p); id != "" {
+			ids[p.Org] = ids[p.Org].with(id)
+		}
+	})
+	rows := map[rowKey]*tally{}
+	total := newTally(rowKey{})
+	v.eachPeer(func(p *PeerInfo) {
+		k := rowKey{p.Org, provenID(p)}
+		if k.id == "" {
+			k.id = ids[p.Org].only()
+		}
+		t, ok := rows[k]
 		if !ok {
-			t = newTally(p.Org)
-			byOrg[p.Org] = t
+			t = newTally(k)
+			rows[k] = t
 		}
 		t.add(p, now)
 		total.add(p, now)
-	}
-	add(&v.self)
-	for _, e := range v.peers {
-		add(&e.PeerInfo)
+	})
+	for _, name := range v.orgs.counted() {
+		if _, ok := ids[name]; !ok {
+			if k := (rowKey{name: name}); rows[k] == nil {
+				rows[k] = newTally(k)
+			}
+		}
 	}
 	s := Snapshot{Self: v.self.PeerID, Org: v.self.Org, At: now, Total: total.counts()}
 	v.mu.Unlock()
 	v.emit(evs)
 
-	s.Orgs = make([]OrgCounts, 0, len(byOrg))
-	for _, t := range byOrg {
+	s.Orgs = make([]OrgCounts, 0, len(rows))
+	for _, t := range rows {
 		s.Orgs = append(s.Orgs, t.counts())
 	}
-	slices.SortFunc(s.Orgs, func(a, b OrgCounts) int { return strings.Compare(a.Org, b.Org) })
+	slices.SortFunc(s.Orgs, func(a, b OrgCounts) int {
+		if c := strings.Compare(a.Org, b.Org); c != 0 {
+			return c
+		}
+		return strings.Compare(a.OrgID, b.OrgID)
+	})
 	return s
+}
+
+// eachPeer calls f on the node itself and every peer. v.mu must be held.
+func (v *View) eachPeer(f func(*PeerInfo)) {
+	f(&v.self)
+	for _, e := range v.peers {
+		f(&e.PeerInfo)
+	}
+}
+
+// provenID returns the org ID p's credential proved, "" for a bare claim.
+func provenID(p *PeerInfo) string {
+	if p.Verified {
+		return p.OrgID
+	}
+	return ""
+}
+
+// rowKey names one row of a snapshot: an organization, by ID when a
+// verified peer gave one.
+type rowKey struct{ name, id string }
+
+// nameIDs is the org IDs verified peers give one name: none, one, or more.
+type nameIDs struct {
+	id   string
+	many bool
+}
+
+func (n nameIDs) with(id string) nameIDs {
+	if n.id != "" && n.id != id {
+		n.many = true
+	}
+	n.id = id
+	return n
+}
+
+// only returns the one org ID of the name ("" for none or several).
+func (n nameIDs) only() string {
+	if n.many {
+		return ""
+	}
+	return n.id
 }
 
 type tally struct {
@@ -48,14 +108,11 @@ type tally struct {
 	haveAges          bool
 }
 
-func newTally(org string) *tally {
-	return &tally{OrgCounts: OrgCounts{Org: org}, hosts: map[string]struct{}{}}
+func newTally(k rowKey) *tally {
+	return &tally{OrgCounts: OrgCounts{Org: k.name, OrgID: k.id}, hosts: map[string]struct{}{}}
 }
 
 func (t *tally) add(p *PeerInfo, now time.Time) {
-	if p.OrgID != "" && t.OrgID == "" && t.Org != "" {
-		t.OrgID = p.OrgID
-	}
 	switch p.State {
 	case StateSuspect:
 		t.Suspect++

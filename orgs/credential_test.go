@@ -45,6 +45,14 @@ func trusting(t testing.TB, keys ...*OrgKey) *Trust {
 	return tr
 }
 
+// trusted reports whether tr trusts the organization id.
+func trusted(tr *Trust, id OrgID) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	_, ok := tr.orgs[id]
+	return ok
+}
+
 func TestOrgIDIsSelfCertifying(t *testing.T) {
 	k := newOrg(t, "acme")
 	if !strings.HasPrefix(string(k.ID), "k51") {
@@ -59,7 +67,7 @@ func TestOrgIDIsSelfCertifying(t *testing.T) {
 	}
 	// A bare ID is enough to trust an organization.
 	tr := NewTrust()
-	if _, _, err := tr.AddSpec(string(k.ID)); err != nil || !tr.Trusted(k.ID) {
+	if _, _, err := tr.AddSpec(string(k.ID)); err != nil || !trusted(tr, k.ID) {
 		t.Fatalf("trust by bare ID: %v", err)
 	}
 }
@@ -146,6 +154,37 @@ func TestCredentialVerification(t *testing.T) {
 		if verified != tc.wantVerified || reason != tc.wantReason {
 			t.Errorf("%s: verified %v reason %q, want %v %q", tc.name, verified, reason, tc.wantVerified, tc.wantReason)
 		}
+	}
+}
+
+// A key trusted by bare ID vouches for one name only, the first that verified.
+func TestBareIDBindsToFirstName(t *testing.T) {
+	globex := newOrg(t, "globex")
+	tr := NewTrust()
+	if _, _, err := tr.AddSpec(string(globex.ID)); err != nil {
+		t.Fatal(err)
+	}
+	a, b := newPeerID(t), newPeerID(t)
+	now := time.Now()
+	own, _ := globex.Issue(a, now.Add(-time.Minute), time.Hour, 1)
+	asAcme := &OrgKey{Name: "acme", ID: globex.ID, Priv: globex.Priv} // globex's key, naming acme
+	posing, _ := asAcme.Issue(b, now.Add(-time.Minute), time.Hour, 2)
+	expired, _ := asAcme.Issue(b, now.Add(-2*time.Hour), time.Hour, 3)
+
+	if _, ok, reason := tr.Verify(expired, b.String(), "acme", now); ok || reason != ReasonExpired {
+		t.Fatalf("expired credential: %v %q", ok, reason) // and it binds no name
+	}
+	if _, ok, reason := tr.Verify(own, a.String(), "globex", now); !ok {
+		t.Fatalf("first credential of a bare-ID org refused: %q", reason)
+	}
+	if _, ok, reason := tr.Verify(posing, b.String(), "acme", now); ok || reason != ReasonWrongOrg {
+		t.Fatalf("globex's key vouching for acme: verified %v reason %q, want %q", ok, reason, ReasonWrongOrg)
+	}
+	if _, ok, _ := tr.Verify(own, a.String(), "globex", now); !ok {
+		t.Fatal("the bound name refused afterwards")
+	}
+	if got := tr.Names(); len(got) != 1 || got[0] != "globex" {
+		t.Fatalf("names %v, want the bound one", got)
 	}
 }
 

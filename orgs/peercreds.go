@@ -17,15 +17,17 @@ func CredentialID(cred []byte) []byte {
 	return sum[:CredentialIDLen]
 }
 
-// PeerCredentials remembers the last credential each peer sent in full, so
-// that its compact heartbeats, which name the credential by ID only, can be
-// judged the same way. It holds at most max peers; when full it forgets
-// them all, and their credentials are asked for again. It is safe for
-// concurrent use.
+// PeerCredentials remembers the last verified credential each peer sent in
+// full, so that its compact heartbeats, which name the credential by ID
+// only, can be judged the same way. It holds at most max peers, forgetting
+// the least recently remembered or recalled one so that the peers a node
+// hears from keep theirs. It is safe for concurrent use.
 type PeerCredentials struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]peerCred
+	mu       sync.Mutex
+	verified *lru[string, peerCred]
+	// pending holds what Remember is given, unchecked: apart, so that it
+	// can never displace a verified credential.
+	pending *lru[string, peerCred]
 }
 
 type peerCred struct {
@@ -35,35 +37,47 @@ type peerCred struct {
 
 // NewPeerCredentials returns an empty memory for at most max peers.
 func NewPeerCredentials(max int) *PeerCredentials {
-	return &PeerCredentials{max: max, m: map[string]peerCred{}}
+	return &PeerCredentials{verified: newLRU[string, peerCred](max), pending: newLRU[string, peerCred](max)}
 }
 
-// Remember keeps cred as the last credential peer sent.
+// RememberVerified keeps cred as the last credential peer sent. Call it only
+// with a credential Trust.Verify found valid for that peer, since anyone can
+// mint peer IDs and credentials.
+func (c *PeerCredentials) RememberVerified(peer string, cred []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending.remove(peer)
+	keep(c.verified, peer, cred)
+}
+
+// Remember keeps cred, not yet checked, as the last credential peer sent, in
+// a memory of its own so that a flood of them never displaces a verified one.
+//
+// Deprecated: verify first and call RememberVerified.
 func (c *PeerCredentials) Remember(peer string, cred []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[peer]; ok && bytes.Equal(old.cred, cred) {
-		return
-	}
-	if len(c.m) >= c.max {
-		clear(c.m)
-	}
-	c.m[peer] = peerCred{id: CredentialID(cred), cred: bytes.Clone(cred)}
+	keep(c.pending, peer, cred)
 }
 
-// Recall returns the credential peer sent last if its ID is id, else nil.
+// keep makes cred peer's credential in m, the most recently used.
+func keep(m *lru[string, peerCred], peer string, cred []byte) {
+	if old, ok := m.get(peer, true); ok && bytes.Equal(old.cred, cred) {
+		return
+	}
+	m.put(peer, peerCred{id: CredentialID(cred), cred: bytes.Clone(cred)})
+}
+
+// Recall returns the credential peer sent last if its ID is id, else nil;
+// the caller must not modify it. Recalling counts as a use: the credential
+// is kept longer.
 func (c *PeerCredentials) Recall(peer string, id []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if pc, ok := c.m[peer]; ok && bytes.Equal(pc.id, id) {
-		return pc.cred
+	for _, m := range []*lru[string, peerCred]{c.verified, c.pending} {
+		if pc, ok := m.get(peer, true); ok && bytes.Equal(pc.id, id) {
+			return pc.cred
+		}
 	}
 	return nil
-}
-
-// Len is the number of peers remembered.
-func (c *PeerCredentials) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
 }

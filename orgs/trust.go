@@ -34,7 +34,7 @@ type Trust struct {
 }
 
 type trustedOrg struct {
-	name string // "" when trusted by bare ID
+	name string // "" when trusted by bare ID, until a credential verifies (bind)
 	pub  crypto.PubKey
 }
 
@@ -57,7 +57,9 @@ func NewTrust() *Trust {
 }
 
 // AddSpec trusts an organization given as a path to its .org file or as a
-// bare org ID. It returns the org ID and name ("" for a bare ID).
+// bare org ID. It returns the org ID and name ("" for a bare ID). An
+// organization trusted by bare ID takes the name of the first credential
+// of its key that verifies, and refuses credentials naming another.
 func (t *Trust) AddSpec(spec string) (OrgID, string, error) {
 	if _, err := os.Stat(spec); err == nil || strings.HasSuffix(spec, ".org") {
 		p, pub, err := LoadPublicOrg(spec)
@@ -79,21 +81,6 @@ func (t *Trust) add(id OrgID, name string, pub crypto.PubKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.orgs[id] = trustedOrg{name: name, pub: pub}
-}
-
-// Trusted reports whether id is a trusted organization.
-func (t *Trust) Trusted(id OrgID) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	_, ok := t.orgs[id]
-	return ok
-}
-
-// Empty reports whether no organization is trusted.
-func (t *Trust) Empty() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.orgs) == 0
 }
 
 // Names lists the names of trusted organizations known by name.
@@ -148,7 +135,24 @@ func (t *Trust) Verify(cred []byte, peer, org string, now time.Time) (m *Members
 	case "not yet valid":
 		return m, false, ReasonNotYetValid
 	}
+	if o.name == "" && !t.bind(m.OrgID, m.OrgName) {
+		return m, false, ReasonWrongOrg
+	}
 	return m, true, ""
+}
+
+// bind names the bare-ID organization id after a credential that verified,
+// unless it is named already, so that its key vouches for one name only; it
+// reports whether id's name is name.
+func (t *Trust) bind(id OrgID, name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.orgs[id]
+	if o.name == "" {
+		o.name = name
+		t.orgs[id] = o
+	}
+	return o.name == name
 }
 
 // open opens cred once; later calls with the same bytes hit the cache.

@@ -32,7 +32,10 @@ type PeerInfo struct {
 // OrgCounts are the counts of one organization (or, in Snapshot.Total, of
 // all of them).
 type OrgCounts struct {
-	Org   string `json:"org"`
+	Org string `json:"org"`
+	// OrgID is the organization's key, which its verified peers proved:
+	// two organizations of the same name have rows of their own. Empty in
+	// the row of bare claims to a name that no single key holds.
 	OrgID string `json:"org_id,omitempty"`
 	// Alive is the reachable count: peers with a valid heartbeat within the
 	// liveness window, the node itself included when it is in this org.
@@ -58,12 +61,12 @@ type Snapshot struct {
 	Self  string      `json:"self"`
 	Org   string      `json:"org"`
 	At    time.Time   `json:"at"`
-	Orgs  []OrgCounts `json:"orgs"`
+	Orgs  []OrgCounts `json:"orgs"` // by name, then org ID
 	Total OrgCounts   `json:"total"`
 }
 
-// Org returns the counts of the named organization (zero counts when the
-// view has none).
+// OrgCounts returns the counts of the named organization, the first row of
+// that name if there are several (zero counts when the view has none).
 func (s Snapshot) OrgCounts(name string) OrgCounts {
 	for _, o := range s.Orgs {
 		if o.Org == name {
@@ -71,4 +74,15 @@ func (s Snapshot) OrgCounts(name string) OrgCounts {
 		}
 	}
 	return OrgCounts{Org: name}
+}
+
+// ByID returns the counts of the organization whose key is id (zero counts
+// when the view has none).
+func (s Snapshot) ByID(id string) OrgCounts {
+	for _, o := range s.Orgs {
+		if o.OrgID == id {
+			return o
+		}
+	}
+	return OrgCounts{OrgID: id}
 }

@@ -1,6 +1,7 @@
 package orgs
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -16,13 +17,41 @@ type Config struct {
 	SuspectRetention time.Duration
 	// LeftRetention: a peer that left is forgotten this long after its leave.
 	LeftRetention time.Duration
-	// OrgRetention: an organization nobody has mentioned for this long, and
-	// that has no remembered peer, is forgotten.
+	// OrgRetention: an organization no member was heard from for this long,
+	// and that has no remembered peer, is forgotten; so is a name a
+	// directory listing mentioned this long ago (see NoteOrg).
 	OrgRetention time.Duration
 	// MaxPeers bounds the peers remembered (the node itself aside).
 	MaxPeers int
-	// MaxOrgs bounds the organizations remembered.
+	// MaxUnverified bounds the unverified peers among them (newcomers
+	// only), because bare claims cost nothing to mint. Zero: MaxPeers, for
+	// clusters without credentials; MaxPeers/10 suits one that uses them.
+	MaxUnverified int
+	// MaxOrgs bounds the organizations heard from, and apart the names
+	// directory listings mentioned.
 	MaxOrgs int
+	// TombstoneRetention: a forgotten peer's last version is kept this
+	// long, so that its replayed old heartbeats cannot bring it back; it
+	// must exceed the replay window (the maxAge given Fresh). Zero: ten
+	// times the longer of SuspectRetention and LeftRetention.
+	TombstoneRetention time.Duration
+	// MaxTombstones bounds the forgotten peers remembered, the longest
+	// forgotten dropped first. Zero: MaxPeers.
+	MaxTombstones int
+}
+
+// withDefaults sets the fields left zero that have a default.
+func (c Config) withDefaults() Config {
+	if c.TombstoneRetention == 0 {
+		c.TombstoneRetention = 10 * max(c.SuspectRetention, c.LeftRetention)
+	}
+	if c.MaxUnverified == 0 {
+		c.MaxUnverified = c.MaxPeers
+	}
+	if c.MaxTombstones == 0 {
+		c.MaxTombstones = c.MaxPeers
+	}
+	return c
 }
 
 // Heartbeat is a validated presence announcement, ready for the view.
@@ -47,13 +76,18 @@ const (
 	Rejoined                // a peer that was suspect or left is alive again
 	Stale                   // not newer than what the view has: ignored
 	Unknown                 // a leave from a peer the view does not know: ignored
-	Full                    // MaxPeers reached: ignored
+	Full                    // MaxPeers, or MaxUnverified for an unverified peer, reached: ignored
 	IsSelf                  // about the node itself: ignored
 )
 
 var outcomeNames = [...]string{"applied", "added", "rejoined", "stale", "unknown", "full", "self"}
 
-func (o Outcome) String() string { return outcomeNames[o] }
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
 
 // EventSink hears every state change of a peer, after the view's lock is
 // released. It may be called concurrently from several goroutines and must
@@ -70,7 +104,10 @@ type View struct {
 	mu    sync.Mutex
 	self  PeerInfo
 	peers map[string]*entry
-	orgs  map[string]time.Time // org name -> last mention
+	// unverified counts the peers whose Verified is false (MaxUnverified).
+	unverified int
+	orgs       orgSet
+	tombs      *lru[string, tombstone]
 }
 
 type entry struct {
@@ -85,8 +122,11 @@ func NewView(cfg Config, clock Clock, self PeerInfo, sink EventSink) *View {
 	}
 	self.State, self.Self, self.Learned = StateAlive, true, LearnedSelf
 	self.LastSeen = clock.Now()
-	return &View{cfg: cfg, clock: clock, sink: sink, self: self,
-		peers: make(map[string]*entry), orgs: map[string]time.Time{self.Org: self.LastSeen}}
+	cfg = cfg.withDefaults()
+	v := &View{cfg: cfg, clock: clock, sink: sink, self: self, peers: make(map[string]*entry),
+		orgs: newOrgSet(cfg.MaxOrgs, cfg.OrgRetention), tombs: newLRU[string, tombstone](cfg.MaxTombstones)}
+	v.orgs.kept[self.Org] = struct{}{}
+	return v
 }
 
 // UpdateSelf changes the node's own record (addresses, verification).
@@ -97,7 +137,8 @@ func (v *View) UpdateSelf(f func(*PeerInfo)) {
 	v.self.State, v.self.Self, v.self.Learned = StateAlive, true, LearnedSelf
 }
 
-// ApplyHeartbeat records a heartbeat. Older or equal versions are ignored.
+// ApplyHeartbeat records a heartbeat. Older or equal versions are ignored,
+// also those of a peer forgotten within TombstoneRetention.
 func (v *View) ApplyHeartbeat(hb Heartbeat) Outcome {
 	out, ev := v.applyHeartbeat(hb)
 	v.emit(ev)
@@ -121,21 +162,28 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	}
 	out := Applied
 	switch {
-	case ok && !e.Version.Less(hb.Version):
+	case ok && !e.Version.Less(hb.Version), !ok && v.replayed(hb.PeerID, hb.Version, now):
 		return Stale, evs
 	case !ok:
-		if len(v.peers) >= v.cfg.MaxPeers && !v.evictOne(now) {
-			return Full, evs
+		if !v.hasRoom(hb.Verified) {
+			ev, evicted := v.evictOne(now, !hb.Verified)
+			if !evicted {
+				return Full, evs
+			}
+			evs = append(evs, ev)
 		}
 		e = &entry{}
 		v.peers[hb.PeerID] = e
+		v.unverified++            // until setVerified below: a new entry is unverified
+		v.tombs.remove(hb.PeerID) // a newer version: a restart, not a replay
 		out = Added
 	case e.State != StateAlive:
 		out = Rejoined
 	}
 	from := e.State
 	e.PeerID, e.Org, e.OrgID, e.Version = hb.PeerID, hb.Org, hb.OrgID, hb.Version
-	e.Host, e.Verified, e.Serial = hb.Host, hb.Verified, hb.Serial
+	e.Host, e.Serial = hb.Host, hb.Serial
+	v.setVerified(e, hb.Verified)
 	if hb.Addrs != nil { // compact heartbeats leave the addresses out
 		e.Addrs = slices.Clone(hb.Addrs)
 	}
@@ -144,7 +192,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	if hb.Direct {
 		e.Learned = LearnedDirect
 	}
-	v.noteOrg(hb.Org, now)
+	v.orgs.hear(hb.Org, now)
 	if from != StateAlive {
 		e.State, e.changed = StateAlive, now
 		evs = append(evs, event{e.copy(), from})
@@ -209,7 +257,12 @@ func (v *View) Silent(after time.Duration, limit int) (out []PeerInfo, next time
 		}
 	}
 	v.mu.Unlock()
-	slices.SortFunc(out, func(a, b PeerInfo) int { return a.LastSeen.Compare(b.LastSeen) })
+	slices.SortFunc(out, func(a, b PeerInfo) int { // ties by ID: the same view gives the same list
+		if c := a.LastSeen.Compare(b.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PeerID, b.PeerID)
+	})
 	return out[:min(len(out), limit)], next
 }
 
@@ -248,39 +301,12 @@ func (v *View) Unverify(revoked func(PeerInfo) bool) int {
 	n := 0
 	for _, e := range v.peers {
 		if e.Verified && revoked(e.PeerInfo) {
-			e.Verified, e.OrgID, e.Serial = false, "", 0
+			v.setVerified(e, false)
+			e.OrgID, e.Serial = "", 0
 			n++
 		}
 	}
 	return n
-}
-
-// NoteOrg records that an organization exists (heard of on the directory).
-func (v *View) NoteOrg(name string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.noteOrg(name, v.clock.Now())
-}
-
-func (v *View) noteOrg(name string, now time.Time) {
-	if _, ok := v.orgs[name]; !ok && len(v.orgs) >= v.cfg.MaxOrgs {
-		return
-	}
-	v.orgs[name] = now
-}
-
-// Orgs returns the names of the organizations the view knows, sorted.
-func (v *View) Orgs() []string {
-	v.mu.Lock()
-	evs := v.expire(v.clock.Now())
-	names := make([]string, 0, len(v.orgs))
-	for n := range v.orgs {
-		names = append(names, n)
-	}
-	v.mu.Unlock()
-	v.emit(evs)
-	slices.Sort(names)
-	return names
 }
 
 // Get returns one peer (the node itself included).
@@ -370,11 +396,8 @@ func (v *View) expire(now time.Time) []event {
 		ev, _ := v.expireOne(id, e, now)
 		evs = append(evs, ev...)
 	}
-	for name, last := range v.orgs {
-		if name != v.self.Org && now.Sub(last) > v.cfg.OrgRetention && !v.hasPeersIn(name) {
-			delete(v.orgs, name)
-		}
-	}
+	v.orgs.expire(now, v.hasPeersIn)
+	v.tombs.trim(func(t tombstone) bool { return now.Sub(t.at) > v.cfg.TombstoneRetention })
 	return evs
 }
 
@@ -389,19 +412,21 @@ func (v *View) expireOne(id string, e *entry, now time.Time) (evs []event, chang
 	}
 	if e.State == StateSuspect && silent > v.cfg.SuspectRetention ||
 		e.State == StateLeft && now.Sub(e.changed) > v.cfg.LeftRetention {
-		evs = append(evs, v.drop(id, e))
+		evs = append(evs, v.drop(id, e, now))
 	}
 	return evs, len(evs) > 0
 }
 
 // IsStale reports whether an announcement of version ver from peerID is not
-// newer than what the view holds. It is cheap: validators call it on every
-// message.
+// newer than what the view holds, or held when it forgot the peer. It is
+// cheap: validators call it on every message.
 func (v *View) IsStale(peerID string, ver Version) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	e, ok := v.peers[peerID]
-	return ok && !e.Version.Less(ver)
+	if e, ok := v.peers[peerID]; ok {
+		return !e.Version.Less(ver)
+	}
+	return v.replayed(peerID, ver, v.clock.Now())
 }
 
 // RefreshConnected sets every known peer's connected flag from isConnected,
@@ -414,15 +439,6 @@ func (v *View) RefreshConnected(isConnected func(peerID string) bool) {
 	}
 }
 
-// drop forgets a peer and returns the event of that transition: its new
-// state is StateUnknown, "forgotten".
-func (v *View) drop(id string, e *entry) event {
-	delete(v.peers, id)
-	from := e.State
-	e.State = StateUnknown
-	return event{e.copy(), from}
-}
-
 func (v *View) hasPeersIn(org string) bool {
 	for _, e := range v.peers {
 		if e.Org == org {
@@ -430,23 +446,6 @@ func (v *View) hasPeersIn(org string) bool {
 		}
 	}
 	return false
-}
-
-// evictOne forgets the longest-silent peer that is not alive, to make room.
-func (v *View) evictOne(now time.Time) bool {
-	var victim string
-	var oldest time.Time
-	for id, e := range v.peers {
-		gone := e.State != StateAlive || now.Sub(e.LastSeen) > v.cfg.LivenessWindow
-		if gone && (victim == "" || e.LastSeen.Before(oldest)) {
-			victim, oldest = id, e.LastSeen
-		}
-	}
-	if victim == "" {
-		return false
-	}
-	delete(v.peers, victim)
-	return true
 }
 
 func (e *entry) copy() PeerInfo {

@@ -2,6 +2,7 @@ package orgs
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -202,6 +203,61 @@ func TestLeaveThenForgottenThenRejoin(t *testing.T) {
 	}
 }
 
+// A peer forgotten, then its old heartbeats replayed: they stay ignored for
+// TombstoneRetention; a restart (a newer epoch) is taken at once.
+func TestReplayAfterForgetIsStale(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	v.ApplyHeartbeat(hb("a", "acme", "h1", 1, 5))
+	v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 1))
+	v.ApplyLeave("b", Version{1, 2})
+	clk.Advance(61 * time.Second) // a expired, b's leave retention over: both forgotten
+	if _, ok := v.Get("a"); ok {
+		t.Fatal("a not forgotten")
+	}
+	for _, h := range []Heartbeat{hb("a", "acme", "h1", 1, 5), hb("a", "acme", "h1", 1, 4), hb("b", "acme", "h2", 1, 1)} {
+		if !v.IsStale(h.PeerID, h.Version) {
+			t.Errorf("IsStale(%s, %v) false after forgetting", h.PeerID, h.Version)
+		}
+		if out := v.ApplyHeartbeat(h); out != Stale {
+			t.Fatalf("replayed %s %v: %v, want stale", h.PeerID, h.Version, out)
+		}
+	}
+	if v.IsStale("a", Version{1, 6}) {
+		t.Fatal("a newer version is stale")
+	}
+	if out := v.ApplyHeartbeat(hb("a", "acme", "h1", 2, 1)); out != Added {
+		t.Fatalf("restart after forgetting: %v, want added", out)
+	}
+	if out := v.ApplyHeartbeat(hb("a", "acme", "h1", 2, 1)); out != Stale {
+		t.Fatalf("the restart's own heartbeat again: %v", out)
+	}
+	clk.Advance(601 * time.Second) // the default retention: 10 × LeftRetention
+	if out := v.ApplyHeartbeat(hb("b", "acme", "h2", 1, 1)); out != Added {
+		t.Fatalf("past TombstoneRetention: %v, want added (tombstones are bounded in time)", out)
+	}
+}
+
+func TestTombstonesBounded(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	cfg := testCfg
+	cfg.MaxTombstones = 2
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	for _, id := range []string{"a", "b", "c"} {
+		v.ApplyHeartbeat(hb(id, "acme", "h", 1, 1))
+		clk.Advance(10 * time.Second)
+	}
+	for range 3 { // forgotten 31, 41 and 51 s after they were heard: a, b, c
+		clk.Advance(time.Second)
+		v.Expire()
+		clk.Advance(9 * time.Second)
+	}
+	for id, want := range map[string]Outcome{"a": Added, "b": Stale, "c": Stale} {
+		if out := v.ApplyHeartbeat(hb(id, "acme", "h", 1, 1)); out != want {
+			t.Errorf("%s replayed: %v, want %v", id, out, want)
+		}
+	}
+}
+
 func TestStaleAndReplayIgnored(t *testing.T) {
 	v, _, _ := newTestView(t)
 	v.ApplyHeartbeat(hb("a", "acme", "h1", 3, 10))
@@ -279,6 +335,48 @@ func TestCountsPerOrgAndHost(t *testing.T) {
 	}
 }
 
+// Two keys that both name acme are two organizations: rows of their own.
+// Bare claims to acme, with no one key to give them, count apart.
+func TestSameNameTwoKeysCountApart(t *testing.T) {
+	v, _, _ := newTestView(t) // self: acme, unverified
+	verified := func(id, orgID string) Heartbeat {
+		h := hb(id, "acme", "h-"+id, 1, 1)
+		h.Verified, h.OrgID = true, orgID
+		return h
+	}
+	v.ApplyHeartbeat(verified("a", "k51one"))
+	v.ApplyHeartbeat(verified("b", "k51two"))
+	v.ApplyHeartbeat(verified("c", "k51two"))
+	v.ApplyHeartbeat(hb("u", "acme", "h-u", 1, 1))
+	s := v.Snapshot()
+	if len(s.Orgs) != 3 {
+		t.Fatalf("rows %+v, want k51one, k51two and the bare claims", s.Orgs)
+	}
+	if one, two := s.ByID("k51one"), s.ByID("k51two"); one.Org != "acme" || one.Verified != 1 || one.Alive != 1 ||
+		two.Org != "acme" || two.Verified != 2 || two.Alive != 2 {
+		t.Fatalf("k51one %+v, k51two %+v", one, two)
+	}
+	if claims := s.Orgs[0]; claims.OrgID != "" || claims.Unverified != 2 || claims.Verified != 0 { // self and u
+		t.Fatalf("bare claims %+v", claims)
+	}
+	if s.Total.Alive != 5 {
+		t.Fatalf("total %+v", s.Total)
+	}
+}
+
+// With one key for the name, verified peers and bare claims share its row.
+func TestSameNameOneKeyOneRow(t *testing.T) {
+	v, _, _ := newTestView(t)
+	h := hb("a", "acme", "h1", 1, 1)
+	h.Verified, h.OrgID = true, "k51one"
+	v.ApplyHeartbeat(h)
+	v.ApplyHeartbeat(hb("u", "acme", "h2", 1, 1))
+	s := v.Snapshot()
+	if c := s.OrgCounts("acme"); len(s.Orgs) != 1 || c.OrgID != "k51one" || c.Verified != 1 || c.Unverified != 2 || s.ByID("k51one").Org != "acme" {
+		t.Fatalf("rows %+v, want one acme row: k51one, 1 verified and 2 unverified", s.Orgs)
+	}
+}
+
 func TestBoundsAndCopies(t *testing.T) {
 	v, clk, _ := newTestView(t)
 	cfg := testCfg
@@ -293,8 +391,15 @@ func TestBoundsAndCopies(t *testing.T) {
 	if out := v.ApplyHeartbeat(hb("c", "acme", "h", 1, 1)); out != Added {
 		t.Fatalf("eviction of a suspect: %v", out)
 	}
-	v.NoteOrg("third")
-	if got := v.Orgs(); len(got) != 2 {
+	v = NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	for i, org := range []string{"globex", "initech", "hooli"} {
+		if out := v.ApplyHeartbeat(hb(fmt.Sprint(i), org, "h", 1, 1)); out != Added {
+			t.Fatalf("%s: %v", org, out)
+		}
+		clk.Advance(4 * time.Second) // suspect: evictable
+	}
+	clk.Advance(30 * time.Second) // the peers forgotten, the MaxOrgs organizations heard first not yet
+	if got := v.CountedOrgs(); fmt.Sprint(got) != "[acme globex initech]" {
 		t.Fatalf("MaxOrgs not enforced: %v", got)
 	}
 	h := hb("x", "acme", "h", 1, 1)
@@ -306,6 +411,103 @@ func TestBoundsAndCopies(t *testing.T) {
 	p.Addrs[0] = "mutated too"
 	if q, _ := v.Get("x"); q.Addrs[0] != "/ip4/127.0.0.1/tcp/1" {
 		t.Fatalf("view shares memory with callers: %v", q.Addrs)
+	}
+}
+
+func TestEvictionIsHeard(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	rec := &recorded{}
+	cfg := testCfg
+	cfg.MaxPeers = 1
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, rec.sink)
+	v.ApplyHeartbeat(hb("a", "acme", "h", 1, 1))
+	clk.Advance(4 * time.Second) // a silent past its window: evicted for b
+	if out := v.ApplyHeartbeat(hb("b", "acme", "h", 1, 1)); out != Added {
+		t.Fatalf("b: %v", out)
+	}
+	want := []string{"a:unknown->alive", "a:alive->unknown", "b:unknown->alive"}
+	if fmt.Sprint(rec.evs) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", rec.evs, want)
+	}
+}
+
+// A flood of minted unverified peers fills MaxUnverified and no more: it
+// never displaces a verified peer, not even one that went silent.
+func TestUnverifiedBudget(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	cfg := testCfg
+	cfg.MaxPeers, cfg.MaxUnverified = 10, 2
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	verified := func(id string) Heartbeat {
+		h := hb(id, "acme", "h", 1, 1)
+		h.Verified, h.OrgID = true, "k51acme"
+		return h
+	}
+	for _, h := range []Heartbeat{verified("v1"), verified("v2"), hb("u1", "acme", "h", 1, 1), hb("u2", "acme", "h", 1, 1)} {
+		if out := v.ApplyHeartbeat(h); out != Added {
+			t.Fatalf("%s: %v", h.PeerID, out)
+		}
+	}
+	for i := range 100 {
+		if out := v.ApplyHeartbeat(hb(fmt.Sprintf("minted%d", i), "acme", "h", 1, 1)); out != Full {
+			t.Fatalf("minted peer %d: %v, want full", i, out)
+		}
+	}
+	if out := v.ApplyHeartbeat(verified("v3")); out != Added {
+		t.Fatalf("verified newcomer after the flood: %v", out)
+	}
+	clk.Advance(4 * time.Second) // everyone silent, v1 and v2 the longest
+	for i := range 100 {
+		v.ApplyHeartbeat(hb(fmt.Sprintf("late%d", i), "acme", "h", 1, 1)) // evict u1, u2, then full
+	}
+	for _, id := range []string{"v1", "v2", "v3"} {
+		if _, ok := v.Get(id); !ok {
+			t.Fatalf("verified peer %s displaced by unverified ones", id)
+		}
+	}
+	if c := v.Snapshot().OrgCounts("acme"); c.Alive != 3 || c.Unverified != 3 { // self, late0, late1
+		t.Fatalf("counts %+v, want 2 unverified peers besides self", c)
+	}
+	v.Unverify(func(p PeerInfo) bool { return p.PeerID == "v1" })
+	n := 0
+	for _, p := range v.Peers(Filter{}) {
+		if !p.Verified && !p.Self {
+			n++
+		}
+	}
+	if n != 3 || v.unverified != n {
+		t.Fatalf("unverified count %d, peers %d, want 3", v.unverified, n)
+	}
+}
+
+// Directory listings are hints: 300 junk names are never counted, never
+// stop a real organization from being counted, and are forgotten after
+// OrgRetention.
+func TestDirectoryNotesAreHintsOnly(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	cfg := testCfg
+	cfg.MaxOrgs = 256
+	v := NewView(cfg, clk, PeerInfo{PeerID: "self", Org: "acme"}, nil)
+	v.KeepOrg("initech") // trusted, say
+	for i := range 300 {
+		v.NoteOrg(fmt.Sprintf("junk%d", i))
+	}
+	v.NoteOrg("globex")
+	if got := v.Snapshot().Orgs; len(got) != 2 || got[0].Org != "acme" || got[1].Org != "initech" {
+		t.Fatalf("%d orgs counted after a junk listing, want acme and initech", len(got))
+	}
+	if got := v.Orgs(); len(got) != 2+cfg.MaxOrgs || !slices.Contains(got, "globex") {
+		t.Fatalf("%d names known, want the two counted and %d hints, the newest included", len(got), cfg.MaxOrgs)
+	}
+	if out := v.ApplyHeartbeat(hb("g", "globex", "h1", 1, 1)); out != Added {
+		t.Fatalf("a real organization's heartbeat: %v", out)
+	}
+	if c := v.Snapshot().OrgCounts("globex"); c.Alive != 1 {
+		t.Fatalf("globex %+v, want 1 alive", c)
+	}
+	clk.Advance(61 * time.Second)
+	if got := v.Orgs(); fmt.Sprint(got) != "[acme initech]" {
+		t.Fatalf("after OrgRetention: %v, want the kept organizations only", got)
 	}
 }
 
@@ -331,6 +533,15 @@ func TestStateText(t *testing.T) {
 	}
 	if _, err := ParseState("dead"); err == nil {
 		t.Fatal("unknown state parsed")
+	}
+	if got := PeerState(200).String(); got != "PeerState(200)" {
+		t.Fatalf("out-of-range state: %q", got)
+	}
+	if got, want := Stale.String(), "stale"; got != want {
+		t.Fatalf("outcome %q, want %q", got, want)
+	}
+	if got := Outcome(200).String(); got != "Outcome(200)" {
+		t.Fatalf("out-of-range outcome: %q", got) // once an index out of range
 	}
 }
 

@@ -1,0 +1,67 @@
+package orgs
+
+import "time"
+
+// How the view makes room and forgets: a budget apart for unverified peers,
+// eviction, and tombstones that keep forgotten peers' replays out.
+
+// tombstone is what the view keeps of a peer it forgot.
+type tombstone struct {
+	ver Version   // the last version the view held
+	at  time.Time // when it forgot the peer
+}
+
+// drop forgets a peer, keeping a tombstone of its version, and returns the
+// event of that transition: its new state is StateUnknown, "forgotten".
+func (v *View) drop(id string, e *entry, now time.Time) event {
+	delete(v.peers, id)
+	if !e.Verified {
+		v.unverified--
+	}
+	v.tombs.put(id, tombstone{ver: e.Version, at: now})
+	from := e.State
+	e.State = StateUnknown
+	return event{e.copy(), from}
+}
+
+// hasRoom reports whether a new peer fits in MaxPeers and, when it is not
+// verified, in MaxUnverified.
+func (v *View) hasRoom(verified bool) bool {
+	return len(v.peers) < v.cfg.MaxPeers && (verified || v.unverified < v.cfg.MaxUnverified)
+}
+
+// setVerified sets e's verified mark and keeps the unverified count.
+func (v *View) setVerified(e *entry, verified bool) {
+	switch {
+	case e.Verified && !verified:
+		v.unverified++
+	case !e.Verified && verified:
+		v.unverified--
+	}
+	e.Verified = verified
+}
+
+// evictOne forgets the longest-silent peer that is not alive, to make room,
+// and returns the event of that transition. unverifiedOnly spares verified
+// peers: an unverified newcomer may not displace one.
+func (v *View) evictOne(now time.Time, unverifiedOnly bool) (event, bool) {
+	var victim string
+	var oldest time.Time
+	for id, e := range v.peers {
+		gone := e.State != StateAlive || now.Sub(e.LastSeen) > v.cfg.LivenessWindow
+		if gone && !(unverifiedOnly && e.Verified) && (victim == "" || e.LastSeen.Before(oldest)) {
+			victim, oldest = id, e.LastSeen
+		}
+	}
+	if victim == "" {
+		return event{}, false
+	}
+	return v.drop(victim, v.peers[victim], now), true
+}
+
+// replayed reports whether ver is not newer than the version of peerID
+// when the view forgot it, within TombstoneRetention. v.mu must be held.
+func (v *View) replayed(peerID string, ver Version, now time.Time) bool {
+	t, ok := v.tombs.get(peerID, false)
+	return ok && now.Sub(t.at) <= v.cfg.TombstoneRetention && !t.ver.Less(ver)
+}
