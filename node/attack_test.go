@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -78,7 +79,7 @@ func newTestHost(t *testing.T) (host.Host, crypto.PrivKey) {
 	return h, priv
 }
 
-func (a *attacker) publish(t *testing.T, m *Message, opts ...pubsub.PubOpt) {
+func (a *attacker) publish(t *testing.T, m *wire.Message, opts ...pubsub.PubOpt) {
 	t.Helper()
 	a.publishRaw(t, m.Encode(), opts...)
 }
@@ -93,7 +94,7 @@ func (a *attacker) publishRaw(t *testing.T, data []byte, opts ...pubsub.PubOpt) 
 // publishUntil publishes m, again on every poll, until the node has counted
 // one more message under result/reason: a message that reaches the node
 // before its GossipSub has set up the attacker's stream is lost, not judged.
-func publishUntil(t *testing.T, a *attacker, n *Node, m *Message, result, reason string) {
+func publishUntil(t *testing.T, a *attacker, n *Node, m *wire.Message, result, reason string) {
 	t.Helper()
 	before := counter(n, result, reason)
 	eventually(t, 10*time.Second, func() string {
@@ -116,10 +117,10 @@ func TestAttacksFail(t *testing.T) {
 	cfg.Trust = []string{acmePub}
 	cfg.SenderBurst, cfg.SenderRate = 40, 10
 	victim := newTestNode(t, cfg)
-	att := newAttacker(t, victim, OrgTopic("acme"))
+	att := newAttacker(t, victim, wire.OrgTopic("acme"))
 	now := time.Now()
-	hb := func(seq uint64, cred []byte) *Message {
-		return &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: seq, Host: "evil", Cred: cred}
+	hb := func(seq uint64, cred []byte) *wire.Message {
+		return &wire.Message{Kind: wire.KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: seq, Host: "evil", Cred: cred}
 	}
 	issue := func(k *orgs.OrgKey, p peer.ID, from time.Time, valid time.Duration, serial uint64) []byte {
 		c, err := k.Issue(p, from, valid, serial)
@@ -137,15 +138,15 @@ func TestAttacksFail(t *testing.T) {
 	victimID, _ := peer.Decode(victim.Info().PeerID)
 	cases := []struct {
 		name   string
-		msg    *Message
+		msg    *wire.Message
 		reason string
 	}{
 		{"credential signed by a key that is not the org's", hb(1, issue(impostorKey, att.id, now.Add(-time.Minute), time.Hour, 1)), orgs.ReasonBadCredential},
 		{"another peer's valid credential replayed", hb(2, issue(acme, victimID, now.Add(-time.Minute), time.Hour, 2)), orgs.ReasonWrongPeer},
 		{"expired credential", hb(3, issue(acme, att.id, now.Add(-2*time.Hour), time.Hour, 3)), orgs.ReasonExpired},
 		{"not yet valid credential", hb(4, issue(acme, att.id, now.Add(time.Hour), time.Hour, 4)), orgs.ReasonNotYetValid},
-		{"forged sender", &Message{Kind: KindHeartbeat, Peer: victim.Info().PeerID, Org: "acme", Epoch: 9, Seq: 9}, "forged-sender"},
-		{"heartbeat for another org's topic", &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "globex", Epoch: 1, Seq: 5}, "wrong-topic"},
+		{"forged sender", &wire.Message{Kind: wire.KindHeartbeat, Peer: victim.Info().PeerID, Org: "acme", Epoch: 9, Seq: 9}, "forged-sender"},
+		{"heartbeat for another org's topic", &wire.Message{Kind: wire.KindHeartbeat, Peer: att.id.String(), Org: "globex", Epoch: 1, Seq: 5}, "wrong-topic"},
 	}
 	for _, tc := range cases {
 		publishUntil(t, att, victim, tc.msg, "rejected", tc.reason)
@@ -161,7 +162,7 @@ func TestAttacksFail(t *testing.T) {
 		if len(raw) > 4096 {
 			reason = "oversized"
 		}
-		junk := newAttacker(t, victim, OrgTopic("acme"))
+		junk := newAttacker(t, victim, wire.OrgTopic("acme"))
 		before := counter(victim, "rejected", reason)
 		eventually(t, 10*time.Second, func() string {
 			junk.publishRaw(t, raw)
@@ -201,7 +202,7 @@ func TestAttacksFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() string {
-		att.publish(t, &Message{Kind: KindRevoke, Peer: att.id.String(), Org: "acme", Rev: rev})
+		att.publish(t, &wire.Message{Kind: wire.KindRevoke, Peer: att.id.String(), Org: "acme", Rev: rev})
 		if p, _ := victim.View().Get(att.id.String()); p.Verified {
 			return "revoked member still verified"
 		}
@@ -219,7 +220,7 @@ func TestAttacksFail(t *testing.T) {
 	// messages then never reach validation), and the API keeps answering.
 	// A fresh peer floods: the attacker above may already be graylisted
 	// by its invalid messages (P4 grows with their square).
-	fl := newAttacker(t, victim, OrgTopic("acme"))
+	fl := newAttacker(t, victim, wire.OrgTopic("acme"))
 	flooded := func() float64 {
 		return counter(victim, "ignored", "rate-limited") + counter(victim, "rejected", "pubsub-validation-queue-full") +
 			counter(victim, "rejected", "pubsub-validation-throttled")
@@ -237,7 +238,7 @@ func TestAttacksFail(t *testing.T) {
 	sent := 0
 	for ; sent < 3000 && victim.flood.graylisted.Load() == 0; sent++ {
 		<-pace.C
-		fl.publish(t, &Message{Kind: KindHeartbeat, Peer: fl.id.String(), Org: "acme", Epoch: 1, Seq: uint64(1 + sent)})
+		fl.publish(t, &wire.Message{Kind: wire.KindHeartbeat, Peer: fl.id.String(), Org: "acme", Epoch: 1, Seq: uint64(1 + sent)})
 	}
 	pace.Stop()
 	if n := flooded() - before; n < 5 {
@@ -296,8 +297,8 @@ func TestRequireCredentialsIgnoresBareClaims(t *testing.T) {
 	cfg.Trust = []string{string(k.ID)}
 	cfg.RequireCredentials = true
 	victim := newTestNode(t, cfg)
-	att := newAttacker(t, victim, OrgTopic("acme"))
-	publishUntil(t, att, victim, &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: 1}, "ignored", "unverified")
+	att := newAttacker(t, victim, wire.OrgTopic("acme"))
+	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: 1}, "ignored", "unverified")
 	if _, ok := victim.View().Get(att.id.String()); ok {
 		t.Fatal("bare claim counted although credentials are required")
 	}
@@ -305,14 +306,14 @@ func TestRequireCredentialsIgnoresBareClaims(t *testing.T) {
 
 func TestUnsignedMessageRejectedAndCounted(t *testing.T) {
 	victim := newTestNode(t, testConfig(t, "acme"))
-	att := newAttacker(t, victim, OrgTopic("acme"), pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign))
+	att := newAttacker(t, victim, wire.OrgTopic("acme"), pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign))
 	before := counter(victim, "rejected", "pubsub-missing-signature")
 	seq := uint64(0)
 	// Sent again on each poll: a message that arrives before the victim's
 	// GossipSub has set up the attacker's stream is lost, not rejected.
 	eventually(t, 10*time.Second, func() string {
 		seq++
-		att.publish(t, &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: seq})
+		att.publish(t, &wire.Message{Kind: wire.KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: seq})
 		if counter(victim, "rejected", "pubsub-missing-signature") == before {
 			return "no unsigned message counted"
 		}

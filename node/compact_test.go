@@ -11,12 +11,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // nextFrom returns the next heartbeat the attacker hears from id that
 // satisfies want, or fails after timeout.
-func (a *attacker) nextFrom(t *testing.T, id peer.ID, timeout time.Duration, want func(*Message) bool) *Message {
+func (a *attacker) nextFrom(t *testing.T, id peer.ID, timeout time.Duration, want func(*wire.Message) bool) *wire.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -28,11 +29,11 @@ func (a *attacker) nextFrom(t *testing.T, id peer.ID, timeout time.Duration, wan
 		if m.GetFrom() != id {
 			continue
 		}
-		msg, err := DecodeMessage(m.Data, 4096)
+		msg, err := wire.DecodeMessage(m.Data, 4096)
 		if err != nil {
 			t.Fatalf("undecodable message from the node: %v", err)
 		}
-		if msg.Kind == KindHeartbeat && want(msg) {
+		if msg.Kind == wire.KindHeartbeat && want(msg) {
 			return msg
 		}
 	}
@@ -67,29 +68,29 @@ func TestCompactHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := newTestNode(t, cfg)
-	att := newAttacker(t, victim, OrgTopic("acme"))
+	att := newAttacker(t, victim, wire.OrgTopic("acme"))
 
 	// Past its first heartbeats the node sends compact ones: the
 	// credential's ID, no credential, no addresses.
-	compact := att.nextFrom(t, victimID, 10*time.Second, func(m *Message) bool { return m.Cred == nil })
+	compact := att.nextFrom(t, victimID, 10*time.Second, func(m *wire.Message) bool { return m.Cred == nil })
 	if len(compact.CredID) != orgs.CredentialIDLen || compact.Addrs != nil || compact.Peer != "" {
 		t.Fatalf("compact heartbeat: %+v", compact)
 	}
 	// A peer that wants credentials gets a full heartbeat.
-	publishUntil(t, att, victim, &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Want: true}, "accepted", "ok")
-	full := att.nextFrom(t, victimID, 5*time.Second, func(m *Message) bool { return m.Cred != nil })
+	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Want: true}, "accepted", "ok")
+	full := att.nextFrom(t, victimID, 5*time.Second, func(m *wire.Message) bool { return m.Cred != nil })
 	if len(full.Addrs) == 0 || string(full.CredID) != string(orgs.CredentialID(full.Cred)) {
 		t.Fatalf("full heartbeat: %+v", full)
 	}
 
 	// A member whose full heartbeats this node missed: counted, but
 	// unverified, and asked for its credential.
-	member := newAttacker(t, victim, OrgTopic("acme"))
+	member := newAttacker(t, victim, wire.OrgTopic("acme"))
 	good := issue(member.id, now.Add(-time.Minute), 2)
 	missing := func() float64 { return testutil.ToFloat64(victim.metrics.credMissing) }
 	before := missing()
-	hb := func(seq uint64, cred []byte, id []byte) *Message {
-		return &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: seq, Host: "h", Cred: cred, CredID: id}
+	hb := func(seq uint64, cred []byte, id []byte) *wire.Message {
+		return &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: seq, Host: "h", Cred: cred, CredID: id}
 	}
 	publishUntil(t, member, victim, hb(1, nil, orgs.CredentialID(good)), "accepted", "ok")
 	if p, ok := victim.View().Get(member.id.String()); !ok || p.State != orgs.StateAlive || p.Verified {
@@ -98,7 +99,7 @@ func TestCompactHeartbeats(t *testing.T) {
 	if missing() <= before {
 		t.Fatal("missing credential not counted")
 	}
-	member.nextFrom(t, victimID, 5*time.Second, func(m *Message) bool { return m.Want })
+	member.nextFrom(t, victimID, 5*time.Second, func(m *wire.Message) bool { return m.Want })
 
 	// Its full heartbeat verifies it, and its compact ones keep it verified.
 	publishUntil(t, member, victim, hb(2, good, orgs.CredentialID(good)), "accepted", "ok")
@@ -110,7 +111,7 @@ func TestCompactHeartbeats(t *testing.T) {
 	publishUntil(t, member, victim, hb(4, good, []byte("12345678")), "rejected", "malformed")
 
 	// A refused credential refuses the compact heartbeats naming it too.
-	expired := newAttacker(t, victim, OrgTopic("acme"))
+	expired := newAttacker(t, victim, wire.OrgTopic("acme"))
 	old := issue(expired.id, now.Add(-2*time.Hour), 3)
 	publishUntil(t, expired, victim, hb(1, old, nil), "rejected", orgs.ReasonExpired)
 	publishUntil(t, expired, victim, hb(2, nil, orgs.CredentialID(old)), "rejected", orgs.ReasonExpired)
@@ -167,7 +168,7 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 	eventually(t, 20*time.Second, verified(nodes, map[string]int{"acme": 2, "globex": 2}))
 	eventually(t, 10*time.Second, func() string { // everyone past its full heartbeats
 		for i, n := range nodes {
-			full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat))
+			full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat))
 			if all <= full {
 				return fmt.Sprintf("node %d still starting: %v heartbeats, all full", i, all)
 			}
@@ -180,7 +181,7 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 	late := newTestNode(t, cfg)
 	eventually(t, 15*time.Second, verified(append(nodes, late), map[string]int{"acme": 2, "globex": 3}))
 	for i, n := range nodes { // the joiner cost each at most a greeting and an answer in full
-		full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat))
+		full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat))
 		if full > startFull+3 || full >= all {
 			t.Errorf("node %d sent %v of %v heartbeats in full", i, full, all)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -173,8 +174,8 @@ func (c *Config) Validate() error {
 		return configErr("the GC targets (%d, %d at start) must not be negative", c.GCPercent, c.StartGCPercent)
 	case c.TimerSlack < 0 || c.TimerSlack > time.Second:
 		return configErr("the timer slack (%v) must be between 0 and 1s", c.TimerSlack)
-	case len(c.HostID) > maxHostLen:
-		return configErr("--host-id is longer than %d characters", maxHostLen)
+	case len(c.HostID) > wire.MaxHostLen:
+		return configErr("--host-id is longer than %d characters", wire.MaxHostLen)
 	}
 	for _, w := range c.Watch {
 		if !orgs.ValidName(w) {

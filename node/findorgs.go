@@ -3,6 +3,7 @@ package node
 import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -32,7 +33,7 @@ func (n *Node) orgsToFind() []string {
 		if others > 0 {
 			w = min(w, others)
 		}
-		if len(n.ps.ListPeers(OrgTopic(o))) < w || c.Suspect > 0 && n.unreachableSuspect(o) {
+		if len(n.ps.ListPeers(wire.OrgTopic(o))) < w || c.Suspect > 0 && n.unreachableSuspect(o) {
 			out = append(out, o)
 		}
 	}

@@ -10,18 +10,18 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
-// HelloProtocol is the stream protocol on which two nodes that have just
-// connected tell each other their own heartbeat, as Serf's members push
-// their state to the member they join. Neighbours then count each other as
-// soon as the connection is up, instead of waiting for the GossipSub mesh,
-// which grafts only at its heartbeats (the first 0.7 s after start): in a
-// cluster starting together most pairs are neighbours for a while.
+// Hellos: on wire.HelloProtocol two nodes that have just connected tell
+// each other their own heartbeat, as Serf's members push their state to the
+// member they join. Neighbours then count each other as soon as the
+// connection is up, instead of waiting for the GossipSub mesh, which grafts
+// only at its heartbeats (the first 0.7 s after start): in a cluster
+// starting together most pairs are neighbours for a while.
 //
 // A hello is a full heartbeat (credential and addresses); a leaving node
 // sends its leave the same way (a goodbye, not answered). It carries no
@@ -29,15 +29,13 @@ import (
 // own state travels; another peer's would be hearsay. The receiver judges
 // it as it judges a heartbeat from the topic (credential, version, rate)
 // and counts the verdict in orgpeer_messages_total.
-const HelloProtocol protocol.ID = "/orgpeer/hello/1.0.0"
-
 const (
 	helloTimeout  = 5 * time.Second // bound on one exchange
 	helloParallel = 8               // exchanges one node runs at once
 )
 
 // helloNeighbours exchanges hellos with every peer that identify reports
-// speaking HelloProtocol, once per connection and at most once per
+// speaking wire.HelloProtocol, once per connection and at most once per
 // heartbeat interval per peer: the peer with the lower ID opens the stream,
 // the other answers in handleHello. It returns when ctx ends and its
 // exchanges have.
@@ -62,7 +60,7 @@ func (p *presence) helloNeighbours(ctx context.Context) {
 			}
 			ev = e.(event.EvtPeerIdentificationCompleted)
 		}
-		if ev.Peer >= p.n.host.ID() || !slices.Contains(ev.Protocols, HelloProtocol) ||
+		if ev.Peer >= p.n.host.ID() || !slices.Contains(ev.Protocols, wire.HelloProtocol) ||
 			time.Since(last[ev.Peer]) < p.n.cfg.HeartbeatInterval {
 			continue
 		}
@@ -83,7 +81,7 @@ func (p *presence) helloNeighbours(ctx context.Context) {
 func (p *presence) helloStream(ctx context.Context, to peer.ID, f func(network.Stream)) {
 	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	defer cancel()
-	s, err := p.n.host.NewStream(ctx, to, HelloProtocol)
+	s, err := p.n.host.NewStream(ctx, to, wire.HelloProtocol)
 	if err != nil {
 		return // the connection went away; the topic still carries heartbeats
 	}
@@ -117,13 +115,13 @@ func (p *presence) handleHello(s network.Stream) {
 		s.Reset()
 		return
 	}
-	if p.receiveHello(s.Conn().RemotePeer(), data) != KindHeartbeat || !p.writeHello(s) {
+	if p.receiveHello(s.Conn().RemotePeer(), data) != wire.KindHeartbeat || !p.writeHello(s) {
 		s.Reset()
 	}
 }
 
 // sayGoodbye sends this node's leave on a hello stream to every connected
-// peer that speaks HelloProtocol, at most helloParallel at once, until ctx
+// peer that speaks wire.HelloProtocol, at most helloParallel at once, until ctx
 // ends. Neighbours that counted this node from a hello alone may not yet
 // share a GossipSub mesh with it, and would miss a leave that only travels
 // on the topic: they would see a failure.
@@ -131,7 +129,7 @@ func (p *presence) sayGoodbye(ctx context.Context, leave []byte) {
 	goodbyes := newPool(helloParallel)
 	defer goodbyes.wait()
 	for _, to := range p.n.host.Network().Peers() {
-		if ok, err := p.n.host.Peerstore().SupportsProtocols(to, HelloProtocol); err != nil || len(ok) == 0 {
+		if ok, err := p.n.host.Peerstore().SupportsProtocols(to, wire.HelloProtocol); err != nil || len(ok) == 0 {
 			continue
 		}
 		if !goodbyes.run(ctx, func() {
@@ -170,8 +168,8 @@ func (p *presence) readHello(r io.Reader) ([]byte, bool) {
 const kindHello = "hello"
 
 // hello is this node's full heartbeat, with the next sequence number.
-func (p *presence) hello() *Message {
-	m := p.message(KindHeartbeat)
+func (p *presence) hello() *wire.Message {
+	m := p.message(wire.KindHeartbeat)
 	m.Host, m.Addrs = p.n.cfg.HostID, listenAddrs(p.n.host)
 	if cred := p.n.member.cred; cred != nil {
 		m.Cred, m.CredID = cred, p.n.member.credID
@@ -185,11 +183,11 @@ func (p *presence) hello() *Message {
 func (p *presence) receiveHello(from peer.ID, data []byte) string {
 	r, res, reason := p.judge(from, from, data, func(r *received) (pubsub.ValidationResult, string) {
 		switch {
-		case r.Kind != KindHeartbeat && r.Kind != KindLeave:
+		case r.Kind != wire.KindHeartbeat && r.Kind != wire.KindLeave:
 			return pubsub.ValidationReject, "wrong-kind"
 		case !p.follows(r.Org):
 			return pubsub.ValidationIgnore, "not-followed"
-		case r.Kind == KindLeave:
+		case r.Kind == wire.KindLeave:
 			return p.checkLeave(r)
 		}
 		return p.checkHeartbeat(r)
@@ -198,7 +196,7 @@ func (p *presence) receiveHello(from peer.ID, data []byte) string {
 	if res != pubsub.ValidationAccept {
 		return ""
 	}
-	if r.Kind == KindLeave {
+	if r.Kind == wire.KindLeave {
 		p.n.view.ApplyLeave(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq})
 	} else {
 		p.applyHeartbeat(r, true)

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -33,7 +34,7 @@ func sayHelloRaw(t *testing.T, h host.Host, to *Node, data []byte) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := h.NewStream(ctx, to.Host().ID(), HelloProtocol)
+	s, err := h.NewStream(ctx, to.Host().ID(), wire.HelloProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +61,13 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hello := &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
+	hello := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
 	answer := sayHelloRaw(t, h, n, hello.Encode())
-	m, err := DecodeMessage(answer, cfg.MaxMessageSize)
+	m, err := wire.DecodeMessage(answer, cfg.MaxMessageSize)
 	if err != nil {
 		t.Fatalf("the node's answer: %v", err)
 	}
-	if m.Kind != KindHeartbeat || m.Org != "acme" || len(m.Addrs) == 0 || m.Epoch == 0 || m.Seq == 0 {
+	if m.Kind != wire.KindHeartbeat || m.Org != "acme" || len(m.Addrs) == 0 || m.Epoch == 0 || m.Seq == 0 {
 		t.Fatalf("the node's answer is not its full heartbeat: %+v", m)
 	}
 	p, ok := n.View().Get(h.ID().String())
@@ -82,7 +83,7 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 		t.Fatalf("a replayed hello was not ignored as stale (%v)", c)
 	}
 	// A goodbye: the peer has left, and is not answered.
-	leave := &Message{Kind: KindLeave, Org: "acme", Epoch: 1, Seq: 2}
+	leave := &wire.Message{Kind: wire.KindLeave, Org: "acme", Epoch: 1, Seq: 2}
 	if answer := sayHelloRaw(t, h, n, leave.Encode()); len(answer) != 0 {
 		t.Fatalf("a goodbye was answered: %q", answer)
 	}
@@ -92,10 +93,10 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 	// Hellos take sequence numbers, but not the place of the first full
 	// heartbeats: those still number startFull.
 	for i := range 6 {
-		sayHelloRaw(t, h, n, (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
+		sayHelloRaw(t, h, n, (&wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
 	}
 	eventually(t, 10*time.Second, func() string {
-		if all := testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat)); all <= startFull {
+		if all := testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat)); all <= startFull {
 			return fmt.Sprintf("%v heartbeats sent", all)
 		}
 		return ""
@@ -111,7 +112,7 @@ func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 	n := newTestNode(t, testConfig(t, "acme"))
 	h := bareHost(t, n)
 	got := make(chan []byte, 16)
-	h.SetStreamHandler(HelloProtocol, func(s network.Stream) {
+	h.SetStreamHandler(wire.HelloProtocol, func(s network.Stream) {
 		defer s.Close()
 		data, _ := io.ReadAll(s)
 		select {
@@ -121,7 +122,7 @@ func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 	})
 	// The node learns that h speaks hello from identify's push.
 	eventually(t, 10*time.Second, func() string {
-		if ok, _ := n.Host().Peerstore().SupportsProtocols(h.ID(), HelloProtocol); len(ok) == 0 {
+		if ok, _ := n.Host().Peerstore().SupportsProtocols(h.ID(), wire.HelloProtocol); len(ok) == 0 {
 			return "the node does not know that its neighbour speaks hello"
 		}
 		return ""
@@ -132,8 +133,8 @@ func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 	for {
 		select {
 		case data := <-got:
-			m, err := DecodeMessage(data, n.cfg.MaxMessageSize)
-			if err != nil || m.Kind != KindLeave || m.Org != "acme" {
+			m, err := wire.DecodeMessage(data, n.cfg.MaxMessageSize)
+			if err != nil || m.Kind != wire.KindLeave || m.Org != "acme" {
 				continue // a hello from before the leave
 			}
 			return
@@ -155,9 +156,9 @@ func TestHelloRejectsBadInput(t *testing.T) {
 	}{
 		{"garbage", "rejected", "malformed", []byte{0xff, 0xff, 0xff, 0x01}},
 		{"oversized", "rejected", "oversized", bytes.Repeat([]byte{0}, cfg.MaxMessageSize+1)},
-		{"a directory listing", "rejected", "wrong-kind", (&Message{Kind: KindDirectory, Orgs: []string{"acme"}}).Encode()},
+		{"a directory listing", "rejected", "wrong-kind", (&wire.Message{Kind: wire.KindDirectory, Orgs: []string{"acme"}}).Encode()},
 		{"another peer's name", "rejected", "forged-sender",
-			(&Message{Kind: KindHeartbeat, Peer: n.Info().PeerID, Org: "acme", Epoch: 1, Seq: 1}).Encode()},
+			(&wire.Message{Kind: wire.KindHeartbeat, Peer: n.Info().PeerID, Org: "acme", Epoch: 1, Seq: 1}).Encode()},
 	}
 	for _, tc := range cases {
 		before := counter(n, tc.result, tc.reason)

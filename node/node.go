@@ -34,6 +34,7 @@ import (
 
 	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -350,8 +351,8 @@ func listenAddrs(h host.Host) []string {
 	for _, a := range h.Addrs() {
 		out = append(out, a.String())
 	}
-	if len(out) > maxAddrs {
-		out = out[:maxAddrs]
+	if len(out) > wire.MaxAddrs {
+		out = out[:wire.MaxAddrs]
 	}
 	return out
 }

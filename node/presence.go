@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -34,7 +35,7 @@ type presence struct {
 	dirAsk   chan struct{}
 	dirHeard atomic.Int64 // unix nanos of the last listing holding all we know
 
-	// Compact heartbeats (see Message). creds keeps each peer's last
+	// Compact heartbeats (see wire.Message). creds keeps each peer's last
 	// credential; missing is set when a heartbeat named a credential this
 	// node does not have, and the next heartbeat says Want; fullDue makes
 	// the next heartbeat full, answered says whose wants were answered.
@@ -56,7 +57,7 @@ type presence struct {
 // received is a validated message with the validator's verdict on its
 // credential, handed from validator to handler as ValidatorData.
 type received struct {
-	*Message
+	*wire.Message
 	verified bool
 	member   *orgs.Membership // the credential, when it opened
 }
@@ -78,13 +79,13 @@ func newPresence(n *Node, epoch uint64) *presence {
 // start joins the directory topic and the node's own organization.
 func (p *presence) start(ctx context.Context) error {
 	var err error
-	if p.dir, err = p.join(ctx, directoryTS, p.validateDirectory, p.handleDirectory); err != nil {
+	if p.dir, err = p.join(ctx, wire.DirectoryTopic, p.validateDirectory, p.handleDirectory); err != nil {
 		return err
 	}
 	if err := p.follow(ctx, p.n.cfg.Org); err != nil {
 		return err
 	}
-	p.n.host.SetStreamHandler(HelloProtocol, p.handleHello)
+	p.n.host.SetStreamHandler(wire.HelloProtocol, p.handleHello)
 	return nil
 }
 
@@ -139,7 +140,7 @@ func (p *presence) leave(name string, ts *topicSub) {
 }
 
 func (p *presence) follow(ctx context.Context, org string) error {
-	ts, err := p.join(ctx, OrgTopic(org), p.orgValidator(org), p.handleOrg)
+	ts, err := p.join(ctx, wire.OrgTopic(org), p.orgValidator(org), p.handleOrg)
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (p *presence) reconcile(ctx context.Context) {
 			ts := p.topics[o]
 			delete(p.topics, o)
 			p.mu.Unlock()
-			p.leave(OrgTopic(o), ts)
+			p.leave(wire.OrgTopic(o), ts)
 			p.n.log.Debug("stopped following organization", "org", o)
 		}
 	}
@@ -261,11 +262,11 @@ func (p *presence) run(ctx context.Context) {
 }
 
 func (p *presence) close() {
-	p.n.host.RemoveStreamHandler(HelloProtocol)
+	p.n.host.RemoveStreamHandler(wire.HelloProtocol)
 	for _, o := range p.followedOrgs() {
-		p.leave(OrgTopic(o), p.topics[o])
+		p.leave(wire.OrgTopic(o), p.topics[o])
 	}
-	p.leave(directoryTS, p.dir)
+	p.leave(wire.DirectoryTopic, p.dir)
 }
 
 func (p *presence) ownTopic() *pubsub.Topic {
@@ -276,8 +277,8 @@ func (p *presence) ownTopic() *pubsub.Topic {
 
 // message is a message of the node's own organization. The sender is the
 // pubsub signer: Peer stays empty.
-func (p *presence) message(kind string) *Message {
-	return &Message{Kind: kind, Org: p.n.cfg.Org, Epoch: p.epoch, Seq: p.seq.Add(1)}
+func (p *presence) message(kind string) *wire.Message {
+	return &wire.Message{Kind: kind, Org: p.n.cfg.Org, Epoch: p.epoch, Seq: p.seq.Add(1)}
 }
 
 // The heartbeat schedule, in heartbeat intervals: the first startFull
@@ -319,7 +320,7 @@ func (p *presence) heartbeat(ctx context.Context, full bool) {
 	}
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
-	m := p.message(KindHeartbeat)
+	m := p.message(wire.KindHeartbeat)
 	m.Host = p.n.cfg.HostID
 	// A starting node wants everyone's heartbeat: peers answer with a
 	// greeting instead of making it wait for their next heartbeat.
@@ -343,7 +344,7 @@ func (p *presence) heartbeat(ctx context.Context, full bool) {
 		}
 		return
 	}
-	p.n.metrics.sent.WithLabelValues(KindHeartbeat).Inc()
+	p.n.metrics.sent.WithLabelValues(wire.KindHeartbeat).Inc()
 	if full {
 		p.n.metrics.fullSent.Inc()
 	}
@@ -353,28 +354,28 @@ func (p *presence) heartbeat(ctx context.Context, full bool) {
 // neighbours on hello streams (sayGoodbye).
 func (p *presence) publishLeave(ctx context.Context) error {
 	p.leaving.Store(true)
-	leave := p.message(KindLeave).Encode()
+	leave := p.message(wire.KindLeave).Encode()
 	if err := p.ownTopic().Publish(ctx, leave); err != nil {
 		return err
 	}
-	p.n.metrics.sent.WithLabelValues(KindLeave).Inc()
+	p.n.metrics.sent.WithLabelValues(wire.KindLeave).Inc()
 	p.sayGoodbye(ctx, leave)
 	return nil
 }
 
 func (p *presence) publishDirectory(ctx context.Context) {
 	known := p.n.view.Orgs()
-	if len(known) > maxDirOrgs {
-		known = known[:maxDirOrgs]
+	if len(known) > wire.MaxDirOrgs {
+		known = known[:wire.MaxDirOrgs]
 	}
-	m := &Message{Kind: KindDirectory, Orgs: known}
+	m := &wire.Message{Kind: wire.KindDirectory, Orgs: known}
 	if err := p.dir.topic.Publish(ctx, m.Encode()); err != nil {
 		if ctx.Err() == nil {
 			p.n.log.Warn("publish directory", "err", err)
 		}
 		return
 	}
-	p.n.metrics.sent.WithLabelValues(KindDirectory).Inc()
+	p.n.metrics.sent.WithLabelValues(wire.KindDirectory).Inc()
 }
 
 // publishRevocation spreads the newest revocation list of the node's own
@@ -384,14 +385,14 @@ func (p *presence) publishRevocation(ctx context.Context) {
 	if raw == nil {
 		return
 	}
-	m := &Message{Kind: KindRevoke, Org: p.n.cfg.Org, Rev: raw}
+	m := &wire.Message{Kind: wire.KindRevoke, Org: p.n.cfg.Org, Rev: raw}
 	if err := p.ownTopic().Publish(ctx, m.Encode()); err != nil {
 		if ctx.Err() == nil {
 			p.n.log.Warn("publish revocation list", "err", err)
 		}
 		return
 	}
-	p.n.metrics.sent.WithLabelValues(KindRevoke).Inc()
+	p.n.metrics.sent.WithLabelValues(wire.KindRevoke).Inc()
 }
 
 // validate is the checks every topic shares (judge) for a message that
@@ -412,9 +413,9 @@ func (p *presence) validate(via peer.ID, m *pubsub.Message, check func(*received
 // through via, checks that from is the peer it claims to be and the
 // per-sender rate, then runs check. The message is returned when accepted.
 func (p *presence) judge(via, from peer.ID, data []byte, check func(*received) (pubsub.ValidationResult, string)) (*received, pubsub.ValidationResult, string) {
-	msg, err := DecodeMessage(data, p.n.cfg.MaxMessageSize)
+	msg, err := wire.DecodeMessage(data, p.n.cfg.MaxMessageSize)
 	if err != nil {
-		return nil, pubsub.ValidationReject, reasonOf(err)
+		return nil, pubsub.ValidationReject, wire.ReasonOf(err)
 	}
 	switch {
 	case msg.Peer == "":
@@ -438,7 +439,7 @@ func (p *presence) judge(via, from peer.ID, data []byte, check func(*received) (
 
 func (p *presence) validateDirectory(_ context.Context, via peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	return p.validate(via, m, func(msg *received) (pubsub.ValidationResult, string) {
-		if msg.Kind != KindDirectory {
+		if msg.Kind != wire.KindDirectory {
 			return pubsub.ValidationReject, "wrong-topic"
 		}
 		return pubsub.ValidationAccept, ""
@@ -452,11 +453,11 @@ func (p *presence) orgValidator(org string) pubsub.ValidatorEx {
 				return pubsub.ValidationReject, "wrong-topic"
 			}
 			switch r.Kind {
-			case KindHeartbeat:
+			case wire.KindHeartbeat:
 				return p.checkHeartbeat(r)
-			case KindLeave:
+			case wire.KindLeave:
 				return p.checkLeave(r)
-			case KindRevoke:
+			case wire.KindRevoke:
 				return p.checkRevocation(r)
 			}
 			return pubsub.ValidationReject, "wrong-topic"
@@ -528,7 +529,7 @@ func (p *presence) handleDirectory(_ *pubsub.Message, msg *received) {
 		p.n.view.NoteOrg(o)
 	}
 	known := p.n.view.Orgs()
-	if len(known) > maxDirOrgs {
+	if len(known) > wire.MaxDirOrgs {
 		return // a listing cannot hold them all: no answer could complete it
 	}
 	for _, o := range known {
@@ -546,12 +547,12 @@ func (p *presence) handleDirectory(_ *pubsub.Message, msg *received) {
 func (p *presence) handleOrg(m *pubsub.Message, r *received) {
 	ver := orgs.Version{Epoch: r.Epoch, Seq: r.Seq}
 	switch r.Kind {
-	case KindHeartbeat:
+	case wire.KindHeartbeat:
 		p.applyHeartbeat(r, m.ReceivedFrom == m.GetFrom())
 		if r.Want {
 			p.answerWant(m.GetFrom())
 		}
-	case KindLeave:
+	case wire.KindLeave:
 		p.n.view.ApplyLeave(r.Peer, ver)
 	}
 }
