@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -58,7 +59,7 @@ func TestCompactHeartbeats(t *testing.T) {
 	cfg := testConfig(t, "acme")
 	cfg.Trust = []string{acmePub}
 	cfg.SenderBurst, cfg.SenderRate = 40, 10
-	priv, err := LoadOrCreateIdentity(cfg.DataDir)
+	priv, err := datadir.LoadOrCreateIdentity(cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 		trust = append(trust, pub)
 	}
 	withCred := func(cfg *Config) {
-		priv, err := LoadOrCreateIdentity(cfg.DataDir)
+		priv, err := datadir.LoadOrCreateIdentity(cfg.DataDir)
 		if err != nil {
 			t.Fatal(err)
 		}

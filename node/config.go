@@ -1,8 +1,11 @@
 package node
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -221,4 +224,22 @@ func IsLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// defaultHostID derives a stable identifier of this machine: a hash of its
+// machine-id, or of its hostname where there is none.
+func defaultHostID() string {
+	var seed []byte
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			seed = b
+			break
+		}
+	}
+	if seed == nil {
+		h, _ := os.Hostname()
+		seed = []byte("hostname:" + h)
+	}
+	sum := sha256.Sum256(append([]byte("orgpeer-host-id:"), seed...))
+	return hex.EncodeToString(sum[:8])
 }

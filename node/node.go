@@ -5,13 +5,11 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -34,6 +32,7 @@ import (
 
 	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -70,7 +69,7 @@ type Node struct {
 	member  *membership
 	flood   *floodScore
 	api     *apiServer
-	lock    *os.File
+	dir     *datadir.Dir
 	info    api.SelfInfo
 
 	cancel    context.CancelFunc
@@ -91,7 +90,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		return nil, err
 	}
 	if cfg.HostID == "" {
-		cfg.HostID = DefaultHostID()
+		cfg.HostID = defaultHostID()
 	}
 	n := &Node{cfg: cfg, log: o.log}
 	var cleanup []func()
@@ -103,24 +102,21 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		}
 	}()
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	if n.lock, err = lockDataDir(cfg.DataDir); err != nil {
+	if n.dir, err = datadir.Open(cfg.DataDir, n.log); err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { n.lock.Close() })
-	if n.priv, err = LoadOrCreateIdentity(cfg.DataDir); err != nil {
+	cleanup = append(cleanup, func() { n.dir.Close() })
+	if n.priv, err = n.dir.Identity(); err != nil {
 		return nil, err
 	}
 	self, err := peer.IDFromPrivateKey(n.priv)
 	if err != nil {
 		return nil, err
 	}
-	if n.member, err = loadMembership(&cfg, self, time.Now()); err != nil {
+	if n.member, err = loadMembership(&cfg, n.dir, self, time.Now()); err != nil {
 		return nil, err
 	}
-	epoch, err := nextEpoch(cfg.DataDir)
+	epoch, err := n.dir.NextEpoch()
 	if err != nil {
 		return nil, fmt.Errorf("epoch: %w", err)
 	}
@@ -218,7 +214,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	}
 	n.wg.Go(func() { n.api.serve(runCtx) })
 
-	if err := n.writeInfo(); err != nil {
+	if err := n.dir.WriteInfo(n.info); err != nil {
 		return nil, fmt.Errorf("write %s: %w", api.InfoFile, err)
 	}
 	n.log.Info("node started", "peer", n.info.PeerID, "org", cfg.Org, "host", cfg.HostID,
@@ -311,18 +307,10 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		n.pres.close()
 		errs = append(errs, n.disc.Close(), n.host.Close())
-		n.lock.Close()
+		n.dir.Close()
 		n.log.Info("node stopped")
 	})
 	return errors.Join(errs...)
-}
-
-func (n *Node) writeInfo() error {
-	b, err := json.MarshalIndent(n.info, "", "  ")
-	if err != nil {
-		return err
-	}
-	return orgs.WriteFileAtomic(filepath.Join(n.cfg.DataDir, api.InfoFile), append(b, '\n'), 0o644)
 }
 
 func (n *Node) logTransition(p orgs.PeerInfo, from orgs.PeerState) {

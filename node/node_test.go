@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -519,25 +520,18 @@ func TestAddressInUseLeavesNothingStarted(t *testing.T) {
 	newTestNode(t, cfg)
 }
 
-func TestDataDirLockedAndCorruptIdentityRefused(t *testing.T) {
+func TestDataDirLocked(t *testing.T) {
 	cfg := testConfig(t, "acme")
 	newTestNode(t, cfg)
 	if _, err := New(context.Background(), cfg, WithLogger(quietLogger())); err == nil || !strings.Contains(err.Error(), "in use by another") {
 		t.Fatalf("second node on one data dir: %v", err)
-	}
-	dir := t.TempDir()
-	if err := orgs.WriteFileAtomic(dir+"/identity.key", []byte("garbage"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadOrCreateIdentity(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Fatalf("corrupt identity: %v", err)
 	}
 }
 
 func TestUnreachableBootstrapIsRetried(t *testing.T) {
 	// The seed's identity and port exist before the seed runs.
 	seedCfg := testConfig(t, "acme")
-	priv, err := LoadOrCreateIdentity(seedCfg.DataDir)
+	priv, err := datadir.LoadOrCreateIdentity(seedCfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
