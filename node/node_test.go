@@ -18,6 +18,7 @@ import (
 
 	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/node/datadir"
+	"github.com/orgpeer/orgpeer/node/nodetest"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -80,23 +81,6 @@ func truthOf(orgNames []string) map[string]int {
 	return m
 }
 
-// eventually polls cond every 100 ms until it returns "" or timeout passes;
-// then it fails with cond's last complaint.
-func eventually(t testing.TB, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // countsMatch reports how a node's alive counts differ from truth ("" if not).
 func countsMatch(n *Node, truth map[string]int) string {
 	s := n.View().Snapshot()
@@ -134,7 +118,7 @@ func TestNodesConvergeToExactCounts(t *testing.T) {
 	// acme runs twice on host-0, globex on host-1 and host-0.
 	orgNames := []string{"acme", "globex", "acme", "initech", "globex"}
 	nodes := startNodes(t, orgNames, nil)
-	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 
 	// The API serves the same view, with hosts and per-org peer lists.
 	c := api.NewClient(nodes[3].Info().API, "")
@@ -170,7 +154,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	// No probes: this test is about the liveness window (see
 	// TestCrashFoundByProbe).
 	nodes := startNodes(t, orgNames, func(c *Config) { c.ProbeAfter = 0 })
-	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 	leaver, crasher := nodes[3], nodes[2]
 	rest := nodes[:2]
 
@@ -181,7 +165,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	}
 	leaver.Close()
 	id := leaver.Info().PeerID
-	eventually(t, 2*time.Second, func() string {
+	nodetest.Eventually(t, 2*time.Second, func() string {
 		for _, n := range rest {
 			if p, ok := n.View().Get(id); !ok || p.State != orgs.StateLeft {
 				return fmt.Sprintf("%s sees the leaver as %v", n.Info().PeerID, p.State)
@@ -195,7 +179,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	crasher.Close()
 	start = time.Now()
 	id = crasher.Info().PeerID
-	eventually(t, 5*time.Second, func() string {
+	nodetest.Eventually(t, 5*time.Second, func() string {
 		for _, n := range rest {
 			if p, _ := n.View().Get(id); p.State != orgs.StateSuspect {
 				return fmt.Sprintf("%s sees the crashed peer as %v", n.Info().PeerID, p.State)
@@ -206,7 +190,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	if d := time.Since(start); d < nodes[0].cfg.LivenessWindow-nodes[0].cfg.HeartbeatInterval {
 		t.Fatalf("a silent peer turned suspect after %v, before the liveness window", d)
 	}
-	eventually(t, 2*time.Second, allMatch(rest, map[string]int{"acme": 1, "globex": 1}))
+	nodetest.Eventually(t, 2*time.Second, allMatch(rest, map[string]int{"acme": 1, "globex": 1}))
 }
 
 // TestCrashFoundByProbe: a peer that stops without a leave, its listener
@@ -220,12 +204,12 @@ func TestCrashFoundByProbe(t *testing.T) {
 		c.ProbeAfter = 450 * time.Millisecond
 		c.LivenessWindow = 3 * time.Second // long, so that only a probe explains an early suspect
 	})
-	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 	crasher, rest := nodes[2], nodes[:2]
 	id := crasher.Info().PeerID
 	crasher.Close()
 	start := time.Now()
-	eventually(t, 3*time.Second, func() string {
+	nodetest.Eventually(t, 3*time.Second, func() string {
 		for _, n := range rest {
 			p, _ := n.View().Get(id)
 			if p.State != orgs.StateSuspect {
@@ -264,14 +248,14 @@ func TestSecondProbe(t *testing.T) {
 	const ghost = "12D3KooWGhostGhostGhostGhostGhostGhostGhostGhost1"
 	n.View().ApplyHeartbeat(orgs.Heartbeat{PeerID: ghost, Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}, Addrs: []string{addr}})
 	inconclusive := n.metrics.probes.WithLabelValues("inconclusive")
-	eventually(t, 2*time.Second, func() string {
+	nodetest.Eventually(t, 2*time.Second, func() string {
 		if testutil.ToFloat64(inconclusive) < 1 {
 			return "no inconclusive probe of the listening ghost yet"
 		}
 		return ""
 	})
 	ln.Close()
-	eventually(t, 2*time.Second, func() string {
+	nodetest.Eventually(t, 2*time.Second, func() string {
 		p, _ := n.View().Get(ghost)
 		switch {
 		case p.State != orgs.StateSuspect:
@@ -341,7 +325,7 @@ func TestPartialViewCountsBeyondConnections(t *testing.T) {
 		c.ConnGrace = time.Second
 	})
 	truth := truthOf(orgNames)
-	eventually(t, 60*time.Second, func() string {
+	nodetest.Eventually(t, 60*time.Second, func() string {
 		if msg := allMatch(nodes, truth)(); msg != "" {
 			return msg
 		}
@@ -377,7 +361,7 @@ func TestPartialViewCountsBeyondConnections(t *testing.T) {
 
 func TestRestartKeepsIdentityAndIsCountedOnce(t *testing.T) {
 	nodes := startNodes(t, []string{"acme", "globex"}, nil)
-	eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 1, "globex": 1}))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 1, "globex": 1}))
 	old := nodes[1]
 	cfg := old.cfg
 	old.Close() // crash: no leave
@@ -388,7 +372,7 @@ func TestRestartKeepsIdentityAndIsCountedOnce(t *testing.T) {
 	if again.Info().Epoch != old.Info().Epoch+1 {
 		t.Fatalf("epoch %d after %d", again.Info().Epoch, old.Info().Epoch)
 	}
-	eventually(t, 30*time.Second, func() string {
+	nodetest.Eventually(t, 30*time.Second, func() string {
 		p, ok := nodes[0].View().Get(again.Info().PeerID)
 		if !ok || p.Version.Epoch != again.Info().Epoch {
 			return "the restarted peer's new epoch is not seen"
@@ -547,7 +531,7 @@ func TestUnreachableBootstrapIsRetried(t *testing.T) {
 	cfg := testConfig(t, "globex")
 	cfg.Bootstrap = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, seedID)}
 	joiner := newTestNode(t, cfg)
-	eventually(t, 10*time.Second, func() string {
+	nodetest.Eventually(t, 10*time.Second, func() string {
 		if n := joiner.disc.Stats().BootstrapFailures; n < 2 {
 			return fmt.Sprintf("%d failed bootstrap attempts, want 2 retries", n)
 		}
@@ -557,7 +541,7 @@ func TestUnreachableBootstrapIsRetried(t *testing.T) {
 		t.Fatalf("node without a reachable bootstrap peer stopped serving: %v", err)
 	}
 	seed := newTestNode(t, seedCfg)
-	eventually(t, 30*time.Second, allMatch([]*Node{seed, joiner}, map[string]int{"acme": 1, "globex": 1}))
+	nodetest.Eventually(t, 30*time.Second, allMatch([]*Node{seed, joiner}, map[string]int{"acme": 1, "globex": 1}))
 }
 
 func TestWatchLimitsFollowedOrganizations(t *testing.T) {
@@ -566,8 +550,8 @@ func TestWatchLimitsFollowedOrganizations(t *testing.T) {
 	cfg.Bootstrap = nodes[0].Info().Addrs[:1]
 	cfg.Watch = []string{"globex"}
 	w := newTestNode(t, cfg)
-	eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 2, "globex": 1, "initech": 1}))
-	eventually(t, 30*time.Second, func() string { return countsMatch(w, map[string]int{"acme": 2, "globex": 1}) })
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 2, "globex": 1, "initech": 1}))
+	nodetest.Eventually(t, 30*time.Second, func() string { return countsMatch(w, map[string]int{"acme": 2, "globex": 1}) })
 	// initech stays uncounted over several heartbeats, although known.
 	for range 5 {
 		if got := w.View().Snapshot().OrgCounts("initech").Alive; got != 0 {
