@@ -5,6 +5,7 @@ import (
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/orgpeer/orgpeer/node/nodetest"
 )
 

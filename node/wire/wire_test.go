@@ -47,7 +47,6 @@ func FuzzDecodeMessage(f *testing.F) {
 	})
 }
 
-
 func TestMessageEncoding(t *testing.T) {
 	m := &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 3, Seq: 1234, Host: "host-1",
 		CredID: orgs.CredentialID([]byte("c")), Want: true}
