@@ -14,7 +14,7 @@ import (
 // every peer as well.
 func (n *Node) watchConnections(ctx context.Context) {
 	err := discovery.WatchConnectedness(ctx, n.host, "orgpeer-connections", func(ev event.EvtPeerConnectednessChanged) {
-		n.view.SetConnected(ev.Peer.String(), n.isConnected(ev.Peer.String()))
+		n.view.SetConnected(ev.Peer.String(), isConnected(n.host, ev.Peer.String()))
 	})
 	if err != nil {
 		n.log.Error("subscribe to connection events", "err", err)

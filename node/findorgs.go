@@ -23,7 +23,7 @@ func (n *Node) orgsToFind() []string {
 	}
 	s := n.view.Snapshot()
 	var out []string
-	for _, o := range n.pres.followedOrgs() {
+	for _, o := range n.pres.topics.followed() {
 		c := s.OrgCounts(o)
 		others := c.Alive
 		if o == n.cfg.Org {
@@ -44,7 +44,7 @@ func (n *Node) orgsToFind() []string {
 // connection from this node.
 func (n *Node) unreachableSuspect(org string) bool {
 	for _, p := range n.view.Peers(orgs.Filter{Org: org, State: orgs.StateSuspect}) {
-		if !n.isConnected(p.PeerID) {
+		if !isConnected(n.host, p.PeerID) {
 			return true
 		}
 	}

@@ -2,7 +2,6 @@ package node
 
 import (
 	"os"
-	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -90,11 +89,4 @@ func (m *membership) ownRevocation() []byte {
 		return nil
 	}
 	return m.trust.RevocationOf(m.own.OrgID)
-}
-
-// revokedBy returns a matcher for the view's peers that r withdraws.
-func revokedBy(r *orgs.Revocation) func(orgs.PeerInfo) bool {
-	return func(p orgs.PeerInfo) bool {
-		return string(r.OrgID) == p.OrgID && (slices.Contains(r.Serials, p.Serial) || slices.Contains(r.Peers, p.PeerID))
-	}
 }

@@ -557,7 +557,7 @@ func TestWatchLimitsFollowedOrganizations(t *testing.T) {
 		if got := w.View().Snapshot().OrgCounts("initech").Alive; got != 0 {
 			t.Fatalf("watching only globex, the node counts %d initech peers", got)
 		}
-		if slices.Contains(w.pres.followedOrgs(), "initech") {
+		if slices.Contains(w.pres.topics.followed(), "initech") {
 			t.Fatal("follows initech's topic despite --watch")
 		}
 		time.Sleep(cfg.HeartbeatInterval)
