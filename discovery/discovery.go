@@ -23,11 +23,11 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
-// ProtocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
-const ProtocolPrefix protocol.ID = "/orgpeer"
+// protocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
+const protocolPrefix protocol.ID = "/orgpeer"
 
-// Namespace is the DHT namespace under which the members of org advertise.
-func Namespace(org string) string { return "orgpeer/org/" + org }
+// namespace is the DHT namespace under which the members of org advertise.
+func namespace(org string) string { return "orgpeer/org/" + org }
 
 // Config sets the discovery timers and bounds.
 type Config struct {
@@ -68,20 +68,20 @@ type Discovery struct {
 	stat Stats
 }
 
-// Stats are counters for logs and metrics.
+// Stats are discovery's counters since New, for the node's metrics.
 type Stats struct {
 	BootstrapFailures int // failed attempts to reach a bootstrap peer
 	Advertised        int // successful advertisements
 	Lookups           int // lookups done
-	Dials             int // connections discovery opened
-	DialFailures      int
+	Dials             int // connections to discovered peers opened
+	DialFailures      int // connections to discovered peers that failed
 }
 
 // New starts a DHT server on h.
 func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
 	opts := []dht.Option{
 		dht.Mode(dht.ModeServer),
-		dht.ProtocolPrefix(ProtocolPrefix),
+		dht.ProtocolPrefix(protocolPrefix),
 		dht.BootstrapPeers(cfg.Bootstrap...),
 		dht.DisableValues(),
 	}
@@ -100,9 +100,6 @@ func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
 
 // Close stops the DHT.
 func (d *Discovery) Close() error { return d.dht.Close() }
-
-// RoutingTableSize is the number of peers in the DHT's routing table.
-func (d *Discovery) RoutingTableSize() int { return d.dht.RoutingTable().Size() }
 
 // Stats returns a copy of the counters.
 func (d *Discovery) Stats() Stats {
@@ -143,7 +140,7 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
-		err := WatchConnectedness(ctx, d.h, "orgpeer-bootstrap", func(ev event.EvtPeerConnectednessChanged) {
+		err := watchConnectedness(ctx, d.h, "orgpeer-bootstrap", func(ev event.EvtPeerConnectednessChanged) {
 			if ev.Connectedness != network.Connected {
 				select {
 				case lost <- struct{}{}:
@@ -207,11 +204,11 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 	}
 }
 
-// WatchConnectedness calls f with each change of h's connectedness to a
+// watchConnectedness calls f with each change of h's connectedness to a
 // peer, from its own goroutine, until ctx ends. f must not block: the event
 // bus waits for a full subscription. It returns at once when h cannot
 // subscribe.
-func WatchConnectedness(ctx context.Context, h host.Host, name string, f func(event.EvtPeerConnectednessChanged)) error {
+func watchConnectedness(ctx context.Context, h host.Host, name string, f func(event.EvtPeerConnectednessChanged)) error {
 	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.Name(name))
 	if err != nil {
 		return err
@@ -234,7 +231,7 @@ func WatchConnectedness(ctx context.Context, h host.Host, name string, f func(ev
 // table has a peer, and again every AdvertiseInterval. go-libp2p's
 // discovery util would fail on an empty table and then wait for minutes.
 func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
-	ns := Namespace(org)
+	ns := namespace(org)
 	var backoff time.Duration
 	for {
 		wait := d.cfg.AdvertiseInterval
@@ -252,7 +249,7 @@ func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
 			d.count(func(s *Stats) { s.Advertised++ })
 			d.log.Debug("advertised", "namespace", ns)
 		}
-		if !Sleep(ctx, jitter(wait)) {
+		if !sleep(ctx, jitter(wait)) {
 			return
 		}
 	}
@@ -264,7 +261,7 @@ func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
 func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
 	wait := d.cfg.BackoffMin
 	for {
-		if !Sleep(ctx, jitter(wait)) {
+		if !sleep(ctx, jitter(wait)) {
 			return
 		}
 		wait = min(2*wait, d.cfg.FindInterval)
@@ -285,7 +282,7 @@ func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
 func (d *Discovery) findOrg(ctx context.Context, org string) {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ch, err := d.rd.FindPeers(lctx, Namespace(org))
+	ch, err := d.rd.FindPeers(lctx, namespace(org))
 	if err != nil {
 		d.log.Debug("lookup failed", "org", org, "err", err)
 		return
@@ -333,8 +330,8 @@ func jitter(d time.Duration) time.Duration {
 	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
 }
 
-// Sleep waits d or until ctx ends; it reports whether ctx is still live.
-func Sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

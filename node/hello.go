@@ -12,7 +12,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 
 	"github.com/orgpeer/orgpeer/node/wire"
 )
@@ -54,39 +53,25 @@ type hellos struct {
 // interval per peer: the peer with the lower ID opens the stream, the other
 // answers in handle. It returns when ctx ends and its exchanges have.
 func (hl *hellos) run(ctx context.Context) {
-	sub, err := hl.host.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted), eventbus.Name("orgpeer-hello"))
-	if err != nil {
-		hl.log.Warn("no hellos: cannot watch identifications", "err", err)
-		return
-	}
-	defer sub.Close()
 	exchanges := newPool(helloParallel)
 	defer exchanges.wait()
 	last := map[peer.ID]time.Time{} // owned by this loop
-	for {
-		var ev event.EvtPeerIdentificationCompleted
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-sub.Out():
-			if !ok {
-				return
-			}
-			ev = e.(event.EvtPeerIdentificationCompleted)
-		}
+	err := watchEvents(ctx, hl.host, "orgpeer-hello", func(ev event.EvtPeerIdentificationCompleted) {
 		if ev.Peer >= hl.host.ID() || !slices.Contains(ev.Protocols, wire.HelloProtocol) ||
 			time.Since(last[ev.Peer]) < hl.interval {
-			continue
+			return
 		}
 		if len(last) >= hl.maxKnown {
 			clear(last)
 		}
-		// Never wait for a slot here: the event bus waits for a full
-		// subscription, and identify with it. Without a free slot the
-		// peer gets no hello; the topic still carries heartbeats.
+		// Never wait for a slot here (see watchEvents). Without a free
+		// slot the peer gets no hello; the topic still carries heartbeats.
 		if exchanges.try(func() { hl.say(ctx, ev.Peer) }) {
 			last[ev.Peer] = time.Now()
 		}
+	})
+	if err != nil {
+		hl.log.Warn("no hellos: cannot watch identifications", "err", err)
 	}
 }
 

@@ -76,6 +76,8 @@ type viewCollector struct {
 	n                         *Node
 	peers, hosts, bytes, conn *prometheus.Desc
 	graylisted, protoBytes    *prometheus.Desc
+	bootFailures, advertised  *prometheus.Desc
+	lookups, dials            *prometheus.Desc
 }
 
 func newViewCollector(n *Node) *viewCollector {
@@ -86,6 +88,10 @@ func newViewCollector(n *Node) *viewCollector {
 		conn:       prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
 		graylisted: prometheus.NewDesc("orgpeer_graylisted_peers", "Peers whose GossipSub score is below the graylist threshold: their messages are ignored.", nil, nil),
 		protoBytes: prometheus.NewDesc("orgpeer_libp2p_protocol_bytes_total", "Bytes this host's libp2p streams carried, by protocol (GossipSub, DHT, identify).", []string{"protocol", "direction"}, nil),
+		bootFailures: prometheus.NewDesc("orgpeer_discovery_bootstrap_failures_total", "Failed attempts to reach a bootstrap peer.", nil, nil),
+		advertised:   prometheus.NewDesc("orgpeer_discovery_advertisements_total", "Successful advertisements of this node under its organization's DHT namespace.", nil, nil),
+		lookups:      prometheus.NewDesc("orgpeer_discovery_lookups_total", "DHT lookups of an organization's members.", nil, nil),
+		dials:        prometheus.NewDesc("orgpeer_discovery_dials_total", "Connections to peers found by lookups: connected or failed.", []string{"result"}, nil),
 	}
 }
 
@@ -96,6 +102,10 @@ func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.conn
 	ch <- c.graylisted
 	ch <- c.protoBytes
+	ch <- c.bootFailures
+	ch <- c.advertised
+	ch <- c.lookups
+	ch <- c.dials
 }
 
 func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
@@ -116,4 +126,10 @@ func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.protoBytes, prometheus.CounterValue, float64(st.TotalIn), string(proto), "in")
 		ch <- prometheus.MustNewConstMetric(c.protoBytes, prometheus.CounterValue, float64(st.TotalOut), string(proto), "out")
 	}
+	d := c.n.disc.Stats()
+	ch <- prometheus.MustNewConstMetric(c.bootFailures, prometheus.CounterValue, float64(d.BootstrapFailures))
+	ch <- prometheus.MustNewConstMetric(c.advertised, prometheus.CounterValue, float64(d.Advertised))
+	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(d.Lookups))
+	ch <- prometheus.MustNewConstMetric(c.dials, prometheus.CounterValue, float64(d.Dials), "connected")
+	ch <- prometheus.MustNewConstMetric(c.dials, prometheus.CounterValue, float64(d.DialFailures), "failed")
 }

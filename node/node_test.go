@@ -390,6 +390,18 @@ func get(t testing.TB, api, path, host string) string {
 	return body
 }
 
+// sample returns the value of one series in /metrics text: its name and
+// labels as Prometheus writes them (labels sorted), `name{a="1",b="2"}`.
+func sample(text, series string) (float64, bool) {
+	for _, l := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(l, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
 func request(t testing.TB, api, path, host, token string) (int, string) {
 	t.Helper()
 	code, body, _ := requestH(t, api, path, host, token)
@@ -532,8 +544,8 @@ func TestUnreachableBootstrapIsRetried(t *testing.T) {
 	cfg.Bootstrap = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, seedID)}
 	joiner := newTestNode(t, cfg)
 	nodetest.Eventually(t, 10*time.Second, func() string {
-		if n := joiner.disc.Stats().BootstrapFailures; n < 2 {
-			return fmt.Sprintf("%d failed bootstrap attempts, want 2 retries", n)
+		if n, _ := sample(get(t, joiner.Info().API, "/metrics", ""), "orgpeer_discovery_bootstrap_failures_total"); n < 2 {
+			return fmt.Sprintf("%v failed bootstrap attempts, want 2 retries", n)
 		}
 		return ""
 	})
