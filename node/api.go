@@ -26,7 +26,6 @@ type apiServer struct {
 }
 
 func newAPIServer(n *Node, ln net.Listener) *apiServer {
-	n.metrics.reg.MustRegister(newViewCollector(n))
 	a := &apiServer{n: n, ln: ln}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page)

@@ -191,6 +191,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if err := n.pres.start(runCtx); err != nil {
 		return nil, err
 	}
+	n.metrics.reg.MustRegister(newCollector(n.view, n.host, n.bw, n.flood, n.disc.Stats))
 	n.api = newAPIServer(n, apiLn)
 
 	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.orgsToFind) })

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,10 +145,59 @@ func TestNodesConvergeToExactCounts(t *testing.T) {
 	if err != nil || self.PeerID != nodes[3].Info().PeerID || self.Org != "initech" {
 		t.Fatalf("self %v %+v", err, self)
 	}
-	if body := get(t, nodes[3].Info().API, "/metrics", ""); !strings.Contains(body, `orgpeer_peers{org="acme",org_id="",state="alive"} 2`) ||
-		!strings.Contains(body, `orgpeer_messages_total{reason="ok",result="accepted"}`) {
-		t.Fatalf("metrics lack counts:\n%s", body)
+	checkMetrics(t, get(t, nodes[3].Info().API, "/metrics", ""), len(orgNames))
+}
+
+// checkMetrics checks the /metrics of the initech node of a settled
+// cluster of n nodes (two in acme, none verified): orgpeer_peers counts
+// every peer once, in one state; the alive peers' sub-counts stand apart;
+// the build is named.
+func checkMetrics(t *testing.T, body string, n int) {
+	t.Helper()
+	for series, want := range map[string]float64{
+		`orgpeer_peers{org="acme",org_id="",state="alive"}`:      2,
+		`orgpeer_peers{org="acme",org_id="",state="suspect"}`:    0,
+		`orgpeer_peers{org="acme",org_id="",state="left"}`:       0,
+		`orgpeer_peers_alive_verified{org="acme",org_id=""}`:     0,
+		`orgpeer_peers_alive_unverified{org="acme",org_id=""}`:   2,
+		`orgpeer_peers_alive_connected{org="initech",org_id=""}`: 0, // the node itself
+		`orgpeer_hosts{org="acme",org_id=""}`:                    1,
+	} {
+		if got, ok := sample(body, series); !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
 	}
+	total := 0.0
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "orgpeer_peers{") {
+			if !regexp.MustCompile(`state="(alive|suspect|left)"`).MatchString(l) {
+				t.Errorf("orgpeer_peers has a state that is not exclusive: %s", l)
+			}
+			v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+			total += v
+		}
+	}
+	if total != float64(n) {
+		t.Errorf("sum(orgpeer_peers) = %v, want %d: a peer is counted twice or not at all", total, n)
+	}
+	build := regexp.MustCompile(`(?m)^orgpeer_build_info\{goversion="` + regexp.QuoteMeta(runtime.Version()) + `",revision="[^"]+",version="` + regexp.QuoteMeta(Version) + `"\} 1$`)
+	if !build.MatchString(body) {
+		t.Errorf("no orgpeer_build_info for %s %s in:\n%s", Version, runtime.Version(), grepLines(body, "orgpeer_build_info"))
+	}
+	if !strings.Contains(body, `orgpeer_messages_total{reason="ok",result="accepted"}`) {
+		t.Error("no accepted messages counted")
+	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestLeaveAndFailure(t *testing.T) {
