@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/orgpeer/orgpeer/node/wire"
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // The heartbeat schedule, in heartbeat intervals: the first startFull
@@ -38,7 +39,8 @@ type heartbeats struct {
 	host    host.Host     // whose listen addresses full heartbeats carry
 	cred    []byte        // the node's credential; nil for a bare claim
 	credID  []byte
-	topics  *topics // the node's own topic is published on
+	topics  *topics    // the node's own topic is published on
+	view    *orgs.View // the node's own entry is refreshed by each heartbeat sent
 	metrics *nodeMetrics
 	log     *slog.Logger
 	started time.Time
@@ -120,6 +122,7 @@ func (b *heartbeats) heartbeat(ctx context.Context, full bool) {
 		}
 		return
 	}
+	b.view.UpdateSelf(func(p *orgs.PeerInfo) { p.LastSeen = time.Now() })
 	b.metrics.sent.WithLabelValues(wire.KindHeartbeat).Inc()
 	if full {
 		b.metrics.fullSent.Inc()

@@ -192,7 +192,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		return nil, err
 	}
 	n.metrics.reg.MustRegister(newCollector(n.view, n.host, n.bw, n.flood, n.disc.Stats))
-	n.api = newAPIServer(n, apiLn)
+	health := &health{host: n.host, view: n.view, self: n.info.PeerID, window: cfg.LivenessWindow,
+		running: n.pres.running.Load, bootstrap: len(cfg.Bootstrap) > 0}
+	n.api = newAPIServer(apiLn, &cfg, n.log, n.view, n.Info, health, n.metrics.reg)
 
 	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.orgsToFind) })
 	n.wg.Go(func() { n.pres.run(runCtx) })

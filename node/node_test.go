@@ -600,11 +600,63 @@ func TestUnreachableBootstrapIsRetried(t *testing.T) {
 		}
 		return ""
 	})
-	if _, err := api.NewClient(joiner.Info().API, "").Health(context.Background()); err != nil {
+	// Alive, but not ready: it has not joined anyone.
+	c := api.NewClient(joiner.Info().API, "")
+	if _, err := c.Health(context.Background()); err != nil {
 		t.Fatalf("node without a reachable bootstrap peer stopped serving: %v", err)
+	}
+	if code, body := request(t, joiner.Info().API, "/readyz", "", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "no peer heard yet") {
+		t.Fatalf("/readyz before joining: %d %s", code, body)
+	}
+	if h, err := c.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "joined: no peer heard yet") || h.Status != "failing" {
+		t.Fatalf("Ready before joining: %+v, %v", h, err)
 	}
 	seed := newTestNode(t, seedCfg)
 	nodetest.Eventually(t, 30*time.Second, allMatch([]*Node{seed, joiner}, map[string]int{"acme": 1, "globex": 1}))
+	if h, err := c.Ready(context.Background()); err != nil || h.Status != "ok" {
+		t.Fatalf("Ready after joining: %+v, %v", h, err)
+	}
+}
+
+// TestHealthSaysWhatItChecked: a running node is live (listening, presence
+// running, own heartbeat fresh) and, without bootstrap peers, ready; once
+// its presence stops, both answer 503 and name the failing checks.
+func TestHealthSaysWhatItChecked(t *testing.T) {
+	n := newTestNode(t, testConfig(t, "acme"))
+	c := api.NewClient(n.Info().API, "")
+	ctx := context.Background()
+	nodetest.Eventually(t, 5*time.Second, func() string { // past the first heartbeat
+		if p, _ := n.View().Get(n.Info().PeerID); !p.LastSeen.After(n.Info().Started) {
+			return "the node's own entry was never refreshed"
+		}
+		return ""
+	})
+	h, err := c.Health(ctx)
+	if err != nil || h.Status != "ok" || len(h.Checks) != 3 {
+		t.Fatalf("Health: %+v, %v", h, err)
+	}
+	for i, name := range []string{"listening", "presence", "fresh"} {
+		if h.Checks[i].Name != name || !h.Checks[i].OK || h.Checks[i].Detail == "" {
+			t.Errorf("check %d: %+v, want %s passing with a detail", i, h.Checks[i], name)
+		}
+	}
+	if r, err := c.Ready(ctx); err != nil || len(r.Checks) != 4 || r.Checks[3].Name != "joined" || !r.Checks[3].OK {
+		t.Fatalf("Ready without bootstrap peers: %+v, %v", r, err)
+	}
+
+	n.cancel() // presence stops; the API keeps serving
+	nodetest.Eventually(t, 5*time.Second, func() string {
+		_, err := c.Health(ctx)
+		if err == nil || !strings.Contains(err.Error(), "presence: stopped") || !strings.Contains(err.Error(), "fresh: own heartbeat") {
+			return fmt.Sprintf("Health with presence stopped: %v", err)
+		}
+		return ""
+	})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := request(t, n.Info().API, path, "", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status": "failing"`) {
+			t.Errorf("%s with presence stopped: %d %s", path, code, body)
+		}
+	}
 }
 
 func TestWatchLimitsFollowedOrganizations(t *testing.T) {

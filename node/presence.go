@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -24,6 +25,7 @@ type presence struct {
 	view      *orgs.View
 	interval  time.Duration            // the heartbeat interval
 	connected func(peerID string) bool // for the view's connected flags
+	running   atomic.Bool              // from start until run returns
 
 	topics *topics
 	beats  *heartbeats
@@ -42,7 +44,7 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 	p.topics = &topics{ps: ps, view: view, log: log, own: cfg.Org, watch: cfg.Watch, maxOrgs: cfg.MaxOrgs,
 		orgs: map[string]*topicSub{}}
 	p.beats = &heartbeats{org: cfg.Org, hostID: cfg.HostID, epoch: epoch, startup: cfg.StartupPeriod(), host: h,
-		cred: member.cred, credID: member.credID, topics: p.topics, metrics: metrics, log: log, started: time.Now()}
+		cred: member.cred, credID: member.credID, topics: p.topics, view: view, metrics: metrics, log: log, started: time.Now()}
 	p.wants = newWants(wantSpacing*cfg.HeartbeatInterval, cfg.MaxKnownPeers, p.beats.greet, p.beats.fullNext)
 	p.revs = &revocations{org: cfg.Org, member: member, view: view, topics: p.topics, metrics: metrics, log: log}
 	p.valid = &validator{maxSize: cfg.MaxMessageSize, requireCreds: cfg.RequireCredentials, view: view,
@@ -64,6 +66,7 @@ func (p *presence) start(ctx context.Context) error {
 		return err
 	}
 	p.host.SetStreamHandler(wire.HelloProtocol, p.hellos.handle)
+	p.running.Store(true)
 	return nil
 }
 
@@ -71,6 +74,7 @@ func (p *presence) start(ctx context.Context) error {
 // keeps the topics and the connected flags in step, until ctx ends. The
 // regular heartbeats start after the start-up ones (startBeats).
 func (p *presence) run(ctx context.Context) {
+	defer p.running.Store(false)
 	defer p.topics.wait()
 	hb := time.NewTicker(p.interval)
 	hb.Stop()
