@@ -22,7 +22,7 @@ import (
 // rogueOn starts a rogue host connected to n, on topic unless it is "".
 func rogueOn(t *testing.T, n *Node, topic string, opts ...pubsub.Option) *nodetest.Rogue {
 	t.Helper()
-	return nodetest.NewRogue(t, peer.AddrInfo{ID: n.Host().ID(), Addrs: n.Host().Addrs()}, topic, opts...)
+	return nodetest.NewRogue(t, peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}, topic, opts...)
 }
 
 // publishUntil publishes m, again on every poll, until the node has counted
@@ -63,7 +63,7 @@ func TestAttacksFail(t *testing.T) {
 		}
 		return c
 	}
-	verifiedAcme := func() int { return victim.View().Snapshot().OrgCounts("acme").Verified }
+	verifiedAcme := func() int { return victim.view.Snapshot().OrgCounts("acme").Verified }
 	if verifiedAcme() != 0 {
 		t.Fatalf("victim without credential counted verified")
 	}
@@ -84,7 +84,7 @@ func TestAttacksFail(t *testing.T) {
 	}
 	for _, tc := range cases {
 		publishUntil(t, att, victim, tc.msg, "rejected", tc.reason)
-		if _, ok := victim.View().Get(att.ID.String()); ok {
+		if _, ok := victim.view.Get(att.ID.String()); ok {
 			t.Fatalf("%s: the attacker reached the view", tc.name)
 		}
 	}
@@ -110,11 +110,11 @@ func TestAttacksFail(t *testing.T) {
 	// A bare claim is counted, but only as unverified.
 	nodetest.Eventually(t, 10*time.Second, func() string {
 		att.Publish(t, hb(10, nil)) // again until seen; later copies are stale
-		p, ok := victim.View().Get(att.ID.String())
+		p, ok := victim.view.Get(att.ID.String())
 		if !ok || p.State != orgs.StateAlive || p.Verified {
 			return fmt.Sprintf("bare claim: %+v %v", p, ok)
 		}
-		if c := victim.View().Snapshot().OrgCounts("acme"); c.Unverified != 2 || c.Verified != 0 {
+		if c := victim.view.Snapshot().OrgCounts("acme"); c.Unverified != 2 || c.Verified != 0 {
 			return fmt.Sprintf("acme counts %+v", c)
 		}
 		return ""
@@ -124,7 +124,7 @@ func TestAttacksFail(t *testing.T) {
 	good := issue(acme, att.ID, now.Add(-time.Minute), time.Hour, 77)
 	nodetest.Eventually(t, 10*time.Second, func() string {
 		att.Publish(t, hb(11, good))
-		if p, _ := victim.View().Get(att.ID.String()); !p.Verified || p.Serial != 77 {
+		if p, _ := victim.view.Get(att.ID.String()); !p.Verified || p.Serial != 77 {
 			return fmt.Sprintf("valid credential not verified: %+v", p)
 		}
 		return ""
@@ -137,7 +137,7 @@ func TestAttacksFail(t *testing.T) {
 	}
 	nodetest.Eventually(t, 10*time.Second, func() string {
 		att.Publish(t, &wire.Message{Kind: wire.KindRevoke, Peer: att.ID.String(), Org: "acme", Rev: rev})
-		if p, _ := victim.View().Get(att.ID.String()); p.Verified {
+		if p, _ := victim.view.Get(att.ID.String()); p.Verified {
 			return "revoked member still verified"
 		}
 		return ""
@@ -146,7 +146,7 @@ func TestAttacksFail(t *testing.T) {
 
 	// A replayed old heartbeat (properly signed, lower sequence) is ignored.
 	publishUntil(t, att, victim, hb(5, nil), "ignored", "stale")
-	if p, _ := victim.View().Get(att.ID.String()); p.Version.Seq != 10 && p.Version.Seq != 11 {
+	if p, _ := victim.view.Get(att.ID.String()); p.Version.Seq != 10 && p.Version.Seq != 11 {
 		t.Fatalf("replay changed the view: %+v", p.Version)
 	}
 
@@ -161,7 +161,7 @@ func TestAttacksFail(t *testing.T) {
 	}
 	before := flooded()
 	nodetest.Eventually(t, 10*time.Second, func() string {
-		if !slices.Contains(fl.Topic.ListPeers(), victim.Host().ID()) {
+		if !slices.Contains(fl.Topic.ListPeers(), victim.host.ID()) {
 			return "the victim left the attacker's topic"
 		}
 		return ""
@@ -177,7 +177,7 @@ func TestAttacksFail(t *testing.T) {
 	pace.Stop()
 	if n := flooded() - before; n < 5 {
 		t.Fatalf("only %v flood messages refused (rate limit or full validation queue) of %d sent; app score %.0f; graylisted %d; connected %v",
-			n, sent, victim.flood.score(fl.ID), victim.flood.graylisted.Load(), victim.Host().Network().Connectedness(fl.ID))
+			n, sent, victim.flood.score(fl.ID), victim.flood.graylisted.Load(), victim.host.Network().Connectedness(fl.ID))
 	}
 	nodetest.Eventually(t, 5*time.Second, func() string {
 		if victim.flood.graylisted.Load() < 1 {
@@ -233,7 +233,7 @@ func TestRequireCredentialsIgnoresBareClaims(t *testing.T) {
 	victim := newTestNode(t, cfg)
 	att := rogueOn(t, victim, wire.OrgTopic("acme"))
 	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: 1}, "ignored", "unverified")
-	if _, ok := victim.View().Get(att.ID.String()); ok {
+	if _, ok := victim.view.Get(att.ID.String()); ok {
 		t.Fatal("bare claim counted although credentials are required")
 	}
 }
@@ -253,7 +253,7 @@ func TestUnsignedMessageRejectedAndCounted(t *testing.T) {
 		}
 		return ""
 	})
-	if _, ok := victim.View().Get(att.ID.String()); ok {
+	if _, ok := victim.view.Get(att.ID.String()); ok {
 		t.Fatal("unsigned heartbeat reached the view")
 	}
 }

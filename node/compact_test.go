@@ -70,7 +70,7 @@ func TestCompactHeartbeats(t *testing.T) {
 		return &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: seq, Host: "h", Cred: cred, CredID: id}
 	}
 	publishUntil(t, member, victim, hb(1, nil, orgs.CredentialID(good)), "accepted", "ok")
-	if p, ok := victim.View().Get(member.ID.String()); !ok || p.State != orgs.StateAlive || p.Verified {
+	if p, ok := victim.view.Get(member.ID.String()); !ok || p.State != orgs.StateAlive || p.Verified {
 		t.Fatalf("member with an unknown credential: %+v %v", p, ok)
 	}
 	if missing() <= before {
@@ -81,7 +81,7 @@ func TestCompactHeartbeats(t *testing.T) {
 	// Its full heartbeat verifies it, and its compact ones keep it verified.
 	publishUntil(t, member, victim, hb(2, good, orgs.CredentialID(good)), "accepted", "ok")
 	publishUntil(t, member, victim, hb(3, nil, orgs.CredentialID(good)), "accepted", "ok")
-	if p, _ := victim.View().Get(member.ID.String()); !p.Verified || p.Version.Seq != 3 || p.Serial != 2 {
+	if p, _ := victim.view.Get(member.ID.String()); !p.Verified || p.Version.Seq != 3 || p.Serial != 2 {
 		t.Fatalf("compact heartbeat after the credential: %+v", p)
 	}
 	// A credential ID that does not match the credential is malformed.
@@ -92,10 +92,10 @@ func TestCompactHeartbeats(t *testing.T) {
 	old := issue(expired.ID, now.Add(-2*time.Hour), 3)
 	publishUntil(t, expired, victim, hb(1, old, nil), "rejected", orgs.ReasonExpired)
 	publishUntil(t, expired, victim, hb(2, nil, orgs.CredentialID(old)), "rejected", orgs.ReasonExpired)
-	if _, ok := victim.View().Get(expired.ID.String()); ok {
+	if _, ok := victim.view.Get(expired.ID.String()); ok {
 		t.Fatal("a peer with an expired credential reached the view")
 	}
-	if got := victim.View().Snapshot().OrgCounts("acme"); got.Verified != 2 {
+	if got := victim.view.Snapshot().OrgCounts("acme"); got.Verified != 2 {
 		t.Fatalf("acme counts %+v, want 2 verified (the node and the member)", got)
 	}
 }
@@ -132,7 +132,7 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 	verified := func(nodes []*Node, want map[string]int) func() string {
 		return func() string {
 			for i, n := range nodes {
-				snap := n.View().Snapshot()
+				snap := n.view.Snapshot()
 				for org, c := range want {
 					if got := snap.OrgCounts(org); got.Verified != c || got.Alive != c {
 						return fmt.Sprintf("node %d: %s %d alive, %d verified; want %d", i, org, got.Alive, got.Verified, c)

@@ -46,7 +46,7 @@ type Config struct {
 	ConnGrace      time.Duration // new connections are not trimmed for this long
 	MaxKnownPeers  int           // peers the view remembers
 	MaxOrgs        int           // organizations the node follows at most
-	MaxMessageSize int           // larger pubsub payloads are rejected
+	MaxMessageSize int           // larger messages, on a topic or a hello stream, are rejected
 	SenderRate     float64       // messages per second one sender may have accepted
 	SenderBurst    int           // burst allowance for SenderRate
 

@@ -42,7 +42,7 @@ func TestTransportsOnLoopback(t *testing.T) {
 	nodes := startNodes(t, []string{"acme", "acme"}, func(c *Config) { c.Bootstrap = q.Info().Addrs })
 	nodetest.Eventually(t, 15*time.Second, allMatch(append(nodes, q), map[string]int{"acme": 3}))
 	transport := func(a, b *Node) string {
-		for _, c := range a.Host().Network().ConnsToPeer(b.Host().ID()) {
+		for _, c := range a.host.Network().ConnsToPeer(b.host.ID()) {
 			if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_QUIC_V1); err == nil {
 				return "quic"
 			}

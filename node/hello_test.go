@@ -30,7 +30,7 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	hello := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
-	answer := h.Hello(t, n.Host().ID(), hello.Encode())
+	answer := h.Hello(t, n.host.ID(), hello.Encode())
 	m, err := wire.DecodeMessage(answer, cfg.MaxMessageSize)
 	if err != nil {
 		t.Fatalf("the node's answer: %v", err)
@@ -38,7 +38,7 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 	if m.Kind != wire.KindHeartbeat || m.Org != "acme" || len(m.Addrs) == 0 || m.Epoch == 0 || m.Seq == 0 {
 		t.Fatalf("the node's answer is not its full heartbeat: %+v", m)
 	}
-	p, ok := n.View().Get(h.ID.String())
+	p, ok := n.view.Get(h.ID.String())
 	if !ok || p.State != orgs.StateAlive || !p.Verified || p.Host != "bare" {
 		t.Fatalf("after its hello the bare peer is %+v (known %v), want alive and verified", p, ok)
 	}
@@ -46,22 +46,22 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 		t.Fatalf("accepted messages: %v", c)
 	}
 	// The same hello again is an old version: ignored, not counted twice.
-	h.Hello(t, n.Host().ID(), hello.Encode())
+	h.Hello(t, n.host.ID(), hello.Encode())
 	if c := counter(n, "ignored", "stale"); c < 1 {
 		t.Fatalf("a replayed hello was not ignored as stale (%v)", c)
 	}
 	// A goodbye: the peer has left, and is not answered.
 	leave := &wire.Message{Kind: wire.KindLeave, Org: "acme", Epoch: 1, Seq: 2}
-	if answer := h.Hello(t, n.Host().ID(), leave.Encode()); len(answer) != 0 {
+	if answer := h.Hello(t, n.host.ID(), leave.Encode()); len(answer) != 0 {
 		t.Fatalf("a goodbye was answered: %q", answer)
 	}
-	if p, _ := n.View().Get(h.ID.String()); p.State != orgs.StateLeft {
+	if p, _ := n.view.Get(h.ID.String()); p.State != orgs.StateLeft {
 		t.Fatalf("after its goodbye the bare peer is %v, want left", p.State)
 	}
 	// Hellos take sequence numbers, but not the place of the first full
 	// heartbeats: those still number startFull.
 	for i := range 6 {
-		h.Hello(t, n.Host().ID(), (&wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
+		h.Hello(t, n.host.ID(), (&wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
 	}
 	nodetest.Eventually(t, 10*time.Second, func() string {
 		if all := testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat)); all <= startFull {
@@ -90,7 +90,7 @@ func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 	})
 	// The node learns that h speaks hello from identify's push.
 	nodetest.Eventually(t, 10*time.Second, func() string {
-		if ok, _ := n.Host().Peerstore().SupportsProtocols(h.ID, wire.HelloProtocol); len(ok) == 0 {
+		if ok, _ := n.host.Peerstore().SupportsProtocols(h.ID, wire.HelloProtocol); len(ok) == 0 {
 			return "the node does not know that its neighbour speaks hello"
 		}
 		return ""
@@ -130,15 +130,15 @@ func TestHelloRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		before := counter(n, tc.result, tc.reason)
-		h.Hello(t, n.Host().ID(), tc.data)
+		h.Hello(t, n.host.ID(), tc.data)
 		if got := counter(n, tc.result, tc.reason); got != before+1 {
 			t.Errorf("%s: %s/%s counted %v times, want %v", tc.name, tc.result, tc.reason, got, before+1)
 		}
 	}
-	if _, ok := n.View().Get(h.ID.String()); ok {
+	if _, ok := n.view.Get(h.ID.String()); ok {
 		t.Fatal("a hostile hello put its sender in the view")
 	}
-	if s := n.View().Snapshot(); s.OrgCounts("acme").Alive != 1 {
+	if s := n.view.Snapshot(); s.OrgCounts("acme").Alive != 1 {
 		t.Fatalf("acme counts %d alive after hostile hellos, want 1 (the node itself)", s.OrgCounts("acme").Alive)
 	}
 }

@@ -1,6 +1,7 @@
 // Package node is orgpeer's composition root: a libp2p host with its
-// identity, DHT discovery, presence on pubsub, the view those feed, and the
-// local HTTP API with its client.
+// identity (node/datadir), DHT discovery, presence on pubsub (node/wire is
+// what it says), the view those feed, the local HTTP API (node/api is its
+// types and client) and the metrics.
 package node
 
 import (
@@ -33,15 +34,11 @@ const Version = "0.1.0"
 type Option func(*options)
 
 type options struct {
-	log   *slog.Logger
-	clock orgs.Clock
+	log *slog.Logger
 }
 
 // WithLogger sets the logger (default: slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
-// WithClock sets the view's clock (default: the wall clock).
-func WithClock(c orgs.Clock) Option { return func(o *options) { o.clock = c } }
 
 // Node is one running orgpeer peer. Close stops everything it started.
 type Node struct {
@@ -71,7 +68,7 @@ type Node struct {
 // On error nothing it started is left running. ctx bounds start-up only;
 // the node runs until Close.
 func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
-	o := options{log: slog.Default(), clock: orgs.SystemClock{}}
+	o := options{log: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -172,7 +169,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if n.member.own != nil {
 		n.info.OrgID = string(n.member.own.OrgID)
 	}
-	n.view = orgs.NewView(cfg.viewConfig(), o.clock, orgs.PeerInfo{
+	n.view = orgs.NewView(cfg.viewConfig(), orgs.SystemClock{}, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
 	}, n.logTransition)
 	if n.member.own != nil {
@@ -220,12 +217,6 @@ func (n *Node) Info() api.SelfInfo {
 	i.Addrs = slices.Clone(i.Addrs)
 	return i
 }
-
-// View is the node's view of every organization.
-func (n *Node) View() *orgs.View { return n.view }
-
-// Host is the node's libp2p host.
-func (n *Node) Host() host.Host { return n.host }
 
 // Leave announces that this node is leaving, then waits a moment for the
 // announcement to spread. Call it before Close for a graceful departure.

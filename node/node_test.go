@@ -85,7 +85,7 @@ func truthOf(orgNames []string) map[string]int {
 
 // countsMatch reports how a node's alive counts differ from truth ("" if not).
 func countsMatch(n *Node, truth map[string]int) string {
-	s := n.View().Snapshot()
+	s := n.view.Snapshot()
 	for org, want := range truth {
 		if got := s.OrgCounts(org).Alive; got != want {
 			return fmt.Sprintf("%s counts %d alive in %s, want %d", n.Info().PeerID, got, org, want)
@@ -218,7 +218,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	id := leaver.Info().PeerID
 	nodetest.Eventually(t, 2*time.Second, func() string {
 		for _, n := range rest {
-			if p, ok := n.View().Get(id); !ok || p.State != orgs.StateLeft {
+			if p, ok := n.view.Get(id); !ok || p.State != orgs.StateLeft {
 				return fmt.Sprintf("%s sees the leaver as %v", n.Info().PeerID, p.State)
 			}
 		}
@@ -232,7 +232,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	id = crasher.Info().PeerID
 	nodetest.Eventually(t, 5*time.Second, func() string {
 		for _, n := range rest {
-			if p, _ := n.View().Get(id); p.State != orgs.StateSuspect {
+			if p, _ := n.view.Get(id); p.State != orgs.StateSuspect {
 				return fmt.Sprintf("%s sees the crashed peer as %v", n.Info().PeerID, p.State)
 			}
 		}
@@ -262,7 +262,7 @@ func TestCrashFoundByProbe(t *testing.T) {
 	start := time.Now()
 	nodetest.Eventually(t, 3*time.Second, func() string {
 		for _, n := range rest {
-			p, _ := n.View().Get(id)
+			p, _ := n.view.Get(id)
 			if p.State != orgs.StateSuspect {
 				return fmt.Sprintf("%s sees the crashed peer as %v", n.Info().PeerID, p.State)
 			}
@@ -297,7 +297,7 @@ func TestSecondProbe(t *testing.T) {
 	defer ln.Close()
 	addr := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	const ghost = "12D3KooWGhostGhostGhostGhostGhostGhostGhostGhost1"
-	n.View().ApplyHeartbeat(orgs.Heartbeat{PeerID: ghost, Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}, Addrs: []string{addr}})
+	n.view.ApplyHeartbeat(orgs.Heartbeat{PeerID: ghost, Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}, Addrs: []string{addr}})
 	inconclusive := n.metrics.probes.WithLabelValues("inconclusive")
 	nodetest.Eventually(t, 2*time.Second, func() string {
 		if testutil.ToFloat64(inconclusive) < 1 {
@@ -307,7 +307,7 @@ func TestSecondProbe(t *testing.T) {
 	})
 	ln.Close()
 	nodetest.Eventually(t, 2*time.Second, func() string {
-		p, _ := n.View().Get(ghost)
+		p, _ := n.view.Get(ghost)
 		switch {
 		case p.State != orgs.StateSuspect:
 			return fmt.Sprintf("the ghost is %v", p.State)
@@ -382,7 +382,7 @@ func TestPartialViewCountsBeyondConnections(t *testing.T) {
 		}
 		conns := 0
 		for _, n := range nodes {
-			s := n.View().Snapshot()
+			s := n.view.Snapshot()
 			if s.Total.Connected >= len(nodes)-1 {
 				return fmt.Sprintf("%s is connected to all %d others", n.Info().PeerID, s.Total.Connected)
 			}
@@ -397,9 +397,9 @@ func TestPartialViewCountsBeyondConnections(t *testing.T) {
 	})
 	relayed := 0
 	for _, n := range nodes {
-		s := n.View().Snapshot()
-		t.Logf("%s: alive %d, connected %d, libp2p connections %d", n.Info().PeerID, s.Total.Alive, s.Total.Connected, len(n.Host().Network().Peers()))
-		for _, p := range n.View().Peers(orgs.Filter{}) {
+		s := n.view.Snapshot()
+		t.Logf("%s: alive %d, connected %d, libp2p connections %d", n.Info().PeerID, s.Total.Alive, s.Total.Connected, len(n.host.Network().Peers()))
+		for _, p := range n.view.Peers(orgs.Filter{}) {
 			if p.Learned == orgs.LearnedRelayed {
 				relayed++
 			}
@@ -424,7 +424,7 @@ func TestRestartKeepsIdentityAndIsCountedOnce(t *testing.T) {
 		t.Fatalf("epoch %d after %d", again.Info().Epoch, old.Info().Epoch)
 	}
 	nodetest.Eventually(t, 30*time.Second, func() string {
-		p, ok := nodes[0].View().Get(again.Info().PeerID)
+		p, ok := nodes[0].view.Get(again.Info().PeerID)
 		if !ok || p.Version.Epoch != again.Info().Epoch {
 			return "the restarted peer's new epoch is not seen"
 		}
@@ -626,7 +626,7 @@ func TestHealthSaysWhatItChecked(t *testing.T) {
 	c := api.NewClient(n.Info().API, "")
 	ctx := context.Background()
 	nodetest.Eventually(t, 5*time.Second, func() string { // past the first heartbeat
-		if p, _ := n.View().Get(n.Info().PeerID); !p.LastSeen.After(n.Info().Started) {
+		if p, _ := n.view.Get(n.Info().PeerID); !p.LastSeen.After(n.Info().Started) {
 			return "the node's own entry was never refreshed"
 		}
 		return ""
@@ -669,7 +669,7 @@ func TestWatchLimitsFollowedOrganizations(t *testing.T) {
 	nodetest.Eventually(t, 30*time.Second, func() string { return countsMatch(w, map[string]int{"acme": 2, "globex": 1}) })
 	// initech stays uncounted over several heartbeats, although known.
 	for range 5 {
-		if got := w.View().Snapshot().OrgCounts("initech").Alive; got != 0 {
+		if got := w.view.Snapshot().OrgCounts("initech").Alive; got != 0 {
 			t.Fatalf("watching only globex, the node counts %d initech peers", got)
 		}
 		if slices.Contains(w.pres.topics.followed(), "initech") {
@@ -677,7 +677,7 @@ func TestWatchLimitsFollowedOrganizations(t *testing.T) {
 		}
 		time.Sleep(cfg.HeartbeatInterval)
 	}
-	if !slices.Contains(w.View().Orgs(), "initech") {
+	if !slices.Contains(w.view.Orgs(), "initech") {
 		t.Fatal("the watcher never heard of initech, so the test proves nothing")
 	}
 }
