@@ -10,17 +10,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
-	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
 // protocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
@@ -135,24 +132,15 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 	if len(d.cfg.Bootstrap) == 0 {
 		return
 	}
-	lost := make(chan struct{}, 1) // a peer disconnected: look again
-	var noEvents atomic.Bool
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		err := watchConnectedness(ctx, d.h, "orgpeer-bootstrap", func(ev event.EvtPeerConnectednessChanged) {
-			if ev.Connectedness != network.Connected {
-				select {
-				case lost <- struct{}{}:
-				default:
-				}
-			}
-		})
-		if err != nil {
-			noEvents.Store(true)
-			d.log.Warn("no connection events: bootstrap peers are checked every BackoffMin", "err", err)
+	lost := make(chan struct{}, 1) // a connection closed: look again
+	nudge := &network.NotifyBundle{DisconnectedF: func(network.Network, network.Conn) {
+		select { // the swarm calls this inline: never block it
+		case lost <- struct{}{}:
+		default:
 		}
-	})
+	}}
+	d.h.Network().Notify(nudge)
+	defer d.h.Network().StopNotify(nudge)
 	backoff := make([]time.Duration, len(d.cfg.Bootstrap))
 	next := make([]time.Time, len(d.cfg.Bootstrap))
 	t := time.NewTimer(0)
@@ -193,37 +181,14 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 				d.log.Warn("DHT bootstrap", "err", err)
 			}
 		}
-		// Out of the network (no routing table or no peer at all), or
-		// without connection events: every BackoffMin, as each peer's
-		// backoff allows. In it: on the next disconnection.
+		// Out of the network (no routing table or no peer at all): every
+		// BackoffMin, as each peer's backoff allows. In it: on the next
+		// disconnection.
 		wait := d.cfg.BackoffMax
-		if noEvents.Load() || d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
+		if d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
 			wait = d.cfg.BackoffMin
 		}
 		t.Reset(wait)
-	}
-}
-
-// watchConnectedness calls f with each change of h's connectedness to a
-// peer, from its own goroutine, until ctx ends. f must not block: the event
-// bus waits for a full subscription. It returns at once when h cannot
-// subscribe.
-func watchConnectedness(ctx context.Context, h host.Host, name string, f func(event.EvtPeerConnectednessChanged)) error {
-	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.Name(name))
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-sub.Out():
-			if !ok {
-				return nil
-			}
-			f(e.(event.EvtPeerConnectednessChanged))
-		}
 	}
 }
 
