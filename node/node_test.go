@@ -182,22 +182,11 @@ func checkMetrics(t *testing.T, body string, n int) {
 	}
 	build := regexp.MustCompile(`(?m)^orgpeer_build_info\{goversion="` + regexp.QuoteMeta(runtime.Version()) + `",revision="[^"]+",version="` + regexp.QuoteMeta(Version) + `"\} 1$`)
 	if !build.MatchString(body) {
-		t.Errorf("no orgpeer_build_info for %s %s in:\n%s", Version, runtime.Version(), grepLines(body, "orgpeer_build_info"))
+		t.Errorf("no orgpeer_build_info for %s %s: %q", Version, runtime.Version(), regexp.MustCompile(`(?m)^orgpeer_build_info.*$`).FindAllString(body, -1))
 	}
 	if !strings.Contains(body, `orgpeer_messages_total{reason="ok",result="accepted"}`) {
 		t.Error("no accepted messages counted")
 	}
-}
-
-// grepLines returns the lines of text that contain s.
-func grepLines(text, s string) string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 func TestLeaveAndFailure(t *testing.T) {
@@ -444,13 +433,12 @@ func get(t testing.TB, api, path, host string) string {
 // sample returns the value of one series in /metrics text: its name and
 // labels as Prometheus writes them (labels sorted), `name{a="1",b="2"}`.
 func sample(text, series string) (float64, bool) {
-	for _, l := range strings.Split(text, "\n") {
-		if rest, ok := strings.CutPrefix(l, series+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v, err == nil
-		}
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
+	if m == nil {
+		return 0, false
 	}
-	return 0, false
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
 }
 
 func request(t testing.TB, api, path, host, token string) (int, string) {
