@@ -36,7 +36,7 @@ bench: build
 # Each fuzz target of network input and API parsing for FUZZTIME.
 FUZZTIME ?= 30s
 fuzz:
-	for t in node:FuzzDecodeMessage node:FuzzVerifyCredential node/api:FuzzParsePeerQuery; do f=$${t##*:}; p=./$${t%%:*}; \
+	for t in node/wire:FuzzDecodeMessage node:FuzzVerifyCredential node/api:FuzzParsePeerQuery; do f=$${t##*:}; p=./$${t%%:*}; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
 	done
 

@@ -10,24 +10,21 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
-	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
-// ProtocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
-const ProtocolPrefix protocol.ID = "/orgpeer"
+// protocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
+const protocolPrefix protocol.ID = "/orgpeer"
 
-// Namespace is the DHT namespace under which the members of org advertise.
-func Namespace(org string) string { return "orgpeer/org/" + org }
+// namespace is the DHT namespace under which the members of org advertise.
+func namespace(org string) string { return "orgpeer/org/" + org }
 
 // Config sets the discovery timers and bounds.
 type Config struct {
@@ -68,20 +65,20 @@ type Discovery struct {
 	stat Stats
 }
 
-// Stats are counters for logs and metrics.
+// Stats are discovery's counters since New, for the node's metrics.
 type Stats struct {
 	BootstrapFailures int // failed attempts to reach a bootstrap peer
 	Advertised        int // successful advertisements
 	Lookups           int // lookups done
-	Dials             int // connections discovery opened
-	DialFailures      int
+	Dials             int // connections to discovered peers opened
+	DialFailures      int // connections to discovered peers that failed
 }
 
 // New starts a DHT server on h.
 func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
 	opts := []dht.Option{
 		dht.Mode(dht.ModeServer),
-		dht.ProtocolPrefix(ProtocolPrefix),
+		dht.ProtocolPrefix(protocolPrefix),
 		dht.BootstrapPeers(cfg.Bootstrap...),
 		dht.DisableValues(),
 	}
@@ -100,9 +97,6 @@ func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
 
 // Close stops the DHT.
 func (d *Discovery) Close() error { return d.dht.Close() }
-
-// RoutingTableSize is the number of peers in the DHT's routing table.
-func (d *Discovery) RoutingTableSize() int { return d.dht.RoutingTable().Size() }
 
 // Stats returns a copy of the counters.
 func (d *Discovery) Stats() Stats {
@@ -138,24 +132,15 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 	if len(d.cfg.Bootstrap) == 0 {
 		return
 	}
-	lost := make(chan struct{}, 1) // a peer disconnected: look again
-	var noEvents atomic.Bool
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		err := WatchConnectedness(ctx, d.h, "orgpeer-bootstrap", func(ev event.EvtPeerConnectednessChanged) {
-			if ev.Connectedness != network.Connected {
-				select {
-				case lost <- struct{}{}:
-				default:
-				}
-			}
-		})
-		if err != nil {
-			noEvents.Store(true)
-			d.log.Warn("no connection events: bootstrap peers are checked every BackoffMin", "err", err)
+	lost := make(chan struct{}, 1) // a connection closed: look again
+	nudge := &network.NotifyBundle{DisconnectedF: func(network.Network, network.Conn) {
+		select { // the swarm calls this inline: never block it
+		case lost <- struct{}{}:
+		default:
 		}
-	})
+	}}
+	d.h.Network().Notify(nudge)
+	defer d.h.Network().StopNotify(nudge)
 	backoff := make([]time.Duration, len(d.cfg.Bootstrap))
 	next := make([]time.Time, len(d.cfg.Bootstrap))
 	t := time.NewTimer(0)
@@ -196,37 +181,14 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 				d.log.Warn("DHT bootstrap", "err", err)
 			}
 		}
-		// Out of the network (no routing table or no peer at all), or
-		// without connection events: every BackoffMin, as each peer's
-		// backoff allows. In it: on the next disconnection.
+		// Out of the network (no routing table or no peer at all): every
+		// BackoffMin, as each peer's backoff allows. In it: on the next
+		// disconnection.
 		wait := d.cfg.BackoffMax
-		if noEvents.Load() || d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
+		if d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
 			wait = d.cfg.BackoffMin
 		}
 		t.Reset(wait)
-	}
-}
-
-// WatchConnectedness calls f with each change of h's connectedness to a
-// peer, from its own goroutine, until ctx ends. f must not block: the event
-// bus waits for a full subscription. It returns at once when h cannot
-// subscribe.
-func WatchConnectedness(ctx context.Context, h host.Host, name string, f func(event.EvtPeerConnectednessChanged)) error {
-	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.Name(name))
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-sub.Out():
-			if !ok {
-				return nil
-			}
-			f(e.(event.EvtPeerConnectednessChanged))
-		}
 	}
 }
 
@@ -234,7 +196,7 @@ func WatchConnectedness(ctx context.Context, h host.Host, name string, f func(ev
 // table has a peer, and again every AdvertiseInterval. go-libp2p's
 // discovery util would fail on an empty table and then wait for minutes.
 func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
-	ns := Namespace(org)
+	ns := namespace(org)
 	var backoff time.Duration
 	for {
 		wait := d.cfg.AdvertiseInterval
@@ -252,7 +214,7 @@ func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
 			d.count(func(s *Stats) { s.Advertised++ })
 			d.log.Debug("advertised", "namespace", ns)
 		}
-		if !Sleep(ctx, jitter(wait)) {
+		if !sleep(ctx, jitter(wait)) {
 			return
 		}
 	}
@@ -264,7 +226,7 @@ func (d *Discovery) advertiseLoop(ctx context.Context, org string) {
 func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
 	wait := d.cfg.BackoffMin
 	for {
-		if !Sleep(ctx, jitter(wait)) {
+		if !sleep(ctx, jitter(wait)) {
 			return
 		}
 		wait = min(2*wait, d.cfg.FindInterval)
@@ -285,7 +247,7 @@ func (d *Discovery) findLoop(ctx context.Context, orgs func() []string) {
 func (d *Discovery) findOrg(ctx context.Context, org string) {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ch, err := d.rd.FindPeers(lctx, Namespace(org))
+	ch, err := d.rd.FindPeers(lctx, namespace(org))
 	if err != nil {
 		d.log.Debug("lookup failed", "org", org, "err", err)
 		return
@@ -333,8 +295,8 @@ func jitter(d time.Duration) time.Duration {
 	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
 }
 
-// Sleep waits d or until ctx ends; it reports whether ctx is still live.
-func Sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -71,7 +71,7 @@ func TestPeersFindEachOtherThroughTheDHT(t *testing.T) {
 		return da.Stats().Advertised > 0 && db.Stats().Advertised > 0 && da.Stats().Lookups > 0
 	})
 	protos := seed.Mux().Protocols()
-	if !slices.Contains(protos, ProtocolPrefix+"/kad/1.0.0") || slices.Contains(protos, protocol.ID("/ipfs/kad/1.0.0")) {
+	if !slices.Contains(protos, protocolPrefix+"/kad/1.0.0") || slices.Contains(protos, protocol.ID("/ipfs/kad/1.0.0")) {
 		t.Fatalf("the DHT speaks %v, want orgpeer's prefix only", protos)
 	}
 }
@@ -87,6 +87,6 @@ func TestBootstrapPeerReconnected(t *testing.T) {
 	})
 	seed.Network().ClosePeer(a.ID())
 	within(t, 10*time.Second, "reconnected to the seed", func() bool {
-		return a.Network().Connectedness(seed.ID()) == network.Connected && da.RoutingTableSize() > 0
+		return a.Network().Connectedness(seed.ID()) == network.Connected && da.dht.RoutingTable().Size() > 0
 	})
 }

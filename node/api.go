@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -13,35 +14,43 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // apiServer is the node's local HTTP API.
 type apiServer struct {
-	n   *Node
-	ln  net.Listener
-	srv *http.Server
+	ln   net.Listener
+	srv  *http.Server
+	log  *slog.Logger
+	view *orgs.View
+	info func() api.SelfInfo
 }
 
-func newAPIServer(n *Node, ln net.Listener) *apiServer {
-	n.metrics.reg.MustRegister(newViewCollector(n))
-	a := &apiServer{n: n, ln: ln}
+// newAPIServer serves the view, the node's own record, its health and its
+// metrics on ln, behind the token when cfg sets one.
+func newAPIServer(ln net.Listener, cfg *Config, log *slog.Logger, view *orgs.View, info func() api.SelfInfo,
+	h *health, reg *prometheus.Registry) *apiServer {
+	a := &apiServer{ln: ln, log: log, view: view, info: info}
+	connections := func() int { return len(h.host.Network().Peers()) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page)
-	mux.HandleFunc("GET /healthz", a.health)
+	mux.HandleFunc("GET /healthz", serveChecks(h.live, connections))
+	mux.HandleFunc("GET /readyz", serveChecks(h.ready, connections))
 	mux.HandleFunc("GET /v1/view", a.viewHandler)
 	mux.HandleFunc("GET /v1/peers", a.peers)
 	mux.HandleFunc("GET /v1/self", a.self)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
-	if n.cfg.Pprof {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	a.srv = &http.Server{
-		Handler:           a.guard(mux),
+		Handler:           a.guard(mux, []byte(cfg.APIToken)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      60 * time.Second, // pprof profiles take 30 s
@@ -54,7 +63,7 @@ func newAPIServer(n *Node, ln net.Listener) *apiServer {
 
 func (a *apiServer) serve(ctx context.Context) {
 	if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
-		a.n.log.Error("API server", "err", err)
+		a.log.Error("API server", "err", err)
 	}
 }
 
@@ -67,9 +76,8 @@ func (a *apiServer) shutdown() {
 }
 
 // guard applies the token, the DNS-rebinding check and the body limit.
-func (a *apiServer) guard(next http.Handler) http.Handler {
+func (a *apiServer) guard(next http.Handler, token []byte) http.Handler {
 	loopback := IsLoopbackHost(hostOnly(a.ln.Addr().String()))
-	token := []byte(a.n.cfg.APIToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if loopback && !IsLoopbackHost(hostOnly(r.Host)) {
 			writeError(w, http.StatusForbidden, "host %q is not a loopback name", r.Host)
@@ -94,25 +102,18 @@ func hostOnly(hostport string) string {
 	return strings.Trim(hostport, "[]")
 }
 
-func (a *apiServer) health(w http.ResponseWriter, r *http.Request) {
-	if !onlyParams(w, r) {
-		return
-	}
-	writeJSON(w, api.Health{Status: "ok", Peers: len(a.n.host.Network().Peers())})
-}
-
 func (a *apiServer) viewHandler(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r) {
 		return
 	}
-	writeJSON(w, a.n.view.Snapshot())
+	writeJSON(w, http.StatusOK, a.view.Snapshot())
 }
 
 func (a *apiServer) self(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r) {
 		return
 	}
-	writeJSON(w, a.n.Info())
+	writeJSON(w, http.StatusOK, a.info())
 }
 
 func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
@@ -124,7 +125,7 @@ func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	writeJSON(w, a.n.view.Peers(f))
+	writeJSON(w, http.StatusOK, a.view.Peers(f))
 }
 
 // onlyParams answers 400 when the query has a parameter not in allowed.
@@ -151,9 +152,10 @@ func onlyParams(w http.ResponseWriter, r *http.Request, allowed ...string) bool 
 	return true
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,94 +9,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/nodetest"
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
-// attacker is a real libp2p host with its own GossipSub and no validators:
-// it can publish anything, signed with its own key or one it stole.
-type attacker struct {
-	priv  crypto.PrivKey
-	id    peer.ID
-	topic *pubsub.Topic
-	sub   *pubsub.Subscription // what the attacker hears on its topic
-}
-
-func newAttacker(t *testing.T, target *Node, topic string, opts ...pubsub.Option) *attacker {
+// rogueOn starts a rogue host connected to n, on topic unless it is "".
+func rogueOn(t *testing.T, n *Node, topic string, opts ...pubsub.Option) *nodetest.Rogue {
 	t.Helper()
-	h, priv := newTestHost(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	// Flood publishing: the attacker sends straight to the target whether
-	// or not the target keeps it in its mesh (a target with more than Dhi
-	// mesh peers prunes some at random, and a pruned publisher without
-	// flood publishing reaches it only through IHAVE gossip, ten messages
-	// a heartbeat).
-	ps, err := pubsub.NewGossipSub(ctx, h, append([]pubsub.Option{pubsub.WithFloodPublish(true)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, err := ps.Join(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := tp.Subscribe() // be in the mesh, so published messages go straight to the target
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sub.Cancel)
-	if err := h.Connect(ctx, peer.AddrInfo{ID: target.Host().ID(), Addrs: target.Host().Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, func() string {
-		if len(tp.ListPeers()) == 0 {
-			return "the target never joined the attacker's topic mesh"
-		}
-		return ""
-	})
-	return &attacker{priv: priv, id: h.ID(), topic: tp, sub: sub}
-}
-
-// newTestHost is a plain libp2p host on loopback TCP with a fresh
-// identity, closed when the test ends.
-func newTestHost(t *testing.T) (host.Host, crypto.PrivKey) {
-	t.Helper()
-	priv, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h, priv
-}
-
-func (a *attacker) publish(t *testing.T, m *Message, opts ...pubsub.PubOpt) {
-	t.Helper()
-	a.publishRaw(t, m.Encode(), opts...)
-}
-
-func (a *attacker) publishRaw(t *testing.T, data []byte, opts ...pubsub.PubOpt) {
-	t.Helper()
-	if err := a.topic.Publish(context.Background(), data, opts...); err != nil {
-		t.Fatal(err)
-	}
+	return nodetest.NewRogue(t, peer.AddrInfo{ID: n.host.ID(), Addrs: n.host.Addrs()}, topic, opts...)
 }
 
 // publishUntil publishes m, again on every poll, until the node has counted
 // one more message under result/reason: a message that reaches the node
 // before its GossipSub has set up the attacker's stream is lost, not judged.
-func publishUntil(t *testing.T, a *attacker, n *Node, m *Message, result, reason string) {
+func publishUntil(t *testing.T, a *nodetest.Rogue, n *Node, m *wire.Message, result, reason string) {
 	t.Helper()
 	before := counter(n, result, reason)
-	eventually(t, 10*time.Second, func() string {
-		a.publish(t, m)
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		a.Publish(t, m)
 		if counter(n, result, reason) <= before {
 			return fmt.Sprintf("%s/%s not counted", result, reason)
 		}
@@ -116,10 +51,10 @@ func TestAttacksFail(t *testing.T) {
 	cfg.Trust = []string{acmePub}
 	cfg.SenderBurst, cfg.SenderRate = 40, 10
 	victim := newTestNode(t, cfg)
-	att := newAttacker(t, victim, OrgTopic("acme"))
+	att := rogueOn(t, victim, wire.OrgTopic("acme"))
 	now := time.Now()
-	hb := func(seq uint64, cred []byte) *Message {
-		return &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: seq, Host: "evil", Cred: cred}
+	hb := func(seq uint64, cred []byte) *wire.Message {
+		return &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: seq, Host: "evil", Cred: cred}
 	}
 	issue := func(k *orgs.OrgKey, p peer.ID, from time.Time, valid time.Duration, serial uint64) []byte {
 		c, err := k.Issue(p, from, valid, serial)
@@ -128,7 +63,7 @@ func TestAttacksFail(t *testing.T) {
 		}
 		return c
 	}
-	verifiedAcme := func() int { return victim.View().Snapshot().OrgCounts("acme").Verified }
+	verifiedAcme := func() int { return victim.view.Snapshot().OrgCounts("acme").Verified }
 	if verifiedAcme() != 0 {
 		t.Fatalf("victim without credential counted verified")
 	}
@@ -137,19 +72,19 @@ func TestAttacksFail(t *testing.T) {
 	victimID, _ := peer.Decode(victim.Info().PeerID)
 	cases := []struct {
 		name   string
-		msg    *Message
+		msg    *wire.Message
 		reason string
 	}{
-		{"credential signed by a key that is not the org's", hb(1, issue(impostorKey, att.id, now.Add(-time.Minute), time.Hour, 1)), orgs.ReasonBadCredential},
+		{"credential signed by a key that is not the org's", hb(1, issue(impostorKey, att.ID, now.Add(-time.Minute), time.Hour, 1)), orgs.ReasonBadCredential},
 		{"another peer's valid credential replayed", hb(2, issue(acme, victimID, now.Add(-time.Minute), time.Hour, 2)), orgs.ReasonWrongPeer},
-		{"expired credential", hb(3, issue(acme, att.id, now.Add(-2*time.Hour), time.Hour, 3)), orgs.ReasonExpired},
-		{"not yet valid credential", hb(4, issue(acme, att.id, now.Add(time.Hour), time.Hour, 4)), orgs.ReasonNotYetValid},
-		{"forged sender", &Message{Kind: KindHeartbeat, Peer: victim.Info().PeerID, Org: "acme", Epoch: 9, Seq: 9}, "forged-sender"},
-		{"heartbeat for another org's topic", &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "globex", Epoch: 1, Seq: 5}, "wrong-topic"},
+		{"expired credential", hb(3, issue(acme, att.ID, now.Add(-2*time.Hour), time.Hour, 3)), orgs.ReasonExpired},
+		{"not yet valid credential", hb(4, issue(acme, att.ID, now.Add(time.Hour), time.Hour, 4)), orgs.ReasonNotYetValid},
+		{"forged sender", &wire.Message{Kind: wire.KindHeartbeat, Peer: victim.Info().PeerID, Org: "acme", Epoch: 9, Seq: 9}, "forged-sender"},
+		{"heartbeat for another org's topic", &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "globex", Epoch: 1, Seq: 5}, "wrong-topic"},
 	}
 	for _, tc := range cases {
 		publishUntil(t, att, victim, tc.msg, "rejected", tc.reason)
-		if _, ok := victim.View().Get(att.id.String()); ok {
+		if _, ok := victim.view.Get(att.ID.String()); ok {
 			t.Fatalf("%s: the attacker reached the view", tc.name)
 		}
 	}
@@ -161,10 +96,10 @@ func TestAttacksFail(t *testing.T) {
 		if len(raw) > 4096 {
 			reason = "oversized"
 		}
-		junk := newAttacker(t, victim, OrgTopic("acme"))
+		junk := rogueOn(t, victim, wire.OrgTopic("acme"))
 		before := counter(victim, "rejected", reason)
-		eventually(t, 10*time.Second, func() string {
-			junk.publishRaw(t, raw)
+		nodetest.Eventually(t, 10*time.Second, func() string {
+			junk.PublishRaw(t, raw)
 			if counter(victim, "rejected", reason) <= before {
 				return reason + " not counted"
 			}
@@ -173,23 +108,23 @@ func TestAttacksFail(t *testing.T) {
 	}
 
 	// A bare claim is counted, but only as unverified.
-	eventually(t, 10*time.Second, func() string {
-		att.publish(t, hb(10, nil)) // again until seen; later copies are stale
-		p, ok := victim.View().Get(att.id.String())
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		att.Publish(t, hb(10, nil)) // again until seen; later copies are stale
+		p, ok := victim.view.Get(att.ID.String())
 		if !ok || p.State != orgs.StateAlive || p.Verified {
 			return fmt.Sprintf("bare claim: %+v %v", p, ok)
 		}
-		if c := victim.View().Snapshot().OrgCounts("acme"); c.Unverified != 2 || c.Verified != 0 {
+		if c := victim.view.Snapshot().OrgCounts("acme"); c.Unverified != 2 || c.Verified != 0 {
 			return fmt.Sprintf("acme counts %+v", c)
 		}
 		return ""
 	})
 
 	// A valid credential makes the attacker a verified member...
-	good := issue(acme, att.id, now.Add(-time.Minute), time.Hour, 77)
-	eventually(t, 10*time.Second, func() string {
-		att.publish(t, hb(11, good))
-		if p, _ := victim.View().Get(att.id.String()); !p.Verified || p.Serial != 77 {
+	good := issue(acme, att.ID, now.Add(-time.Minute), time.Hour, 77)
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		att.Publish(t, hb(11, good))
+		if p, _ := victim.view.Get(att.ID.String()); !p.Verified || p.Serial != 77 {
 			return fmt.Sprintf("valid credential not verified: %+v", p)
 		}
 		return ""
@@ -200,9 +135,9 @@ func TestAttacksFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() string {
-		att.publish(t, &Message{Kind: KindRevoke, Peer: att.id.String(), Org: "acme", Rev: rev})
-		if p, _ := victim.View().Get(att.id.String()); p.Verified {
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		att.Publish(t, &wire.Message{Kind: wire.KindRevoke, Peer: att.ID.String(), Org: "acme", Rev: rev})
+		if p, _ := victim.view.Get(att.ID.String()); p.Verified {
 			return "revoked member still verified"
 		}
 		return ""
@@ -211,7 +146,7 @@ func TestAttacksFail(t *testing.T) {
 
 	// A replayed old heartbeat (properly signed, lower sequence) is ignored.
 	publishUntil(t, att, victim, hb(5, nil), "ignored", "stale")
-	if p, _ := victim.View().Get(att.id.String()); p.Version.Seq != 10 && p.Version.Seq != 11 {
+	if p, _ := victim.view.Get(att.ID.String()); p.Version.Seq != 10 && p.Version.Seq != 11 {
 		t.Fatalf("replay changed the view: %+v", p.Version)
 	}
 
@@ -219,14 +154,14 @@ func TestAttacksFail(t *testing.T) {
 	// messages then never reach validation), and the API keeps answering.
 	// A fresh peer floods: the attacker above may already be graylisted
 	// by its invalid messages (P4 grows with their square).
-	fl := newAttacker(t, victim, OrgTopic("acme"))
+	fl := rogueOn(t, victim, wire.OrgTopic("acme"))
 	flooded := func() float64 {
 		return counter(victim, "ignored", "rate-limited") + counter(victim, "rejected", "pubsub-validation-queue-full") +
 			counter(victim, "rejected", "pubsub-validation-throttled")
 	}
 	before := flooded()
-	eventually(t, 10*time.Second, func() string {
-		if !slices.Contains(fl.topic.ListPeers(), victim.Host().ID()) {
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		if !slices.Contains(fl.Topic.ListPeers(), victim.host.ID()) {
 			return "the victim left the attacker's topic"
 		}
 		return ""
@@ -237,16 +172,16 @@ func TestAttacksFail(t *testing.T) {
 	sent := 0
 	for ; sent < 3000 && victim.flood.graylisted.Load() == 0; sent++ {
 		<-pace.C
-		fl.publish(t, &Message{Kind: KindHeartbeat, Peer: fl.id.String(), Org: "acme", Epoch: 1, Seq: uint64(1 + sent)})
+		fl.Publish(t, &wire.Message{Kind: wire.KindHeartbeat, Peer: fl.ID.String(), Org: "acme", Epoch: 1, Seq: uint64(1 + sent)})
 	}
 	pace.Stop()
 	if n := flooded() - before; n < 5 {
 		t.Fatalf("only %v flood messages refused (rate limit or full validation queue) of %d sent; app score %.0f; graylisted %d; connected %v",
-			n, sent, victim.flood.score(fl.id), victim.flood.graylisted.Load(), victim.Host().Network().Connectedness(fl.id))
+			n, sent, victim.flood.score(fl.ID), victim.flood.graylisted.Load(), victim.host.Network().Connectedness(fl.ID))
 	}
-	eventually(t, 5*time.Second, func() string {
+	nodetest.Eventually(t, 5*time.Second, func() string {
 		if victim.flood.graylisted.Load() < 1 {
-			return fmt.Sprintf("flooder not graylisted after %d messages (app score %.0f; accepted %v, rate-limited %v, queue-full %v, throttled %v)", sent, victim.flood.score(fl.id),
+			return fmt.Sprintf("flooder not graylisted after %d messages (app score %.0f; accepted %v, rate-limited %v, queue-full %v, throttled %v)", sent, victim.flood.score(fl.ID),
 				counter(victim, "accepted", "ok"), counter(victim, "ignored", "rate-limited"), counter(victim, "rejected", "pubsub-validation-queue-full"), counter(victim, "rejected", "pubsub-validation-throttled"))
 		}
 		return ""
@@ -296,29 +231,29 @@ func TestRequireCredentialsIgnoresBareClaims(t *testing.T) {
 	cfg.Trust = []string{string(k.ID)}
 	cfg.RequireCredentials = true
 	victim := newTestNode(t, cfg)
-	att := newAttacker(t, victim, OrgTopic("acme"))
-	publishUntil(t, att, victim, &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: 1}, "ignored", "unverified")
-	if _, ok := victim.View().Get(att.id.String()); ok {
+	att := rogueOn(t, victim, wire.OrgTopic("acme"))
+	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: 1}, "ignored", "unverified")
+	if _, ok := victim.view.Get(att.ID.String()); ok {
 		t.Fatal("bare claim counted although credentials are required")
 	}
 }
 
 func TestUnsignedMessageRejectedAndCounted(t *testing.T) {
 	victim := newTestNode(t, testConfig(t, "acme"))
-	att := newAttacker(t, victim, OrgTopic("acme"), pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign))
+	att := rogueOn(t, victim, wire.OrgTopic("acme"), pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign))
 	before := counter(victim, "rejected", "pubsub-missing-signature")
 	seq := uint64(0)
 	// Sent again on each poll: a message that arrives before the victim's
 	// GossipSub has set up the attacker's stream is lost, not rejected.
-	eventually(t, 10*time.Second, func() string {
+	nodetest.Eventually(t, 10*time.Second, func() string {
 		seq++
-		att.publish(t, &Message{Kind: KindHeartbeat, Peer: att.id.String(), Org: "acme", Epoch: 1, Seq: seq})
+		att.Publish(t, &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: seq})
 		if counter(victim, "rejected", "pubsub-missing-signature") == before {
 			return "no unsigned message counted"
 		}
 		return ""
 	})
-	if _, ok := victim.View().Get(att.id.String()); ok {
+	if _, ok := victim.view.Get(att.ID.String()); ok {
 		t.Fatal("unsigned heartbeat reached the view")
 	}
 }

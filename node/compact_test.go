@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,32 +10,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/datadir"
+	"github.com/orgpeer/orgpeer/node/nodetest"
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
-
-// nextFrom returns the next heartbeat the attacker hears from id that
-// satisfies want, or fails after timeout.
-func (a *attacker) nextFrom(t *testing.T, id peer.ID, timeout time.Duration, want func(*Message) bool) *Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		m, err := a.sub.Next(ctx)
-		if err != nil {
-			t.Fatalf("no matching heartbeat from %s within %v: %v", id, timeout, err)
-		}
-		if m.GetFrom() != id {
-			continue
-		}
-		msg, err := DecodeMessage(m.Data, 4096)
-		if err != nil {
-			t.Fatalf("undecodable message from the node: %v", err)
-		}
-		if msg.Kind == KindHeartbeat && want(msg) {
-			return msg
-		}
-	}
-}
 
 // TestCompactHeartbeats: a node sends its credential only while starting
 // and when asked; receivers judge compact heartbeats by the credential they
@@ -57,7 +35,7 @@ func TestCompactHeartbeats(t *testing.T) {
 	cfg := testConfig(t, "acme")
 	cfg.Trust = []string{acmePub}
 	cfg.SenderBurst, cfg.SenderRate = 40, 10
-	priv, err := LoadOrCreateIdentity(cfg.DataDir)
+	priv, err := datadir.LoadOrCreateIdentity(cfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,57 +45,57 @@ func TestCompactHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := newTestNode(t, cfg)
-	att := newAttacker(t, victim, OrgTopic("acme"))
+	att := rogueOn(t, victim, wire.OrgTopic("acme"))
 
 	// Past its first heartbeats the node sends compact ones: the
 	// credential's ID, no credential, no addresses.
-	compact := att.nextFrom(t, victimID, 10*time.Second, func(m *Message) bool { return m.Cred == nil })
+	compact := att.NextFrom(t, victimID, 10*time.Second, func(m *wire.Message) bool { return m.Kind == wire.KindHeartbeat && m.Cred == nil })
 	if len(compact.CredID) != orgs.CredentialIDLen || compact.Addrs != nil || compact.Peer != "" {
 		t.Fatalf("compact heartbeat: %+v", compact)
 	}
 	// A peer that wants credentials gets a full heartbeat.
-	publishUntil(t, att, victim, &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Want: true}, "accepted", "ok")
-	full := att.nextFrom(t, victimID, 5*time.Second, func(m *Message) bool { return m.Cred != nil })
+	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Want: true}, "accepted", "ok")
+	full := att.NextFrom(t, victimID, 5*time.Second, func(m *wire.Message) bool { return m.Kind == wire.KindHeartbeat && m.Cred != nil })
 	if len(full.Addrs) == 0 || string(full.CredID) != string(orgs.CredentialID(full.Cred)) {
 		t.Fatalf("full heartbeat: %+v", full)
 	}
 
 	// A member whose full heartbeats this node missed: counted, but
 	// unverified, and asked for its credential.
-	member := newAttacker(t, victim, OrgTopic("acme"))
-	good := issue(member.id, now.Add(-time.Minute), 2)
+	member := rogueOn(t, victim, wire.OrgTopic("acme"))
+	good := issue(member.ID, now.Add(-time.Minute), 2)
 	missing := func() float64 { return testutil.ToFloat64(victim.metrics.credMissing) }
 	before := missing()
-	hb := func(seq uint64, cred []byte, id []byte) *Message {
-		return &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: seq, Host: "h", Cred: cred, CredID: id}
+	hb := func(seq uint64, cred []byte, id []byte) *wire.Message {
+		return &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: seq, Host: "h", Cred: cred, CredID: id}
 	}
 	publishUntil(t, member, victim, hb(1, nil, orgs.CredentialID(good)), "accepted", "ok")
-	if p, ok := victim.View().Get(member.id.String()); !ok || p.State != orgs.StateAlive || p.Verified {
+	if p, ok := victim.view.Get(member.ID.String()); !ok || p.State != orgs.StateAlive || p.Verified {
 		t.Fatalf("member with an unknown credential: %+v %v", p, ok)
 	}
 	if missing() <= before {
 		t.Fatal("missing credential not counted")
 	}
-	member.nextFrom(t, victimID, 5*time.Second, func(m *Message) bool { return m.Want })
+	member.NextFrom(t, victimID, 5*time.Second, func(m *wire.Message) bool { return m.Kind == wire.KindHeartbeat && m.Want })
 
 	// Its full heartbeat verifies it, and its compact ones keep it verified.
 	publishUntil(t, member, victim, hb(2, good, orgs.CredentialID(good)), "accepted", "ok")
 	publishUntil(t, member, victim, hb(3, nil, orgs.CredentialID(good)), "accepted", "ok")
-	if p, _ := victim.View().Get(member.id.String()); !p.Verified || p.Version.Seq != 3 || p.Serial != 2 {
+	if p, _ := victim.view.Get(member.ID.String()); !p.Verified || p.Version.Seq != 3 || p.Serial != 2 {
 		t.Fatalf("compact heartbeat after the credential: %+v", p)
 	}
 	// A credential ID that does not match the credential is malformed.
 	publishUntil(t, member, victim, hb(4, good, []byte("12345678")), "rejected", "malformed")
 
 	// A refused credential refuses the compact heartbeats naming it too.
-	expired := newAttacker(t, victim, OrgTopic("acme"))
-	old := issue(expired.id, now.Add(-2*time.Hour), 3)
+	expired := rogueOn(t, victim, wire.OrgTopic("acme"))
+	old := issue(expired.ID, now.Add(-2*time.Hour), 3)
 	publishUntil(t, expired, victim, hb(1, old, nil), "rejected", orgs.ReasonExpired)
 	publishUntil(t, expired, victim, hb(2, nil, orgs.CredentialID(old)), "rejected", orgs.ReasonExpired)
-	if _, ok := victim.View().Get(expired.id.String()); ok {
+	if _, ok := victim.view.Get(expired.ID.String()); ok {
 		t.Fatal("a peer with an expired credential reached the view")
 	}
-	if got := victim.View().Snapshot().OrgCounts("acme"); got.Verified != 2 {
+	if got := victim.view.Snapshot().OrgCounts("acme"); got.Verified != 2 {
 		t.Fatalf("acme counts %+v, want 2 verified (the node and the member)", got)
 	}
 }
@@ -134,7 +112,7 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 		trust = append(trust, pub)
 	}
 	withCred := func(cfg *Config) {
-		priv, err := LoadOrCreateIdentity(cfg.DataDir)
+		priv, err := datadir.LoadOrCreateIdentity(cfg.DataDir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +132,7 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 	verified := func(nodes []*Node, want map[string]int) func() string {
 		return func() string {
 			for i, n := range nodes {
-				snap := n.View().Snapshot()
+				snap := n.view.Snapshot()
 				for org, c := range want {
 					if got := snap.OrgCounts(org); got.Verified != c || got.Alive != c {
 						return fmt.Sprintf("node %d: %s %d alive, %d verified; want %d", i, org, got.Alive, got.Verified, c)
@@ -164,10 +142,10 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 			return ""
 		}
 	}
-	eventually(t, 20*time.Second, verified(nodes, map[string]int{"acme": 2, "globex": 2}))
-	eventually(t, 10*time.Second, func() string { // everyone past its full heartbeats
+	nodetest.Eventually(t, 20*time.Second, verified(nodes, map[string]int{"acme": 2, "globex": 2}))
+	nodetest.Eventually(t, 10*time.Second, func() string { // everyone past its full heartbeats
 		for i, n := range nodes {
-			full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat))
+			full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat))
 			if all <= full {
 				return fmt.Sprintf("node %d still starting: %v heartbeats, all full", i, all)
 			}
@@ -178,9 +156,9 @@ func TestLateJoinerVerifiesEveryone(t *testing.T) {
 	cfg.Bootstrap = nodes[0].Info().Addrs[:1]
 	withCred(&cfg)
 	late := newTestNode(t, cfg)
-	eventually(t, 15*time.Second, verified(append(nodes, late), map[string]int{"acme": 2, "globex": 3}))
+	nodetest.Eventually(t, 15*time.Second, verified(append(nodes, late), map[string]int{"acme": 2, "globex": 3}))
 	for i, n := range nodes { // the joiner cost each at most a greeting and an answer in full
-		full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat))
+		full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat))
 		if full > startFull+3 || full >= all {
 			t.Errorf("node %d sent %v of %v heartbeats in full", i, full, all)
 		}

@@ -1,11 +1,15 @@
 package node
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -42,7 +46,7 @@ type Config struct {
 	ConnGrace      time.Duration // new connections are not trimmed for this long
 	MaxKnownPeers  int           // peers the view remembers
 	MaxOrgs        int           // organizations the node follows at most
-	MaxMessageSize int           // larger pubsub payloads are rejected
+	MaxMessageSize int           // larger messages, on a topic or a hello stream, are rejected
 	SenderRate     float64       // messages per second one sender may have accepted
 	SenderBurst    int           // burst allowance for SenderRate
 
@@ -173,8 +177,8 @@ func (c *Config) Validate() error {
 		return configErr("the GC targets (%d, %d at start) must not be negative", c.GCPercent, c.StartGCPercent)
 	case c.TimerSlack < 0 || c.TimerSlack > time.Second:
 		return configErr("the timer slack (%v) must be between 0 and 1s", c.TimerSlack)
-	case len(c.HostID) > maxHostLen:
-		return configErr("--host-id is longer than %d characters", maxHostLen)
+	case len(c.HostID) > wire.MaxHostLen:
+		return configErr("--host-id is longer than %d characters", wire.MaxHostLen)
 	}
 	for _, w := range c.Watch {
 		if !orgs.ValidName(w) {
@@ -220,4 +224,22 @@ func IsLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// defaultHostID derives a stable identifier of this machine: a hash of its
+// machine-id, or of its hostname where there is none.
+func defaultHostID() string {
+	var seed []byte
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			seed = b
+			break
+		}
+	}
+	if seed == nil {
+		h, _ := os.Hostname()
+		seed = []byte("hostname:" + h)
+	}
+	sum := sha256.Sum256(append([]byte("orgpeer-host-id:"), seed...))
+	return hex.EncodeToString(sum[:8])
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/libp2p/go-libp2p/core/event"
-
-	"github.com/orgpeer/orgpeer/discovery"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
 // watchConnections keeps the view's connected flags in step with the
@@ -13,10 +13,34 @@ import (
 // only prompts a fresh reading of the network; the heartbeat tick re-reads
 // every peer as well.
 func (n *Node) watchConnections(ctx context.Context) {
-	err := discovery.WatchConnectedness(ctx, n.host, "orgpeer-connections", func(ev event.EvtPeerConnectednessChanged) {
-		n.view.SetConnected(ev.Peer.String(), n.isConnected(ev.Peer.String()))
+	err := watchEvents(ctx, n.host, "orgpeer-connections", func(ev event.EvtPeerConnectednessChanged) {
+		n.view.SetConnected(ev.Peer.String(), isConnected(n.host, ev.Peer.String()))
 	})
 	if err != nil {
 		n.log.Error("subscribe to connection events", "err", err)
+	}
+}
+
+// watchEvents calls f with each event of type E on h's event bus, under the
+// subscription name, until ctx ends; it returns at once when it cannot
+// subscribe. f runs on the caller's goroutine and must not block: the event
+// bus waits for a full subscription, and the emitter (identify, the swarm)
+// with it.
+func watchEvents[E any](ctx context.Context, h host.Host, name string, f func(E)) error {
+	sub, err := h.EventBus().Subscribe(new(E), eventbus.Name(name))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-sub.Out():
+			if !ok {
+				return nil
+			}
+			f(e.(E))
+		}
 	}
 }

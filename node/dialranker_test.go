@@ -5,6 +5,8 @@ import (
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/orgpeer/orgpeer/node/nodetest"
 )
 
 func TestDialRankerPrefersLoopbackTCP(t *testing.T) {
@@ -38,9 +40,9 @@ func TestTransportsOnLoopback(t *testing.T) {
 	quicOnly.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
 	q := newTestNode(t, quicOnly)
 	nodes := startNodes(t, []string{"acme", "acme"}, func(c *Config) { c.Bootstrap = q.Info().Addrs })
-	eventually(t, 15*time.Second, allMatch(append(nodes, q), map[string]int{"acme": 3}))
+	nodetest.Eventually(t, 15*time.Second, allMatch(append(nodes, q), map[string]int{"acme": 3}))
 	transport := func(a, b *Node) string {
-		for _, c := range a.Host().Network().ConnsToPeer(b.Host().ID()) {
+		for _, c := range a.host.Network().ConnsToPeer(b.host.ID()) {
 			if _, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_QUIC_V1); err == nil {
 				return "quic"
 			}

@@ -3,6 +3,7 @@ package node
 import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -22,7 +23,7 @@ func (n *Node) orgsToFind() []string {
 	}
 	s := n.view.Snapshot()
 	var out []string
-	for _, o := range n.pres.followedOrgs() {
+	for _, o := range n.pres.topics.followed() {
 		c := s.OrgCounts(o)
 		others := c.Alive
 		if o == n.cfg.Org {
@@ -32,7 +33,7 @@ func (n *Node) orgsToFind() []string {
 		if others > 0 {
 			w = min(w, others)
 		}
-		if len(n.ps.ListPeers(OrgTopic(o))) < w || c.Suspect > 0 && n.unreachableSuspect(o) {
+		if len(n.ps.ListPeers(wire.OrgTopic(o))) < w || c.Suspect > 0 && n.unreachableSuspect(o) {
 			out = append(out, o)
 		}
 	}
@@ -43,7 +44,7 @@ func (n *Node) orgsToFind() []string {
 // connection from this node.
 func (n *Node) unreachableSuspect(org string) bool {
 	for _, p := range n.view.Peers(orgs.Filter{Org: org, State: orgs.StateSuspect}) {
-		if !n.isConnected(p.PeerID) {
+		if !isConnected(n.host, p.PeerID) {
 			return true
 		}
 	}

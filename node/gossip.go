@@ -52,11 +52,12 @@ const gossipFirstHeartbeat = 700 * time.Millisecond
 //     every connected subscriber.
 //   - A small mesh: D = MeshDegree, Dlo = D-1. Each message reaches a node
 //     about D-1 times. Dhi = 2D: a node whose mesh is full refuses a graft
-//     from a peer that dialled it, with a minute's backoff. With Dhi = D+1
-//     the first N = 50 run of each of three benchmark batches failed (three
-//     standalone runs passed): a node heard nothing from one peer for
-//     seconds, missed its leave and forgot it 30 s later; refused grafts
-//     leaving it without mesh peers on that topic are the likely cause.
+//     from a peer that dialled it, which then waits gossipPruneBackoff.
+//     With Dhi = D+1 the first N = 50 run of each of three benchmark
+//     batches failed (three standalone runs passed): a node heard nothing
+//     from one peer for seconds, missed its leave and forgot it 30 s later;
+//     refused grafts leaving it without mesh peers on that topic are the
+//     likely cause.
 //     With 2D, six runs of six passed.
 //   - IHAVE gossip to one peer per topic and heartbeat, of the messages of
 //     the last gossipHistory heartbeats: it bridges the mesh's gaps while

@@ -3,25 +3,25 @@ package node
 import (
 	"context"
 	"io"
+	"log/slog"
 	"slices"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 
-	"github.com/orgpeer/orgpeer/orgs"
+	"github.com/orgpeer/orgpeer/node/wire"
 )
 
-// HelloProtocol is the stream protocol on which two nodes that have just
-// connected tell each other their own heartbeat, as Serf's members push
-// their state to the member they join. Neighbours then count each other as
-// soon as the connection is up, instead of waiting for the GossipSub mesh,
-// which grafts only at its heartbeats (the first 0.7 s after start): in a
-// cluster starting together most pairs are neighbours for a while.
+// Hellos: on wire.HelloProtocol two nodes that have just connected tell
+// each other their own heartbeat, as Serf's members push their state to the
+// member they join. Neighbours then count each other as soon as the
+// connection is up, instead of waiting for the GossipSub mesh, which grafts
+// only at its heartbeats (the first 0.7 s after start): in a cluster
+// starting together most pairs are neighbours for a while.
 //
 // A hello is a full heartbeat (credential and addresses); a leaving node
 // sends its leave the same way (a goodbye, not answered). It carries no
@@ -29,61 +29,58 @@ import (
 // own state travels; another peer's would be hearsay. The receiver judges
 // it as it judges a heartbeat from the topic (credential, version, rate)
 // and counts the verdict in orgpeer_messages_total.
-const HelloProtocol protocol.ID = "/orgpeer/hello/1.0.0"
-
 const (
 	helloTimeout  = 5 * time.Second // bound on one exchange
 	helloParallel = 8               // exchanges one node runs at once
 )
 
-// helloNeighbours exchanges hellos with every peer that identify reports
-// speaking HelloProtocol, once per connection and at most once per
-// heartbeat interval per peer: the peer with the lower ID opens the stream,
-// the other answers in handleHello. It returns when ctx ends and its
-// exchanges have.
-func (p *presence) helloNeighbours(ctx context.Context) {
-	sub, err := p.n.host.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted), eventbus.Name("orgpeer-hello"))
-	if err != nil {
-		p.n.log.Warn("no hellos: cannot watch identifications", "err", err)
-		return
-	}
-	defer sub.Close()
+// hellos exchanges hellos and says goodbyes on wire.HelloProtocol.
+type hellos struct {
+	host     host.Host
+	interval time.Duration // a peer gets at most one hello per interval
+	maxKnown int           // peers remembered in the hello loop
+	maxSize  int           // a longer hello is rejected
+	beats    *heartbeats   // the node's own hello
+	valid    *validator
+	follows  func(org string) bool
+	recv     *receiver
+	metrics  *nodeMetrics
+	log      *slog.Logger
+}
+
+// run exchanges hellos with every peer that identify reports speaking
+// wire.HelloProtocol, once per connection and at most once per heartbeat
+// interval per peer: the peer with the lower ID opens the stream, the other
+// answers in handle. It returns when ctx ends and its exchanges have.
+func (hl *hellos) run(ctx context.Context) {
 	exchanges := newPool(helloParallel)
 	defer exchanges.wait()
 	last := map[peer.ID]time.Time{} // owned by this loop
-	for {
-		var ev event.EvtPeerIdentificationCompleted
-		select {
-		case <-ctx.Done():
+	err := watchEvents(ctx, hl.host, "orgpeer-hello", func(ev event.EvtPeerIdentificationCompleted) {
+		if ev.Peer >= hl.host.ID() || !slices.Contains(ev.Protocols, wire.HelloProtocol) ||
+			time.Since(last[ev.Peer]) < hl.interval {
 			return
-		case e, ok := <-sub.Out():
-			if !ok {
-				return
-			}
-			ev = e.(event.EvtPeerIdentificationCompleted)
 		}
-		if ev.Peer >= p.n.host.ID() || !slices.Contains(ev.Protocols, HelloProtocol) ||
-			time.Since(last[ev.Peer]) < p.n.cfg.HeartbeatInterval {
-			continue
-		}
-		if len(last) >= p.n.cfg.MaxKnownPeers {
+		if len(last) >= hl.maxKnown {
 			clear(last)
 		}
-		// Never wait for a slot here: the event bus waits for a full
-		// subscription, and identify with it. Without a free slot the
-		// peer gets no hello; the topic still carries heartbeats.
-		if exchanges.try(func() { p.sayHello(ctx, ev.Peer) }) {
+		// Never wait for a slot here (see watchEvents). Without a free
+		// slot the peer gets no hello; the topic still carries heartbeats.
+		if exchanges.try(func() { hl.say(ctx, ev.Peer) }) {
 			last[ev.Peer] = time.Now()
 		}
+	})
+	if err != nil {
+		hl.log.Warn("no hellos: cannot watch identifications", "err", err)
 	}
 }
 
-// helloStream opens a hello stream to peer, bounded by helloTimeout, and
+// stream opens a hello stream to peer, bounded by helloTimeout, and
 // hands it to f; the stream is closed after f.
-func (p *presence) helloStream(ctx context.Context, to peer.ID, f func(network.Stream)) {
+func (hl *hellos) stream(ctx context.Context, to peer.ID, f func(network.Stream)) {
 	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	defer cancel()
-	s, err := p.n.host.NewStream(ctx, to, HelloProtocol)
+	s, err := hl.host.NewStream(ctx, to, wire.HelloProtocol)
 	if err != nil {
 		return // the connection went away; the topic still carries heartbeats
 	}
@@ -92,50 +89,50 @@ func (p *presence) helloStream(ctx context.Context, to peer.ID, f func(network.S
 	f(s)
 }
 
-// sayHello opens a hello stream to peer: it sends this node's hello and
+// say opens a hello stream to peer: it sends this node's hello and
 // takes the peer's answer.
-func (p *presence) sayHello(ctx context.Context, to peer.ID) {
-	p.helloStream(ctx, to, func(s network.Stream) {
-		if !p.writeHello(s) {
+func (hl *hellos) say(ctx context.Context, to peer.ID) {
+	hl.stream(ctx, to, func(s network.Stream) {
+		if !hl.write(s) {
 			s.Reset()
 			return
 		}
 		s.CloseWrite()
-		if data, ok := p.readHello(s); ok {
-			p.receiveHello(to, data)
+		if data, ok := hl.read(s); ok {
+			hl.receive(to, data)
 		}
 	})
 }
 
-// handleHello answers a peer's hello stream with this node's own; a
+// handle answers a peer's hello stream with this node's own; a
 // goodbye (the peer's leave) gets no answer.
-func (p *presence) handleHello(s network.Stream) {
+func (hl *hellos) handle(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(helloTimeout))
-	data, ok := p.readHello(s)
+	data, ok := hl.read(s)
 	if !ok {
 		s.Reset()
 		return
 	}
-	if p.receiveHello(s.Conn().RemotePeer(), data) != KindHeartbeat || !p.writeHello(s) {
+	if hl.receive(s.Conn().RemotePeer(), data) != wire.KindHeartbeat || !hl.write(s) {
 		s.Reset()
 	}
 }
 
-// sayGoodbye sends this node's leave on a hello stream to every connected
-// peer that speaks HelloProtocol, at most helloParallel at once, until ctx
-// ends. Neighbours that counted this node from a hello alone may not yet
+// goodbye sends this node's leave on a hello stream to every connected
+// peer that speaks wire.HelloProtocol, at most helloParallel at once, until
+// ctx ends. Neighbours that counted this node from a hello alone may not yet
 // share a GossipSub mesh with it, and would miss a leave that only travels
 // on the topic: they would see a failure.
-func (p *presence) sayGoodbye(ctx context.Context, leave []byte) {
+func (hl *hellos) goodbye(ctx context.Context, leave []byte) {
 	goodbyes := newPool(helloParallel)
 	defer goodbyes.wait()
-	for _, to := range p.n.host.Network().Peers() {
-		if ok, err := p.n.host.Peerstore().SupportsProtocols(to, HelloProtocol); err != nil || len(ok) == 0 {
+	for _, to := range hl.host.Network().Peers() {
+		if ok, err := hl.host.Peerstore().SupportsProtocols(to, wire.HelloProtocol); err != nil || len(ok) == 0 {
 			continue
 		}
 		if !goodbyes.run(ctx, func() {
-			p.helloStream(ctx, to, func(s network.Stream) {
+			hl.stream(ctx, to, func(s network.Stream) {
 				if _, err := s.Write(leave); err != nil {
 					s.Reset()
 				}
@@ -146,69 +143,53 @@ func (p *presence) sayGoodbye(ctx context.Context, leave []byte) {
 	}
 }
 
-// writeHello writes this node's hello and reports whether it did: a node
+// write writes this node's hello and reports whether it did: a node
 // that has announced its leave says nothing more.
-func (p *presence) writeHello(w io.Writer) bool {
-	if p.leaving.Load() {
+func (hl *hellos) write(w io.Writer) bool {
+	m := hl.beats.hello()
+	if m == nil {
 		return false
 	}
-	if _, err := w.Write(p.hello().Encode()); err != nil {
+	if _, err := w.Write(m.Encode()); err != nil {
 		return false
 	}
-	p.n.metrics.sent.WithLabelValues(kindHello).Inc()
+	hl.metrics.sent.WithLabelValues(kindHello).Inc()
 	return true
 }
 
-// readHello reads one hello up to the end of the stream; a longer one than
-// MaxMessageSize is rejected as oversized by receiveHello.
-func (p *presence) readHello(r io.Reader) ([]byte, bool) {
-	data, err := io.ReadAll(io.LimitReader(r, int64(p.n.cfg.MaxMessageSize)+1))
+// read reads one hello up to the end of the stream; a longer one than
+// MaxMessageSize is rejected as oversized by receive.
+func (hl *hellos) read(r io.Reader) ([]byte, bool) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(hl.maxSize)+1))
 	return data, err == nil && len(data) > 0
 }
 
 // kindHello labels hellos in orgpeer_messages_sent_total.
 const kindHello = "hello"
 
-// hello is this node's full heartbeat, with the next sequence number.
-func (p *presence) hello() *Message {
-	m := p.message(KindHeartbeat)
-	m.Host, m.Addrs = p.n.cfg.HostID, listenAddrs(p.n.host)
-	if cred := p.n.member.cred; cred != nil {
-		m.Cred, m.CredID = cred, p.n.member.credID
-	}
-	return m
-}
-
-// receiveHello judges a hello (a heartbeat) or a goodbye (a leave) from a
+// receive judges a hello (a heartbeat) or a goodbye (a leave) from a
 // neighbour, applies it as heard directly from it, and returns its kind
 // when accepted ("" otherwise).
-func (p *presence) receiveHello(from peer.ID, data []byte) string {
-	r, res, reason := p.judge(from, from, data, func(r *received) (pubsub.ValidationResult, string) {
+func (hl *hellos) receive(from peer.ID, data []byte) string {
+	r, res, reason := hl.valid.judge(from, from, data, func(r *received) (pubsub.ValidationResult, string) {
 		switch {
-		case r.Kind != KindHeartbeat && r.Kind != KindLeave:
+		case r.Kind != wire.KindHeartbeat && r.Kind != wire.KindLeave:
 			return pubsub.ValidationReject, "wrong-kind"
-		case !p.follows(r.Org):
+		case !hl.follows(r.Org):
 			return pubsub.ValidationIgnore, "not-followed"
-		case r.Kind == KindLeave:
-			return p.checkLeave(r)
+		case r.Kind == wire.KindLeave:
+			return hl.valid.checkLeave(r)
 		}
-		return p.checkHeartbeat(r)
+		return hl.valid.checkHeartbeat(r)
 	})
-	p.n.metrics.countMessage(res, reason)
+	hl.metrics.countMessage(res, reason)
 	if res != pubsub.ValidationAccept {
 		return ""
 	}
-	if r.Kind == KindLeave {
-		p.n.view.ApplyLeave(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq})
+	if r.Kind == wire.KindLeave {
+		hl.recv.leave(r)
 	} else {
-		p.applyHeartbeat(r, true)
+		hl.recv.heartbeat(r, true)
 	}
 	return r.Kind
-}
-
-// follows reports whether the node counts the peers of org: its own, or
-// any when --watch is not set, or one of those watched.
-func (p *presence) follows(org string) bool {
-	w := p.n.cfg.Watch
-	return org == p.n.cfg.Org || len(w) == 0 || slices.Contains(w, org)
 }

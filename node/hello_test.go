@@ -8,44 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/nodetest"
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
-
-// bareHost is a libp2p host without pubsub: whatever a node learns from it
-// comes through the hello stream.
-func bareHost(t *testing.T, target *Node) host.Host {
-	t.Helper()
-	h, _ := newTestHost(t)
-	if err := h.Connect(context.Background(), peer.AddrInfo{ID: target.Host().ID(), Addrs: target.Host().Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// sayHelloRaw sends data on a hello stream from h to the node and returns
-// the node's answer.
-func sayHelloRaw(t *testing.T, h host.Host, to *Node, data []byte) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := h.NewStream(ctx, to.Host().ID(), HelloProtocol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := s.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	s.CloseWrite()
-	answer, _ := io.ReadAll(s)
-	return answer
-}
 
 // TestHelloCountsANeighbourAtOnce: a peer that has only said hello, with a
 // valid credential, is counted alive and verified, and the node answers
@@ -55,21 +24,21 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 	cfg := testConfig(t, "acme")
 	cfg.Trust = []string{acmePub}
 	n := newTestNode(t, cfg)
-	h := bareHost(t, n)
-	cred, err := acme.Issue(h.ID(), time.Now().Add(-time.Minute), time.Hour, 7)
+	h := rogueOn(t, n, "") // no pubsub: what the node learns of it comes through hellos
+	cred, err := acme.Issue(h.ID, time.Now().Add(-time.Minute), time.Hour, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hello := &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
-	answer := sayHelloRaw(t, h, n, hello.Encode())
-	m, err := DecodeMessage(answer, cfg.MaxMessageSize)
+	hello := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
+	answer := h.Hello(t, n.host.ID(), hello.Encode())
+	m, err := wire.DecodeMessage(answer, cfg.MaxMessageSize)
 	if err != nil {
 		t.Fatalf("the node's answer: %v", err)
 	}
-	if m.Kind != KindHeartbeat || m.Org != "acme" || len(m.Addrs) == 0 || m.Epoch == 0 || m.Seq == 0 {
+	if m.Kind != wire.KindHeartbeat || m.Org != "acme" || len(m.Addrs) == 0 || m.Epoch == 0 || m.Seq == 0 {
 		t.Fatalf("the node's answer is not its full heartbeat: %+v", m)
 	}
-	p, ok := n.View().Get(h.ID().String())
+	p, ok := n.view.Get(h.ID.String())
 	if !ok || p.State != orgs.StateAlive || !p.Verified || p.Host != "bare" {
 		t.Fatalf("after its hello the bare peer is %+v (known %v), want alive and verified", p, ok)
 	}
@@ -77,25 +46,25 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 		t.Fatalf("accepted messages: %v", c)
 	}
 	// The same hello again is an old version: ignored, not counted twice.
-	sayHelloRaw(t, h, n, hello.Encode())
+	h.Hello(t, n.host.ID(), hello.Encode())
 	if c := counter(n, "ignored", "stale"); c < 1 {
 		t.Fatalf("a replayed hello was not ignored as stale (%v)", c)
 	}
 	// A goodbye: the peer has left, and is not answered.
-	leave := &Message{Kind: KindLeave, Org: "acme", Epoch: 1, Seq: 2}
-	if answer := sayHelloRaw(t, h, n, leave.Encode()); len(answer) != 0 {
+	leave := &wire.Message{Kind: wire.KindLeave, Org: "acme", Epoch: 1, Seq: 2}
+	if answer := h.Hello(t, n.host.ID(), leave.Encode()); len(answer) != 0 {
 		t.Fatalf("a goodbye was answered: %q", answer)
 	}
-	if p, _ := n.View().Get(h.ID().String()); p.State != orgs.StateLeft {
+	if p, _ := n.view.Get(h.ID.String()); p.State != orgs.StateLeft {
 		t.Fatalf("after its goodbye the bare peer is %v, want left", p.State)
 	}
 	// Hellos take sequence numbers, but not the place of the first full
 	// heartbeats: those still number startFull.
 	for i := range 6 {
-		sayHelloRaw(t, h, n, (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
+		h.Hello(t, n.host.ID(), (&wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
 	}
-	eventually(t, 10*time.Second, func() string {
-		if all := testutil.ToFloat64(n.metrics.sent.WithLabelValues(KindHeartbeat)); all <= startFull {
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		if all := testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat)); all <= startFull {
 			return fmt.Sprintf("%v heartbeats sent", all)
 		}
 		return ""
@@ -109,9 +78,9 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 // hello stream to each neighbour that speaks the protocol.
 func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 	n := newTestNode(t, testConfig(t, "acme"))
-	h := bareHost(t, n)
+	h := rogueOn(t, n, "") // no pubsub: what the node learns of it comes through hellos
 	got := make(chan []byte, 16)
-	h.SetStreamHandler(HelloProtocol, func(s network.Stream) {
+	h.Host.SetStreamHandler(wire.HelloProtocol, func(s network.Stream) {
 		defer s.Close()
 		data, _ := io.ReadAll(s)
 		select {
@@ -120,8 +89,8 @@ func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 		}
 	})
 	// The node learns that h speaks hello from identify's push.
-	eventually(t, 10*time.Second, func() string {
-		if ok, _ := n.Host().Peerstore().SupportsProtocols(h.ID(), HelloProtocol); len(ok) == 0 {
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		if ok, _ := n.host.Peerstore().SupportsProtocols(h.ID, wire.HelloProtocol); len(ok) == 0 {
 			return "the node does not know that its neighbour speaks hello"
 		}
 		return ""
@@ -132,8 +101,8 @@ func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 	for {
 		select {
 		case data := <-got:
-			m, err := DecodeMessage(data, n.cfg.MaxMessageSize)
-			if err != nil || m.Kind != KindLeave || m.Org != "acme" {
+			m, err := wire.DecodeMessage(data, n.cfg.MaxMessageSize)
+			if err != nil || m.Kind != wire.KindLeave || m.Org != "acme" {
 				continue // a hello from before the leave
 			}
 			return
@@ -148,28 +117,28 @@ func TestLeaveSaysGoodbyeToNeighbours(t *testing.T) {
 func TestHelloRejectsBadInput(t *testing.T) {
 	cfg := testConfig(t, "acme")
 	n := newTestNode(t, cfg)
-	h := bareHost(t, n)
+	h := rogueOn(t, n, "") // no pubsub: what the node learns of it comes through hellos
 	cases := []struct {
 		name, result, reason string
 		data                 []byte
 	}{
 		{"garbage", "rejected", "malformed", []byte{0xff, 0xff, 0xff, 0x01}},
 		{"oversized", "rejected", "oversized", bytes.Repeat([]byte{0}, cfg.MaxMessageSize+1)},
-		{"a directory listing", "rejected", "wrong-kind", (&Message{Kind: KindDirectory, Orgs: []string{"acme"}}).Encode()},
+		{"a directory listing", "rejected", "wrong-kind", (&wire.Message{Kind: wire.KindDirectory, Orgs: []string{"acme"}}).Encode()},
 		{"another peer's name", "rejected", "forged-sender",
-			(&Message{Kind: KindHeartbeat, Peer: n.Info().PeerID, Org: "acme", Epoch: 1, Seq: 1}).Encode()},
+			(&wire.Message{Kind: wire.KindHeartbeat, Peer: n.Info().PeerID, Org: "acme", Epoch: 1, Seq: 1}).Encode()},
 	}
 	for _, tc := range cases {
 		before := counter(n, tc.result, tc.reason)
-		sayHelloRaw(t, h, n, tc.data)
+		h.Hello(t, n.host.ID(), tc.data)
 		if got := counter(n, tc.result, tc.reason); got != before+1 {
 			t.Errorf("%s: %s/%s counted %v times, want %v", tc.name, tc.result, tc.reason, got, before+1)
 		}
 	}
-	if _, ok := n.View().Get(h.ID().String()); ok {
+	if _, ok := n.view.Get(h.ID.String()); ok {
 		t.Fatal("a hostile hello put its sender in the view")
 	}
-	if s := n.View().Snapshot(); s.OrgCounts("acme").Alive != 1 {
+	if s := n.view.Snapshot(); s.OrgCounts("acme").Alive != 1 {
 		t.Fatalf("acme counts %d alive after hostile hellos, want 1 (the node itself)", s.OrgCounts("acme").Alive)
 	}
 }

@@ -2,12 +2,11 @@ package node
 
 import (
 	"os"
-	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -19,28 +18,21 @@ type membership struct {
 	cred   []byte           // own credential; nil for a bare claim
 	credID []byte           // orgs.CredentialID(cred)
 	own    *orgs.Membership // cred opened
-	revDir string
+	store  *datadir.Dir     // keeps the revocation lists across restarts
 }
 
 // loadMembership reads the trust list, the persisted and given revocation
 // lists and the node's own credential. Mistakes in them are ConfigErrors:
 // a node never starts on a credential that is not its own or not valid.
-func loadMembership(cfg *Config, self peer.ID, now time.Time) (*membership, error) {
-	m := &membership{trust: orgs.NewTrust(), revDir: filepath.Join(cfg.DataDir, "revocations")}
+func loadMembership(cfg *Config, store *datadir.Dir, self peer.ID, now time.Time) (*membership, error) {
+	m := &membership{trust: orgs.NewTrust(), store: store}
 	for _, spec := range cfg.Trust {
 		if _, _, err := m.trust.AddSpec(spec); err != nil {
 			return nil, configErr("%v", err)
 		}
 	}
-	stored, _ := filepath.Glob(filepath.Join(m.revDir, "*.rev"))
-	for _, path := range stored {
-		raw, err := os.ReadFile(path)
-		if err == nil {
-			_, err = m.trust.ApplyRevocation(raw)
-		}
-		if err != nil && !orgs.IsStaleRevocation(err) {
-			continue // an org no longer trusted, or a damaged file: not enforced
-		}
+	for _, raw := range store.Revocations() {
+		m.trust.ApplyRevocation(raw) // refused when its org is no longer trusted or the file is damaged: not enforced
 	}
 	for _, path := range cfg.RevocationFiles {
 		raw, err := os.ReadFile(path)
@@ -87,10 +79,7 @@ func (m *membership) addRevocation(raw []byte) (*orgs.Revocation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(m.revDir, 0o700); err != nil {
-		return r, err
-	}
-	return r, orgs.WriteFileAtomic(filepath.Join(m.revDir, string(r.OrgID)+".rev"), raw, 0o600)
+	return r, m.store.SaveRevocation(string(r.OrgID), raw)
 }
 
 // ownRevocation is the newest revocation list of the node's own
@@ -100,11 +89,4 @@ func (m *membership) ownRevocation() []byte {
 		return nil
 	}
 	return m.trust.RevocationOf(m.own.OrgID)
-}
-
-// revokedBy returns a matcher for the view's peers that r withdraws.
-func revokedBy(r *orgs.Revocation) func(orgs.PeerInfo) bool {
-	return func(p orgs.PeerInfo) bool {
-		return string(r.OrgID) == p.OrgID && (slices.Contains(r.Serials, p.Serial) || slices.Contains(r.Peers, p.PeerID))
-	}
 }

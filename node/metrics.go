@@ -1,6 +1,9 @@
 package node
 
 import (
+	"runtime"
+	"runtime/debug"
+
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,9 +54,37 @@ func newMetrics() *nodeMetrics {
 			Help: "Copies of a pubsub message dropped before validation because an earlier copy was still waiting for it.",
 		}),
 	}
-	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.copies,
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "orgpeer_build_info",
+		Help: "Always 1: the node's version, the VCS revision it was built from and the Go version that built it.",
+	}, []string{"version", "revision", "goversion"})
+	build.WithLabelValues(buildLabels()...).Set(1)
+	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.copies, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// buildLabels returns the version, revision and Go version of this binary:
+// the revision from its build info ("-dirty" when built from modified
+// files; "unknown" when not built from a VCS checkout, as in tests).
+func buildLabels() []string {
+	revision, goVersion := "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		dirty := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if dirty && revision != "unknown" {
+			revision += "-dirty"
+		}
+	}
+	return []string{Version, revision, goVersion}
 }
 
 func (m *nodeMetrics) countMessage(res pubsub.ValidationResult, reason string) {
@@ -68,52 +99,4 @@ func (m *nodeMetrics) countMessage(res pubsub.ValidationResult, reason string) {
 		reason = "ok"
 	}
 	m.messages.WithLabelValues(result, reason).Inc()
-}
-
-// viewCollector exports the view's counts and the host's traffic at scrape
-// time, so the figures are never older than the scrape.
-type viewCollector struct {
-	n                         *Node
-	peers, hosts, bytes, conn *prometheus.Desc
-	graylisted, protoBytes    *prometheus.Desc
-}
-
-func newViewCollector(n *Node) *viewCollector {
-	return &viewCollector{n: n,
-		peers:      prometheus.NewDesc("orgpeer_peers", "Peers in this node's view by organization and state (connected, verified and unverified split alive).", []string{"org", "org_id", "state"}, nil),
-		hosts:      prometheus.NewDesc("orgpeer_hosts", "Distinct physical hosts among the alive peers of an organization.", []string{"org", "org_id"}, nil),
-		bytes:      prometheus.NewDesc("orgpeer_libp2p_bytes_total", "Bytes this host's libp2p connections carried.", []string{"direction"}, nil),
-		conn:       prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
-		graylisted: prometheus.NewDesc("orgpeer_graylisted_peers", "Peers whose GossipSub score is below the graylist threshold: their messages are ignored.", nil, nil),
-		protoBytes: prometheus.NewDesc("orgpeer_libp2p_protocol_bytes_total", "Bytes this host's libp2p streams carried, by protocol (GossipSub, DHT, identify).", []string{"protocol", "direction"}, nil),
-	}
-}
-
-func (c *viewCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.peers
-	ch <- c.hosts
-	ch <- c.bytes
-	ch <- c.conn
-	ch <- c.graylisted
-	ch <- c.protoBytes
-}
-
-func (c *viewCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.n.view.Snapshot()
-	for _, o := range s.Orgs {
-		for state, v := range map[string]int{"alive": o.Alive, "suspect": o.Suspect, "left": o.Left,
-			"connected": o.Connected, "verified": o.Verified, "unverified": o.Unverified} {
-			ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(v), o.Org, o.OrgID, state)
-		}
-		ch <- prometheus.MustNewConstMetric(c.hosts, prometheus.GaugeValue, float64(o.Hosts), o.Org, o.OrgID)
-	}
-	bw := c.n.bw.GetBandwidthTotals()
-	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalIn), "in")
-	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(bw.TotalOut), "out")
-	ch <- prometheus.MustNewConstMetric(c.conn, prometheus.GaugeValue, float64(len(c.n.host.Network().Peers())))
-	ch <- prometheus.MustNewConstMetric(c.graylisted, prometheus.GaugeValue, float64(c.n.flood.graylisted.Load()))
-	for proto, st := range c.n.bw.GetBandwidthByProtocol() {
-		ch <- prometheus.MustNewConstMetric(c.protoBytes, prometheus.CounterValue, float64(st.TotalIn), string(proto), "in")
-		ch <- prometheus.MustNewConstMetric(c.protoBytes, prometheus.CounterValue, float64(st.TotalOut), string(proto), "out")
-	}
 }

@@ -1,39 +1,29 @@
 // Package node is orgpeer's composition root: a libp2p host with its
-// identity, DHT discovery, presence on pubsub, the view those feed, and the
-// local HTTP API with its client.
+// identity (node/datadir), DHT discovery, presence on pubsub (node/wire is
+// what it says), the view those feed, the local HTTP API (node/api is its
+// types and client) and the metrics.
 package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
-	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/net/swarm"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -44,15 +34,11 @@ const Version = "0.1.0"
 type Option func(*options)
 
 type options struct {
-	log   *slog.Logger
-	clock orgs.Clock
+	log *slog.Logger
 }
 
 // WithLogger sets the logger (default: slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
-// WithClock sets the view's clock (default: the wall clock).
-func WithClock(c orgs.Clock) Option { return func(o *options) { o.clock = c } }
 
 // Node is one running orgpeer peer. Close stops everything it started.
 type Node struct {
@@ -69,7 +55,7 @@ type Node struct {
 	member  *membership
 	flood   *floodScore
 	api     *apiServer
-	lock    *os.File
+	dir     *datadir.Dir
 	info    api.SelfInfo
 
 	cancel    context.CancelFunc
@@ -82,7 +68,7 @@ type Node struct {
 // On error nothing it started is left running. ctx bounds start-up only;
 // the node runs until Close.
 func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
-	o := options{log: slog.Default(), clock: orgs.SystemClock{}}
+	o := options{log: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -90,7 +76,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		return nil, err
 	}
 	if cfg.HostID == "" {
-		cfg.HostID = DefaultHostID()
+		cfg.HostID = defaultHostID()
 	}
 	n := &Node{cfg: cfg, log: o.log}
 	var cleanup []func()
@@ -102,24 +88,21 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		}
 	}()
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	if n.lock, err = lockDataDir(cfg.DataDir); err != nil {
+	if n.dir, err = datadir.Open(cfg.DataDir, n.log); err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { n.lock.Close() })
-	if n.priv, err = LoadOrCreateIdentity(cfg.DataDir); err != nil {
+	cleanup = append(cleanup, func() { n.dir.Close() })
+	if n.priv, err = n.dir.Identity(); err != nil {
 		return nil, err
 	}
 	self, err := peer.IDFromPrivateKey(n.priv)
 	if err != nil {
 		return nil, err
 	}
-	if n.member, err = loadMembership(&cfg, self, time.Now()); err != nil {
+	if n.member, err = loadMembership(&cfg, n.dir, self, time.Now()); err != nil {
 		return nil, err
 	}
-	epoch, err := nextEpoch(cfg.DataDir)
+	epoch, err := n.dir.NextEpoch()
 	if err != nil {
 		return nil, fmt.Errorf("epoch: %w", err)
 	}
@@ -186,7 +169,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if n.member.own != nil {
 		n.info.OrgID = string(n.member.own.OrgID)
 	}
-	n.view = orgs.NewView(cfg.viewConfig(), o.clock, orgs.PeerInfo{
+	n.view = orgs.NewView(cfg.viewConfig(), orgs.SystemClock{}, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
 	}, n.logTransition)
 	if n.member.own != nil {
@@ -201,71 +184,31 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	for _, name := range n.member.trust.Names() {
 		n.view.NoteOrg(name)
 	}
-	n.pres = newPresence(n, epoch)
+	n.pres = newPresence(&cfg, epoch, n.host, n.ps, n.view, n.member, n.metrics, n.flood, n.log)
 	if err := n.pres.start(runCtx); err != nil {
 		return nil, err
 	}
-	n.api = newAPIServer(n, apiLn)
+	n.metrics.reg.MustRegister(newCollector(n.view, n.host, n.bw, n.flood, n.disc.Stats))
+	health := &health{host: n.host, view: n.view, self: n.info.PeerID, window: cfg.LivenessWindow,
+		running: n.pres.running.Load, bootstrap: len(cfg.Bootstrap) > 0}
+	n.api = newAPIServer(apiLn, &cfg, n.log, n.view, n.Info, health, n.metrics.reg)
 
 	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.orgsToFind) })
 	n.wg.Go(func() { n.pres.run(runCtx) })
-	n.wg.Go(func() { n.pres.answerWants(runCtx, n.pres.greet) })
-	n.wg.Go(func() { n.pres.helloNeighbours(runCtx) })
+	n.wg.Go(func() { n.pres.wants.run(runCtx) })
+	n.wg.Go(func() { n.pres.hellos.run(runCtx) })
 	n.wg.Go(func() { n.watchConnections(runCtx) })
 	if cfg.ProbeAfter > 0 {
 		n.wg.Go(func() { n.probeLoop(runCtx) })
 	}
 	n.wg.Go(func() { n.api.serve(runCtx) })
 
-	if err := n.writeInfo(); err != nil {
+	if err := n.dir.WriteInfo(n.info); err != nil {
 		return nil, fmt.Errorf("write %s: %w", api.InfoFile, err)
 	}
 	n.log.Info("node started", "peer", n.info.PeerID, "org", cfg.Org, "host", cfg.HostID,
 		"epoch", epoch, "api", n.info.API, "addrs", n.info.Addrs)
 	return n, nil
-}
-
-func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCounter, error) {
-	listen, _ := parseListenAddrs(cfg.ListenAddrs) // checked by Validate
-	cm, err := connmgr.NewConnManager(cfg.MaxPeers, cfg.MaxPeers,
-		connmgr.WithGracePeriod(cfg.ConnGrace), connmgr.WithSilencePeriod(cfg.ConnGrace/2+time.Second))
-	if err != nil {
-		return nil, nil, err
-	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(rcmgr.DefaultLimits.AutoScale()))
-	if err != nil {
-		return nil, nil, err
-	}
-	bw := metrics.NewBandwidthCounter()
-	h, err := libp2p.New(
-		libp2p.Identity(priv),
-		libp2p.ListenAddrs(listen...),
-		// No SO_REUSEPORT: an address in use must fail, not be shared.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
-		libp2p.ConnectionManager(cappedConnMgr{cm}),
-		libp2p.SwarmOpts(swarm.WithDialRanker(dialRanker)),
-		// Noise first: its handshake costs a fraction of TLS's, and a node
-		// opens many connections while it joins. TLS stays for peers without.
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Security(tls.ID, tls.New),
-		libp2p.ResourceManager(rm),
-		libp2p.BandwidthReporter(bw),
-		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
-		libp2p.UserAgent("orgpeer/"+Version),
-	)
-	if err != nil {
-		rm.Close()
-		return nil, nil, fmt.Errorf("start libp2p host: %w", err)
-	}
-	// libp2p starts when at least one address works; orgpeer wants all.
-	if got := h.Network().ListenAddresses(); len(got) < len(listen) {
-		h.Close()
-		return nil, nil, fmt.Errorf("listen: only %d of %d addresses could be bound (in use?): asked %v, got %v", len(got), len(listen), listen, got)
-	}
-	return h, bw, nil
 }
 
 // Info returns the node's own record, as written to node.json.
@@ -275,18 +218,12 @@ func (n *Node) Info() api.SelfInfo {
 	return i
 }
 
-// View is the node's view of every organization.
-func (n *Node) View() *orgs.View { return n.view }
-
-// Host is the node's libp2p host.
-func (n *Node) Host() host.Host { return n.host }
-
 // Leave announces that this node is leaving, then waits a moment for the
 // announcement to spread. Call it before Close for a graceful departure.
 func (n *Node) Leave(ctx context.Context) error {
 	var err error
 	n.leaveOnce.Do(func() {
-		if err = n.pres.publishLeave(ctx); err != nil {
+		if err = n.pres.leave(ctx); err != nil {
 			return
 		}
 		n.log.Info("announced leave")
@@ -310,18 +247,10 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		n.pres.close()
 		errs = append(errs, n.disc.Close(), n.host.Close())
-		n.lock.Close()
+		n.dir.Close()
 		n.log.Info("node stopped")
 	})
 	return errors.Join(errs...)
-}
-
-func (n *Node) writeInfo() error {
-	b, err := json.MarshalIndent(n.info, "", "  ")
-	if err != nil {
-		return err
-	}
-	return orgs.WriteFileAtomic(filepath.Join(n.cfg.DataDir, api.InfoFile), append(b, '\n'), 0o644)
 }
 
 func (n *Node) logTransition(p orgs.PeerInfo, from orgs.PeerState) {
@@ -331,57 +260,6 @@ func (n *Node) logTransition(p orgs.PeerInfo, from orgs.PeerState) {
 	}
 	n.log.Info("peer "+to, "peer", p.PeerID, "org", p.Org, "from", from.String(), "host", p.Host)
 	n.metrics.transitions.WithLabelValues(to).Inc()
-}
-
-func fullAddrs(h host.Host) []string {
-	infos, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
-	if err != nil {
-		return nil
-	}
-	out := make([]string, len(infos))
-	for i, a := range infos {
-		out[i] = a.String()
-	}
-	return out
-}
-
-func listenAddrs(h host.Host) []string {
-	var out []string
-	for _, a := range h.Addrs() {
-		out = append(out, a.String())
-	}
-	if len(out) > maxAddrs {
-		out = out[:maxAddrs]
-	}
-	return out
-}
-
-func parseListenAddrs(ss []string) ([]ma.Multiaddr, error) {
-	out := make([]ma.Multiaddr, 0, len(ss))
-	for _, s := range ss {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, configErr("--listen %q: %v", s, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-func parseBootstrap(ss []string) ([]peer.AddrInfo, error) {
-	var out []peer.AddrInfo
-	for _, s := range ss {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, configErr("--bootstrap %q: %v", s, err)
-		}
-		ai, err := peer.AddrInfoFromP2pAddr(a)
-		if err != nil {
-			return nil, configErr("--bootstrap %q: want a full multiaddr ending in /p2p/<peer id>: %v", s, err)
-		}
-		out = append(out, *ai)
-	}
-	return out, nil
 }
 
 func unwrapOpErr(err error) error {

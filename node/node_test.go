@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/datadir"
+	"github.com/orgpeer/orgpeer/node/nodetest"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -79,26 +83,9 @@ func truthOf(orgNames []string) map[string]int {
 	return m
 }
 
-// eventually polls cond every 100 ms until it returns "" or timeout passes;
-// then it fails with cond's last complaint.
-func eventually(t testing.TB, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // countsMatch reports how a node's alive counts differ from truth ("" if not).
 func countsMatch(n *Node, truth map[string]int) string {
-	s := n.View().Snapshot()
+	s := n.view.Snapshot()
 	for org, want := range truth {
 		if got := s.OrgCounts(org).Alive; got != want {
 			return fmt.Sprintf("%s counts %d alive in %s, want %d", n.Info().PeerID, got, org, want)
@@ -133,7 +120,7 @@ func TestNodesConvergeToExactCounts(t *testing.T) {
 	// acme runs twice on host-0, globex on host-1 and host-0.
 	orgNames := []string{"acme", "globex", "acme", "initech", "globex"}
 	nodes := startNodes(t, orgNames, nil)
-	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 
 	// The API serves the same view, with hosts and per-org peer lists.
 	c := api.NewClient(nodes[3].Info().API, "")
@@ -158,9 +145,47 @@ func TestNodesConvergeToExactCounts(t *testing.T) {
 	if err != nil || self.PeerID != nodes[3].Info().PeerID || self.Org != "initech" {
 		t.Fatalf("self %v %+v", err, self)
 	}
-	if body := get(t, nodes[3].Info().API, "/metrics", ""); !strings.Contains(body, `orgpeer_peers{org="acme",org_id="",state="alive"} 2`) ||
-		!strings.Contains(body, `orgpeer_messages_total{reason="ok",result="accepted"}`) {
-		t.Fatalf("metrics lack counts:\n%s", body)
+	checkMetrics(t, get(t, nodes[3].Info().API, "/metrics", ""), len(orgNames))
+}
+
+// checkMetrics checks the /metrics of the initech node of a settled
+// cluster of n nodes (two in acme, none verified): orgpeer_peers counts
+// every peer once, in one state; the alive peers' sub-counts stand apart;
+// the build is named.
+func checkMetrics(t *testing.T, body string, n int) {
+	t.Helper()
+	for series, want := range map[string]float64{
+		`orgpeer_peers{org="acme",org_id="",state="alive"}`:      2,
+		`orgpeer_peers{org="acme",org_id="",state="suspect"}`:    0,
+		`orgpeer_peers{org="acme",org_id="",state="left"}`:       0,
+		`orgpeer_peers_alive_verified{org="acme",org_id=""}`:     0,
+		`orgpeer_peers_alive_unverified{org="acme",org_id=""}`:   2,
+		`orgpeer_peers_alive_connected{org="initech",org_id=""}`: 0, // the node itself
+		`orgpeer_hosts{org="acme",org_id=""}`:                    1,
+	} {
+		if got, ok := sample(body, series); !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
+	}
+	total := 0.0
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "orgpeer_peers{") {
+			if !regexp.MustCompile(`state="(alive|suspect|left)"`).MatchString(l) {
+				t.Errorf("orgpeer_peers has a state that is not exclusive: %s", l)
+			}
+			v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+			total += v
+		}
+	}
+	if total != float64(n) {
+		t.Errorf("sum(orgpeer_peers) = %v, want %d: a peer is counted twice or not at all", total, n)
+	}
+	build := regexp.MustCompile(`(?m)^orgpeer_build_info\{goversion="` + regexp.QuoteMeta(runtime.Version()) + `",revision="[^"]+",version="` + regexp.QuoteMeta(Version) + `"\} 1$`)
+	if !build.MatchString(body) {
+		t.Errorf("no orgpeer_build_info for %s %s: %q", Version, runtime.Version(), regexp.MustCompile(`(?m)^orgpeer_build_info.*$`).FindAllString(body, -1))
+	}
+	if !strings.Contains(body, `orgpeer_messages_total{reason="ok",result="accepted"}`) {
+		t.Error("no accepted messages counted")
 	}
 }
 
@@ -169,7 +194,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	// No probes: this test is about the liveness window (see
 	// TestCrashFoundByProbe).
 	nodes := startNodes(t, orgNames, func(c *Config) { c.ProbeAfter = 0 })
-	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 	leaver, crasher := nodes[3], nodes[2]
 	rest := nodes[:2]
 
@@ -180,9 +205,9 @@ func TestLeaveAndFailure(t *testing.T) {
 	}
 	leaver.Close()
 	id := leaver.Info().PeerID
-	eventually(t, 2*time.Second, func() string {
+	nodetest.Eventually(t, 2*time.Second, func() string {
 		for _, n := range rest {
-			if p, ok := n.View().Get(id); !ok || p.State != orgs.StateLeft {
+			if p, ok := n.view.Get(id); !ok || p.State != orgs.StateLeft {
 				return fmt.Sprintf("%s sees the leaver as %v", n.Info().PeerID, p.State)
 			}
 		}
@@ -194,9 +219,9 @@ func TestLeaveAndFailure(t *testing.T) {
 	crasher.Close()
 	start = time.Now()
 	id = crasher.Info().PeerID
-	eventually(t, 5*time.Second, func() string {
+	nodetest.Eventually(t, 5*time.Second, func() string {
 		for _, n := range rest {
-			if p, _ := n.View().Get(id); p.State != orgs.StateSuspect {
+			if p, _ := n.view.Get(id); p.State != orgs.StateSuspect {
 				return fmt.Sprintf("%s sees the crashed peer as %v", n.Info().PeerID, p.State)
 			}
 		}
@@ -205,7 +230,7 @@ func TestLeaveAndFailure(t *testing.T) {
 	if d := time.Since(start); d < nodes[0].cfg.LivenessWindow-nodes[0].cfg.HeartbeatInterval {
 		t.Fatalf("a silent peer turned suspect after %v, before the liveness window", d)
 	}
-	eventually(t, 2*time.Second, allMatch(rest, map[string]int{"acme": 1, "globex": 1}))
+	nodetest.Eventually(t, 2*time.Second, allMatch(rest, map[string]int{"acme": 1, "globex": 1}))
 }
 
 // TestCrashFoundByProbe: a peer that stops without a leave, its listener
@@ -219,14 +244,14 @@ func TestCrashFoundByProbe(t *testing.T) {
 		c.ProbeAfter = 450 * time.Millisecond
 		c.LivenessWindow = 3 * time.Second // long, so that only a probe explains an early suspect
 	})
-	eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
 	crasher, rest := nodes[2], nodes[:2]
 	id := crasher.Info().PeerID
 	crasher.Close()
 	start := time.Now()
-	eventually(t, 3*time.Second, func() string {
+	nodetest.Eventually(t, 3*time.Second, func() string {
 		for _, n := range rest {
-			p, _ := n.View().Get(id)
+			p, _ := n.view.Get(id)
 			if p.State != orgs.StateSuspect {
 				return fmt.Sprintf("%s sees the crashed peer as %v", n.Info().PeerID, p.State)
 			}
@@ -261,17 +286,17 @@ func TestSecondProbe(t *testing.T) {
 	defer ln.Close()
 	addr := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	const ghost = "12D3KooWGhostGhostGhostGhostGhostGhostGhostGhost1"
-	n.View().ApplyHeartbeat(orgs.Heartbeat{PeerID: ghost, Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}, Addrs: []string{addr}})
+	n.view.ApplyHeartbeat(orgs.Heartbeat{PeerID: ghost, Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}, Addrs: []string{addr}})
 	inconclusive := n.metrics.probes.WithLabelValues("inconclusive")
-	eventually(t, 2*time.Second, func() string {
+	nodetest.Eventually(t, 2*time.Second, func() string {
 		if testutil.ToFloat64(inconclusive) < 1 {
 			return "no inconclusive probe of the listening ghost yet"
 		}
 		return ""
 	})
 	ln.Close()
-	eventually(t, 2*time.Second, func() string {
-		p, _ := n.View().Get(ghost)
+	nodetest.Eventually(t, 2*time.Second, func() string {
+		p, _ := n.view.Get(ghost)
 		switch {
 		case p.State != orgs.StateSuspect:
 			return fmt.Sprintf("the ghost is %v", p.State)
@@ -340,13 +365,13 @@ func TestPartialViewCountsBeyondConnections(t *testing.T) {
 		c.ConnGrace = time.Second
 	})
 	truth := truthOf(orgNames)
-	eventually(t, 60*time.Second, func() string {
+	nodetest.Eventually(t, 60*time.Second, func() string {
 		if msg := allMatch(nodes, truth)(); msg != "" {
 			return msg
 		}
 		conns := 0
 		for _, n := range nodes {
-			s := n.View().Snapshot()
+			s := n.view.Snapshot()
 			if s.Total.Connected >= len(nodes)-1 {
 				return fmt.Sprintf("%s is connected to all %d others", n.Info().PeerID, s.Total.Connected)
 			}
@@ -361,9 +386,9 @@ func TestPartialViewCountsBeyondConnections(t *testing.T) {
 	})
 	relayed := 0
 	for _, n := range nodes {
-		s := n.View().Snapshot()
-		t.Logf("%s: alive %d, connected %d, libp2p connections %d", n.Info().PeerID, s.Total.Alive, s.Total.Connected, len(n.Host().Network().Peers()))
-		for _, p := range n.View().Peers(orgs.Filter{}) {
+		s := n.view.Snapshot()
+		t.Logf("%s: alive %d, connected %d, libp2p connections %d", n.Info().PeerID, s.Total.Alive, s.Total.Connected, len(n.host.Network().Peers()))
+		for _, p := range n.view.Peers(orgs.Filter{}) {
 			if p.Learned == orgs.LearnedRelayed {
 				relayed++
 			}
@@ -376,7 +401,7 @@ func TestPartialViewCountsBeyondConnections(t *testing.T) {
 
 func TestRestartKeepsIdentityAndIsCountedOnce(t *testing.T) {
 	nodes := startNodes(t, []string{"acme", "globex"}, nil)
-	eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 1, "globex": 1}))
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 1, "globex": 1}))
 	old := nodes[1]
 	cfg := old.cfg
 	old.Close() // crash: no leave
@@ -387,8 +412,8 @@ func TestRestartKeepsIdentityAndIsCountedOnce(t *testing.T) {
 	if again.Info().Epoch != old.Info().Epoch+1 {
 		t.Fatalf("epoch %d after %d", again.Info().Epoch, old.Info().Epoch)
 	}
-	eventually(t, 30*time.Second, func() string {
-		p, ok := nodes[0].View().Get(again.Info().PeerID)
+	nodetest.Eventually(t, 30*time.Second, func() string {
+		p, ok := nodes[0].view.Get(again.Info().PeerID)
 		if !ok || p.Version.Epoch != again.Info().Epoch {
 			return "the restarted peer's new epoch is not seen"
 		}
@@ -403,6 +428,17 @@ func get(t testing.TB, api, path, host string) string {
 		t.Fatalf("GET %s: %d %s", path, code, body)
 	}
 	return body
+}
+
+// sample returns the value of one series in /metrics text: its name and
+// labels as Prometheus writes them (labels sorted), `name{a="1",b="2"}`.
+func sample(text, series string) (float64, bool) {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
 }
 
 func request(t testing.TB, api, path, host, token string) (int, string) {
@@ -519,25 +555,18 @@ func TestAddressInUseLeavesNothingStarted(t *testing.T) {
 	newTestNode(t, cfg)
 }
 
-func TestDataDirLockedAndCorruptIdentityRefused(t *testing.T) {
+func TestDataDirLocked(t *testing.T) {
 	cfg := testConfig(t, "acme")
 	newTestNode(t, cfg)
 	if _, err := New(context.Background(), cfg, WithLogger(quietLogger())); err == nil || !strings.Contains(err.Error(), "in use by another") {
 		t.Fatalf("second node on one data dir: %v", err)
-	}
-	dir := t.TempDir()
-	if err := orgs.WriteFileAtomic(dir+"/identity.key", []byte("garbage"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadOrCreateIdentity(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Fatalf("corrupt identity: %v", err)
 	}
 }
 
 func TestUnreachableBootstrapIsRetried(t *testing.T) {
 	// The seed's identity and port exist before the seed runs.
 	seedCfg := testConfig(t, "acme")
-	priv, err := LoadOrCreateIdentity(seedCfg.DataDir)
+	priv, err := datadir.LoadOrCreateIdentity(seedCfg.DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,17 +582,69 @@ func TestUnreachableBootstrapIsRetried(t *testing.T) {
 	cfg := testConfig(t, "globex")
 	cfg.Bootstrap = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, seedID)}
 	joiner := newTestNode(t, cfg)
-	eventually(t, 10*time.Second, func() string {
-		if n := joiner.disc.Stats().BootstrapFailures; n < 2 {
-			return fmt.Sprintf("%d failed bootstrap attempts, want 2 retries", n)
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		if n, _ := sample(get(t, joiner.Info().API, "/metrics", ""), "orgpeer_discovery_bootstrap_failures_total"); n < 2 {
+			return fmt.Sprintf("%v failed bootstrap attempts, want 2 retries", n)
 		}
 		return ""
 	})
-	if _, err := api.NewClient(joiner.Info().API, "").Health(context.Background()); err != nil {
+	// Alive, but not ready: it has not joined anyone.
+	c := api.NewClient(joiner.Info().API, "")
+	if _, err := c.Health(context.Background()); err != nil {
 		t.Fatalf("node without a reachable bootstrap peer stopped serving: %v", err)
 	}
+	if code, body := request(t, joiner.Info().API, "/readyz", "", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "no peer heard yet") {
+		t.Fatalf("/readyz before joining: %d %s", code, body)
+	}
+	if h, err := c.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "joined: no peer heard yet") || h.Status != "failing" {
+		t.Fatalf("Ready before joining: %+v, %v", h, err)
+	}
 	seed := newTestNode(t, seedCfg)
-	eventually(t, 30*time.Second, allMatch([]*Node{seed, joiner}, map[string]int{"acme": 1, "globex": 1}))
+	nodetest.Eventually(t, 30*time.Second, allMatch([]*Node{seed, joiner}, map[string]int{"acme": 1, "globex": 1}))
+	if h, err := c.Ready(context.Background()); err != nil || h.Status != "ok" {
+		t.Fatalf("Ready after joining: %+v, %v", h, err)
+	}
+}
+
+// TestHealthSaysWhatItChecked: a running node is live (listening, presence
+// running, own heartbeat fresh) and, without bootstrap peers, ready; once
+// its presence stops, both answer 503 and name the failing checks.
+func TestHealthSaysWhatItChecked(t *testing.T) {
+	n := newTestNode(t, testConfig(t, "acme"))
+	c := api.NewClient(n.Info().API, "")
+	ctx := context.Background()
+	nodetest.Eventually(t, 5*time.Second, func() string { // past the first heartbeat
+		if p, _ := n.view.Get(n.Info().PeerID); !p.LastSeen.After(n.Info().Started) {
+			return "the node's own entry was never refreshed"
+		}
+		return ""
+	})
+	h, err := c.Health(ctx)
+	if err != nil || h.Status != "ok" || len(h.Checks) != 3 {
+		t.Fatalf("Health: %+v, %v", h, err)
+	}
+	for i, name := range []string{"listening", "presence", "fresh"} {
+		if h.Checks[i].Name != name || !h.Checks[i].OK || h.Checks[i].Detail == "" {
+			t.Errorf("check %d: %+v, want %s passing with a detail", i, h.Checks[i], name)
+		}
+	}
+	if r, err := c.Ready(ctx); err != nil || len(r.Checks) != 4 || r.Checks[3].Name != "joined" || !r.Checks[3].OK {
+		t.Fatalf("Ready without bootstrap peers: %+v, %v", r, err)
+	}
+
+	n.cancel() // presence stops; the API keeps serving
+	nodetest.Eventually(t, 5*time.Second, func() string {
+		_, err := c.Health(ctx)
+		if err == nil || !strings.Contains(err.Error(), "presence: stopped") || !strings.Contains(err.Error(), "fresh: own heartbeat") {
+			return fmt.Sprintf("Health with presence stopped: %v", err)
+		}
+		return ""
+	})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := request(t, n.Info().API, path, "", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status": "failing"`) {
+			t.Errorf("%s with presence stopped: %d %s", path, code, body)
+		}
+	}
 }
 
 func TestWatchLimitsFollowedOrganizations(t *testing.T) {
@@ -572,19 +653,19 @@ func TestWatchLimitsFollowedOrganizations(t *testing.T) {
 	cfg.Bootstrap = nodes[0].Info().Addrs[:1]
 	cfg.Watch = []string{"globex"}
 	w := newTestNode(t, cfg)
-	eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 2, "globex": 1, "initech": 1}))
-	eventually(t, 30*time.Second, func() string { return countsMatch(w, map[string]int{"acme": 2, "globex": 1}) })
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, map[string]int{"acme": 2, "globex": 1, "initech": 1}))
+	nodetest.Eventually(t, 30*time.Second, func() string { return countsMatch(w, map[string]int{"acme": 2, "globex": 1}) })
 	// initech stays uncounted over several heartbeats, although known.
 	for range 5 {
-		if got := w.View().Snapshot().OrgCounts("initech").Alive; got != 0 {
+		if got := w.view.Snapshot().OrgCounts("initech").Alive; got != 0 {
 			t.Fatalf("watching only globex, the node counts %d initech peers", got)
 		}
-		if slices.Contains(w.pres.followedOrgs(), "initech") {
+		if slices.Contains(w.pres.topics.followed(), "initech") {
 			t.Fatal("follows initech's topic despite --watch")
 		}
 		time.Sleep(cfg.HeartbeatInterval)
 	}
-	if !slices.Contains(w.View().Orgs(), "initech") {
+	if !slices.Contains(w.view.Orgs(), "initech") {
 		t.Fatal("the watcher never heard of initech, so the test proves nothing")
 	}
 }

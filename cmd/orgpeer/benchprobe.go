@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/orgpeer/orgpeer/discovery"
 )
 
 // What the benchmark reads from a running child: its kernel accounting in
@@ -232,7 +230,7 @@ func waitQuiet(ctx context.Context, log *slog.Logger, max time.Duration) bool {
 		if err != nil || max == 0 {
 			return ctx.Err() == nil
 		}
-		if !discovery.Sleep(ctx, 2*time.Second) {
+		if !sleep(ctx, 2*time.Second) {
 			return false
 		}
 		b, _ := machineCPU()
@@ -247,7 +245,7 @@ func waitQuiet(ctx context.Context, log *slog.Logger, max time.Duration) bool {
 			return true
 		}
 		log.Info("the hypervisor takes the vCPUs: waiting for a quieter machine", "steal_pct", fmt.Sprintf("%.1f", st), "until", deadline.Format(time.TimeOnly))
-		if !discovery.Sleep(ctx, 5*time.Second) {
+		if !sleep(ctx, 5*time.Second) {
 			return false
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -85,7 +84,7 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	o.log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
 
 	// Idle costs, with the cluster left alone.
-	if !discovery.Sleep(ctx, o.settle) {
+	if !sleep(ctx, o.settle) {
 		return nil, ctx.Err()
 	}
 	o.log.Info("measuring idle costs", "window", o.idle)
@@ -245,7 +244,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	if !discovery.Sleep(ctx, window) {
+	if !sleep(ctx, window) {
 		return ctx.Err()
 	}
 	m1, _ := machineCPU()
@@ -369,3 +368,13 @@ func meanOf(v []float64) float64 {
 }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}

@@ -14,8 +14,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -109,7 +109,7 @@ func (c *cluster) membershipArgs(p *proc) ([]string, error) {
 	}
 	credPath := filepath.Join(p.dataDir, "member.cred")
 	if _, err := os.Stat(credPath); err != nil {
-		priv, err := node.LoadOrCreateIdentity(p.dataDir)
+		priv, err := datadir.LoadOrCreateIdentity(p.dataDir)
 		if err != nil {
 			return nil, err
 		}

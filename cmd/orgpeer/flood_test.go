@@ -14,7 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
-	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/node/wire"
 )
 
 // TestFloodIsContained floods an organization's topic from a rogue libp2p
@@ -39,7 +39,7 @@ func TestFloodIsContained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic, err := gs.Join(node.OrgTopic("acme"))
+	topic, err := gs.Join(wire.OrgTopic("acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestFloodIsContained(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			m := &node.Message{Kind: node.KindHeartbeat, Peer: h.ID().String(), Org: "acme", Epoch: 1, Seq: uint64(i + 1)}
+			m := &wire.Message{Kind: wire.KindHeartbeat, Peer: h.ID().String(), Org: "acme", Epoch: 1, Seq: uint64(i + 1)}
 			topic.Publish(ctx, m.Encode())
 		}
 	}()

@@ -14,8 +14,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -193,7 +193,7 @@ func selfInfo(ctx context.Context, t target) (api.SelfInfo, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return api.SelfInfo{}, err
 	}
-	priv, err := node.LoadOrCreateIdentity(*t.dataDir)
+	priv, err := datadir.LoadOrCreateIdentity(*t.dataDir)
 	if err != nil {
 		return api.SelfInfo{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/orgpeer/orgpeer/orgs"
@@ -50,60 +51,79 @@ func (c *Client) Self(ctx context.Context) (SelfInfo, error) {
 	return i, c.get(ctx, "/v1/self", nil, &i)
 }
 
-// Health returns the node's health.
-func (c *Client) Health(ctx context.Context) (Health, error) {
+// Health returns the node's liveness checks (/healthz); the error names
+// the failing ones.
+func (c *Client) Health(ctx context.Context) (Health, error) { return c.checks(ctx, "/healthz") }
+
+// Ready returns the node's readiness checks (/readyz): live and joined; the
+// error names the failing ones.
+func (c *Client) Ready(ctx context.Context) (Health, error) { return c.checks(ctx, "/readyz") }
+
+func (c *Client) checks(ctx context.Context, path string) (Health, error) {
 	var h Health
-	return h, c.get(ctx, "/healthz", nil, &h)
+	code, body, err := c.fetch(ctx, path, nil, 1<<20)
+	switch {
+	case err != nil:
+		return h, err
+	case code != http.StatusOK && code != http.StatusServiceUnavailable:
+		return h, statusErr(path, code, body)
+	case json.Unmarshal(body, &h) != nil:
+		return h, fmt.Errorf("%s: HTTP %d: not a health answer", path, code)
+	case code != http.StatusOK:
+		return h, fmt.Errorf("%s: %s", path, strings.Join(h.Failing(), "; "))
+	}
+	return h, nil
 }
 
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
+	code, body, err := c.fetch(ctx, path, q, 64<<20)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return statusErr(path, code, body)
+	}
+	return json.Unmarshal(body, out)
+}
+
+// fetch GETs path with the query q and returns the status and up to limit
+// bytes of the body.
+func (c *Client) fetch(ctx context.Context, path string, q url.Values, limit int64) (int, []byte, error) {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	return resp.StatusCode, body, err
+}
+
+// statusErr is the error of an answer other than 200: the API's message
+// when the body has one.
+func statusErr(path string, code int, body []byte) error {
+	var e APIError
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return fmt.Errorf("%s: %s", path, e.Error)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e APIError
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", path, e.Error)
-		}
-		return fmt.Errorf("%s: HTTP %d", path, resp.StatusCode)
-	}
-	return json.Unmarshal(body, out)
+	return fmt.Errorf("%s: HTTP %d", path, code)
 }
 
 // Metrics returns the node's Prometheus exposition text.
 func (c *Client) Metrics(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
-	if err != nil {
-		return "", err
+	code, body, err := c.fetch(ctx, "/metrics", nil, 16<<20)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("/metrics: HTTP %d", code)
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("/metrics: HTTP %d", resp.StatusCode)
-	}
-	return string(b), err
+	return string(body), err
 }

@@ -38,10 +38,31 @@ type APIError struct {
 	Error string `json:"error"`
 }
 
-// Health is the body of /healthz.
+// Health is the body of /healthz and /readyz: the verdict and the checks
+// behind it. The answer is HTTP 200 when Status is "ok", 503 when it is
+// "failing".
 type Health struct {
-	Status string `json:"status"`
-	Peers  int    `json:"connections"`
+	Status      string  `json:"status"`
+	Checks      []Check `json:"checks"`
+	Connections int     `json:"connections"` // peers the host holds a connection to
+}
+
+// Check is one thing /healthz or /readyz looked at.
+type Check struct {
+	Name   string `json:"name"` // listening, presence, fresh; joined (readyz only)
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"` // what the check saw
+}
+
+// Failing lists the checks that failed, as "name: detail".
+func (h Health) Failing() []string {
+	var out []string
+	for _, c := range h.Checks {
+		if !c.OK {
+			out = append(out, c.Name+": "+c.Detail)
+		}
+	}
+	return out
 }
 
 // ReadInfo reads the node.json a running node wrote into dir.

@@ -1,4 +1,10 @@
-package node
+// Package wire is orgpeer's wire format: the one Message every node
+// publishes on its topics and says on hello streams, its encoding
+// (orgpeer.proto is the schema), the checks a decoded message must pass,
+// and the names of the topics and the stream protocol. It imports nothing of
+// orgpeer but orgs, so that another implementation can be written from it
+// and its schema alone.
+package wire
 
 import (
 	"bytes"
@@ -21,17 +27,14 @@ const (
 	KindRevoke    = "revoke" // on an org topic: the org's signed revocation list
 )
 
+// Bounds a message must respect; DecodeMessage refuses it otherwise.
 const (
-	maxHostLen  = 64
-	maxAddrs    = 16
-	maxAddrLen  = 256
-	maxDirOrgs  = 64
-	maxCredLen  = 1024
-	directoryTS = "orgpeer/v1/directory"
+	MaxHostLen = 64   // bytes of a host ID
+	MaxAddrs   = 16   // addresses in a heartbeat
+	MaxDirOrgs = 64   // organizations in a directory listing
+	maxAddrLen = 256  // bytes of one address
+	maxCredLen = 1024 // bytes of a credential
 )
-
-// OrgTopic is the pubsub topic of an organization's presence.
-func OrgTopic(org string) string { return "orgpeer/v1/org/" + org }
 
 // Message is every message orgpeer publishes. Which fields are set depends
 // on Kind. pubsub signs each message with the sender's peer key, so the
@@ -105,11 +108,11 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 		if len(m.Cred) != 0 && len(m.CredID) != 0 && !bytes.Equal(m.CredID, orgs.CredentialID(m.Cred)) {
 			return nil, decodeErr("malformed", "credential ID does not match the credential")
 		}
-		if len(m.Host) > maxHostLen || !printable(m.Host) {
+		if len(m.Host) > MaxHostLen || !printable(m.Host) {
 			return nil, decodeErr("malformed", "host id %q", m.Host)
 		}
-		if len(m.Addrs) > maxAddrs {
-			return nil, decodeErr("malformed", "%d addresses > %d", len(m.Addrs), maxAddrs)
+		if len(m.Addrs) > MaxAddrs {
+			return nil, decodeErr("malformed", "%d addresses > %d", len(m.Addrs), MaxAddrs)
 		}
 		for _, a := range m.Addrs {
 			if len(a) > maxAddrLen {
@@ -124,8 +127,8 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 			return nil, decodeErr("malformed", "revocation without org or list")
 		}
 	case KindDirectory:
-		if len(m.Orgs) > maxDirOrgs {
-			return nil, decodeErr("malformed", "%d organizations > %d", len(m.Orgs), maxDirOrgs)
+		if len(m.Orgs) > MaxDirOrgs {
+			return nil, decodeErr("malformed", "%d organizations > %d", len(m.Orgs), MaxDirOrgs)
 		}
 		for _, o := range m.Orgs {
 			if !orgs.ValidName(o) {
@@ -149,8 +152,8 @@ func printable(s string) bool {
 	return true
 }
 
-// reasonOf returns the metrics label of a decode error.
-func reasonOf(err error) string {
+// ReasonOf returns the metrics label of a decode error.
+func ReasonOf(err error) string {
 	var de *DecodeError
 	if errors.As(err, &de) {
 		return de.Reason

@@ -1,0 +1,156 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"github.com/orgpeer/orgpeer/node/wire"
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// The heartbeat schedule, in heartbeat intervals: the first startFull
+// heartbeats are full, so that a cluster starting together needs no round
+// of wants; a starting node says Want for its first helloFor intervals; a
+// wanting peer gets at most one full heartbeat per wantSpacing intervals.
+const (
+	startFull   = 5
+	wantSpacing = 5
+	helloFor    = 2
+)
+
+// heartbeats writes this node's own messages of its organization: its
+// heartbeats on the topic, its hello for hello streams, and its leave. It
+// numbers them all in one sequence within the node's epoch.
+//
+// Most heartbeats are compact (see wire.Message): a heartbeat is full while
+// the node starts, when its addresses change, when it greets, and after a
+// peer said Want (fullNext).
+type heartbeats struct {
+	org     string
+	hostID  string
+	epoch   uint64
+	startup time.Duration // Want in every heartbeat for this long after start
+	host    host.Host     // whose listen addresses full heartbeats carry
+	cred    []byte        // the node's credential; nil for a bare claim
+	credID  []byte
+	topics  *topics    // the node's own topic is published on
+	view    *orgs.View // the node's own entry is refreshed by each heartbeat sent
+	metrics *nodeMetrics
+	log     *slog.Logger
+	started time.Time
+
+	seq     atomic.Uint64
+	leaving atomic.Bool // set by leave: no heartbeat or hello may follow it
+	// missing is set when a peer's heartbeat named a credential this node
+	// does not have: the next heartbeat says Want. fullDue makes the next
+	// heartbeat full.
+	missing   atomic.Bool
+	fullDue   atomic.Bool
+	pubMu     sync.Mutex
+	fullAddrs string // the addresses the last full heartbeat carried; under pubMu
+	beats     int    // heartbeats published (hellos aside: they take sequence numbers too); under pubMu
+}
+
+// startBeats returns when a starting node sends its first heartbeats,
+// from its start; regular ones follow every interval after the last. The
+// first waits a little: at start a node has no mesh peers yet, and a
+// heartbeat published then reaches nobody. Then come heartbeats at most a
+// second apart while they are before the first interval's end: a newcomer
+// whose first heartbeat missed part of the cluster is counted everywhere
+// within about a second, however long the interval.
+func startBeats(interval time.Duration) []time.Duration {
+	unit := min(interval, time.Second)
+	beats := []time.Duration{unit * 4 / 10}
+	for at := unit; at < interval; at += unit {
+		beats = append(beats, at)
+	}
+	return beats
+}
+
+// message is a message of the node's own organization. The sender is the
+// pubsub signer: Peer stays empty.
+func (b *heartbeats) message(kind string) *wire.Message {
+	return &wire.Message{Kind: kind, Org: b.org, Epoch: b.epoch, Seq: b.seq.Add(1)}
+}
+
+// wantCredentials makes the next heartbeat say Want.
+func (b *heartbeats) wantCredentials() { b.missing.Store(true) }
+
+// fullNext makes the next heartbeat full.
+func (b *heartbeats) fullNext() { b.fullDue.Store(true) }
+
+func (b *heartbeats) publish(ctx context.Context) { b.heartbeat(ctx, false) }
+
+// greet sends a full heartbeat: a newcomer learns the credential at once.
+func (b *heartbeats) greet(ctx context.Context) { b.heartbeat(ctx, true) }
+
+// heartbeat publishes a heartbeat, full when forced, while starting, when
+// a peer asked for credentials or when the addresses changed; else compact.
+func (b *heartbeats) heartbeat(ctx context.Context, full bool) {
+	if b.leaving.Load() {
+		return
+	}
+	b.pubMu.Lock()
+	defer b.pubMu.Unlock()
+	m := b.message(wire.KindHeartbeat)
+	m.Host = b.hostID
+	// A starting node wants everyone's heartbeat: peers answer with a
+	// greeting instead of making it wait for their next heartbeat.
+	m.Want = b.missing.Swap(false) || time.Since(b.started) < b.startup
+	addrs := listenAddrs(b.host)
+	joined := strings.Join(addrs, " ")
+	b.beats++
+	full = b.fullDue.Swap(false) || full || b.beats <= startFull || joined != b.fullAddrs
+	if b.cred != nil {
+		m.CredID = b.credID
+		if full {
+			m.Cred = b.cred
+		}
+	}
+	if full {
+		m.Addrs, b.fullAddrs = addrs, joined
+	}
+	if err := b.topics.ownTopic().Publish(ctx, m.Encode()); err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("publish heartbeat", "err", err)
+		}
+		return
+	}
+	b.view.UpdateSelf(func(p *orgs.PeerInfo) { p.LastSeen = time.Now() })
+	b.metrics.sent.WithLabelValues(wire.KindHeartbeat).Inc()
+	if full {
+		b.metrics.fullSent.Inc()
+	}
+}
+
+// hello is this node's full heartbeat for a hello stream, with the next
+// sequence number; nil once the node has announced its leave.
+func (b *heartbeats) hello() *wire.Message {
+	if b.leaving.Load() {
+		return nil
+	}
+	m := b.message(wire.KindHeartbeat)
+	m.Host, m.Addrs = b.hostID, listenAddrs(b.host)
+	if b.cred != nil {
+		m.Cred, m.CredID = b.cred, b.credID
+	}
+	return m
+}
+
+// leave publishes the node's leave on its topic and returns it encoded, for
+// the neighbours' goodbyes.
+func (b *heartbeats) leave(ctx context.Context) ([]byte, error) {
+	b.leaving.Store(true)
+	leave := b.message(wire.KindLeave).Encode()
+	if err := b.topics.ownTopic().Publish(ctx, leave); err != nil {
+		return nil, err
+	}
+	b.metrics.sent.WithLabelValues(wire.KindLeave).Inc()
+	return leave, nil
+}

@@ -1,0 +1,18 @@
+package wire
+
+import "github.com/libp2p/go-libp2p/core/protocol"
+
+// DirectoryTopic is the pubsub topic on which nodes list the organizations
+// they know (KindDirectory messages only).
+const DirectoryTopic = "orgpeer/v1/directory"
+
+// OrgTopic is the pubsub topic of an organization's presence: its members'
+// heartbeats, leaves and revocation lists.
+func OrgTopic(org string) string { return "orgpeer/v1/org/" + org }
+
+// HelloProtocol is the stream protocol on which two connected nodes tell
+// each other their own state: the opener writes one encoded Message (a full
+// heartbeat, or its leave) and closes its side; the other answers a
+// heartbeat with its own full heartbeat and a leave with nothing. The
+// stream's secure channel names the sender, so Peer may be left out.
+const HelloProtocol protocol.ID = "/orgpeer/hello/1.0.0"
