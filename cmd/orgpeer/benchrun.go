@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -49,12 +50,12 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	c := newCluster(o.bin, dir, o.log, o.extra...)
+	c := cluster.New(o.bin, dir, o.extra...)
 	defer func() {
-		c.stopAll()
-		for _, p := range c.members() {
-			if p.cmd != nil && p.cmd.ProcessState == nil && err == nil {
-				err = fmt.Errorf("%s (pid %d) still running after the run", p.name, p.cmd.Process.Pid)
+		c.StopAll()
+		for _, p := range c.Members() {
+			if p.Running() && err == nil {
+				err = fmt.Errorf("%s (pid %d) still running after the run", p.Name(), p.PID())
 			}
 		}
 	}()
@@ -71,13 +72,13 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 		return nil, err
 	}
 	o.log.Info("every process up; waiting for every node to count the truth", "after", time.Since(launch).Round(time.Millisecond))
-	if _, err := c.waitConverged(ctx, o.timeout); err != nil {
+	if _, err := c.WaitConverged(ctx, o.timeout); err != nil {
 		return nil, fmt.Errorf("convergence: %w", err)
 	}
 	fig["converge_all_s"] = time.Since(launch).Seconds()
 	var startCPU []float64
-	for _, p := range c.live() {
-		if cpu, err := procCPU(p.cmd.Process.Pid); err == nil {
+	for _, p := range c.Live() {
+		if cpu, err := procCPU(p.PID()); err == nil {
 			startCPU = append(startCPU, cpu.Seconds())
 		}
 	}
@@ -89,14 +90,14 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 		return nil, ctx.Err()
 	}
 	o.log.Info("measuring idle costs", "window", o.idle)
-	if err := idleCosts(ctx, hc, c.live(), o.idle, fig); err != nil {
+	if err := idleCosts(ctx, hc, c.Live(), o.idle, fig); err != nil {
 		return nil, err
 	}
 
 	o.log.Info("measuring API latency", "requests", o.apiRequests, "rate", o.apiRate)
 	var apis []string
-	for _, p := range c.live() {
-		apis = append(apis, p.info.API)
+	for _, p := range c.Live() {
+		apis = append(apis, p.Info().API)
 	}
 	body, err := viewBody(ctx, hc, apis[0])
 	if err != nil {
@@ -122,57 +123,57 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 
 	// Events: a crash, a graceful leave, the crashed node's return. The
 	// seed stays up: the restarted node bootstraps from it.
-	members := c.members()
+	members := c.Members()
 	victim, leaver := members[nodes-1], members[nodes-2]
-	observers := procsWithout(c.live(), victim)
-	o.log.Info("kill -9", "node", victim.name)
+	observers := procsWithout(c.Live(), victim)
+	o.log.Info("kill -9", "node", victim.Name())
 	t0 := time.Now()
-	c.kill9(victim)
-	took, err := waitAllAgree(ctx, observers, victim.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victim.info.PeerID); n == 1 && st == orgs.StateAlive {
+	c.Kill9(victim)
+	took, err := waitAllAgree(ctx, observers, victim.Org(), poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victim.Info().PeerID); n == 1 && st == orgs.StateAlive {
 			return "still counts it alive"
 		}
 		return ""
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kill -9 of %s: %w", victim.name, err)
+		return nil, fmt.Errorf("kill -9 of %s: %w", victim.Name(), err)
 	}
 	fig["kill9_detect_all_s"] = took.Seconds()
 
-	o.log.Info("SIGTERM", "node", leaver.name)
+	o.log.Info("SIGTERM", "node", leaver.Name())
 	observers = procsWithout(observers, leaver)
 	t0 = time.Now()
 	var stopped sync.WaitGroup
-	stopped.Go(func() { c.stop(leaver) })
-	took, err = waitAllAgree(ctx, observers, leaver.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, leaver.info.PeerID); n != 1 || st != orgs.StateLeft {
+	stopped.Go(func() { c.Stop(leaver) })
+	took, err = waitAllAgree(ctx, observers, leaver.Org(), poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, leaver.Info().PeerID); n != 1 || st != orgs.StateLeft {
 			return fmt.Sprintf("lists it %d times, state %v", n, st)
 		}
 		return ""
 	})
 	stopped.Wait()
 	if err != nil {
-		return nil, fmt.Errorf("SIGTERM to %s: %w", leaver.name, err)
+		return nil, fmt.Errorf("SIGTERM to %s: %w", leaver.Name(), err)
 	}
 	fig["leave_detect_all_s"] = took.Seconds()
 
-	o.log.Info("restarting", "node", victim.name)
-	before := victim.info.PeerID
+	o.log.Info("restarting", "node", victim.Name())
+	before := victim.Info().PeerID
 	t0 = time.Now()
-	if err := c.start(ctx, victim); err != nil {
+	if err := c.Start(ctx, victim); err != nil {
 		return nil, err
 	}
-	if victim.info.PeerID != before {
-		return nil, fmt.Errorf("restart changed the peer ID of %s", victim.name)
+	if victim.Info().PeerID != before {
+		return nil, fmt.Errorf("restart changed the peer ID of %s", victim.Name())
 	}
-	took, err = waitAllAgree(ctx, c.live(), victim.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victim.info.PeerID); n != 1 || st != orgs.StateAlive {
+	took, err = waitAllAgree(ctx, c.Live(), victim.Org(), poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victim.Info().PeerID); n != 1 || st != orgs.StateAlive {
 			return fmt.Sprintf("lists it %d times, state %v", n, st)
 		}
 		return ""
 	})
 	if err != nil {
-		return nil, fmt.Errorf("restart of %s: %w", victim.name, err)
+		return nil, fmt.Errorf("restart of %s: %w", victim.Name(), err)
 	}
 	fig["rejoin_all_s"] = took.Seconds()
 	o.log.Info("run done", "nodes", nodes)
@@ -183,35 +184,33 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 // launches the seed, then every other node in parallel, each bootstrapped
 // from the seed only, in organizations org1..orgK in turn. It returns when
 // the launch began: preparing the data dirs is not part of starting.
-func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) (time.Time, error) {
+func benchLaunch(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.Time, error) {
 	org := func(i int) string { return fmt.Sprintf("org%d", i%nOrgs+1) }
 	host := func(i int) string { return fmt.Sprintf("host-%d", i%2+1) }
 	var names []string
 	for i := range nOrgs {
 		names = append(names, org(i))
 	}
-	if err := c.ensureOrgKeys(names...); err != nil { // counts are verified ones
+	if err := c.EnsureOrgKeys(names...); err != nil { // counts are verified ones
 		return time.Time{}, err
 	}
-	ps := make([]*proc, nodes)
+	ps := make([]*cluster.Proc, nodes)
 	for i := range nodes {
-		ps[i] = c.add(org(i), host(i), nil)
-		if _, err := c.membershipArgs(ps[i]); err != nil {
+		ps[i] = c.Add(cluster.Spec{Org: org(i), Host: host(i)})
+		if err := c.Prepare(ps[i]); err != nil {
 			return time.Time{}, err
 		}
 	}
 	launch := time.Now()
-	if err := c.start(ctx, ps[0]); err != nil {
+	if err := c.Start(ctx, ps[0]); err != nil {
 		return launch, err
 	}
-	boot := ps[0].info.Addrs[:1]
+	boot := ps[0].Info().Addrs[:1]
 	var wg sync.WaitGroup
 	errs := make([]error, nodes)
 	for i := 1; i < nodes; i++ {
-		c.mu.Lock()
-		ps[i].bootstrap = boot
-		c.mu.Unlock()
-		wg.Go(func() { errs[i] = c.start(ctx, ps[i]) })
+		c.SetBootstrap(ps[i], boot)
+		wg.Go(func() { errs[i] = c.Start(ctx, ps[i]) })
 	}
 	wg.Wait()
 	return launch, errors.Join(errs...)
@@ -219,21 +218,21 @@ func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) (time.Time, 
 
 // idleCosts measures, per node, CPU and traffic over the window, then
 // memory and goroutines at its end, and records their averages and maxima.
-func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Duration, fig runFigures) error {
+func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window time.Duration, fig runFigures) error {
 	type sample struct {
 		at  time.Time
 		cpu time.Duration
 		m   scrapedMetrics
 	}
-	take := func(p *proc) (sample, error) {
+	take := func(p *cluster.Proc) (sample, error) {
 		s := sample{at: time.Now()}
 		var err error
-		if s.cpu, err = procCPU(p.cmd.Process.Pid); err != nil {
+		if s.cpu, err = procCPU(p.PID()); err != nil {
 			return s, err
 		}
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		s.m, err = scrapeMetrics(sctx, hc, p.info.API)
+		s.m, err = scrapeMetrics(sctx, hc, p.Info().API)
 		return s, err
 	}
 	m0, _ := machineCPU()
@@ -242,7 +241,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	for i, p := range ps {
 		var err error
 		if first[i], err = take(p); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
 	}
 	if !discovery.Sleep(ctx, window) {
@@ -255,11 +254,11 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	for i, p := range ps {
 		last, err := take(p)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
-		r, err := procRSS(p.cmd.Process.Pid)
+		r, err := procRSS(p.PID())
 		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
 		secs := last.at.Sub(first[i].at).Seconds()
 		bin := (last.m.bytesIn - first[i].m.bytesIn) / secs / 1e3
@@ -297,7 +296,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 // waitAllAgree asks every observer, every interval, for its peers of org until
 // check returns "" for each, and returns how long after t0 the last one got
 // there. check says what is still wrong.
-func waitAllAgree(ctx context.Context, observers []*proc, org string, interval, timeout time.Duration, t0 time.Time, check func([]orgs.PeerInfo) string) (time.Duration, error) {
+func waitAllAgree(ctx context.Context, observers []*cluster.Proc, org string, interval, timeout time.Duration, t0 time.Time, check func([]orgs.PeerInfo) string) (time.Duration, error) {
 	wctx, cancel := context.WithDeadline(ctx, t0.Add(timeout))
 	defer cancel()
 	took := make([]time.Duration, len(observers))
@@ -309,7 +308,7 @@ func waitAllAgree(ctx context.Context, observers []*proc, org string, interval, 
 			defer tick.Stop()
 			for {
 				qctx, qcancel := context.WithTimeout(wctx, 2*time.Second)
-				ps, err := p.client.Peers(qctx, org, "")
+				ps, err := p.Client().Peers(qctx, org, "")
 				qcancel()
 				switch {
 				case err != nil:
@@ -333,7 +332,7 @@ func waitAllAgree(ctx context.Context, observers []*proc, org string, interval, 
 	var late []string
 	for i, p := range observers {
 		if wrong[i] != "" {
-			late = append(late, p.name+": "+wrong[i])
+			late = append(late, p.Name()+": "+wrong[i])
 		}
 	}
 	if len(late) > 0 {
@@ -356,8 +355,8 @@ func findPeer(ps []orgs.PeerInfo, id string) (int, orgs.PeerState) {
 	return n, st
 }
 
-func procsWithout(ps []*proc, drop *proc) []*proc {
-	return slices.DeleteFunc(slices.Clone(ps), func(p *proc) bool { return p == drop })
+func procsWithout(ps []*cluster.Proc, drop *cluster.Proc) []*cluster.Proc {
+	return slices.DeleteFunc(slices.Clone(ps), func(p *cluster.Proc) bool { return p == drop })
 }
 
 func meanOf(v []float64) float64 {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -30,7 +31,7 @@ type dashboard struct {
 	ctx   context.Context // the demo's: streams end with it
 	mon   *monitor
 	ctl   *controller
-	c     *cluster
+	c     *cluster.Cluster
 	hosts int
 	churn string
 	log   *slog.Logger
@@ -159,26 +160,26 @@ func (d *dashboard) stream(w http.ResponseWriter, r *http.Request) {
 
 // nodeDetail is the drill-down of one node: its state and its own view.
 type nodeDetail struct {
-	Member memberState     `json:"member"`
-	View   *orgs.Snapshot  `json:"view,omitempty"`
-	Peers  []orgs.PeerInfo `json:"peers,omitempty"`
-	Err    string          `json:"error,omitempty"`
+	Member cluster.MemberState `json:"member"`
+	View   *orgs.Snapshot      `json:"view,omitempty"`
+	Peers  []orgs.PeerInfo     `json:"peers,omitempty"`
+	Err    string              `json:"error,omitempty"`
 }
 
 func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	p := d.c.member(name)
+	p := d.c.Member(name)
 	if p == nil {
 		writeDashJSON(w, http.StatusNotFound, nodeDetail{Err: fmt.Sprintf("no node %q", name)})
 		return
 	}
 	var out nodeDetail
-	for _, m := range d.c.states() {
+	for _, m := range d.c.States() {
 		if m.Name == name {
 			out.Member = m
 		}
 	}
-	client := d.c.clientOf(p)
+	client := p.Client()
 	if client == nil {
 		out.Err = name + " is not running"
 		writeDashJSON(w, http.StatusOK, out)

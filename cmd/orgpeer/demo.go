@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 )
 
 // demoOpts are the demo's flags, checked.
@@ -99,7 +101,7 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 	if o.maxPeers > 0 {
 		extra = append(extra, "--max-peers", fmt.Sprint(o.maxPeers))
 	}
-	c := newCluster(o.bin, dir, log, extra...)
+	c := cluster.New(o.bin, dir, extra...)
 	every, keep := pollPlan(o.nodes, o.orgs)
 	mon := newMonitor(c, every, keep)
 	var orgNames []string
@@ -107,7 +109,7 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 		orgNames = append(orgNames, demoOrgName(i))
 	}
 	// Real org keys; every node gets a credential and trusts every org.
-	if err := c.ensureOrgKeys(orgNames...); err != nil {
+	if err := c.EnsureOrgKeys(orgNames...); err != nil {
 		return err
 	}
 	ctl := &controller{c: c, mon: mon, orgs: orgNames, hosts: o.hosts, maxMembers: max(2*o.nodes, o.nodes+4)}
@@ -127,8 +129,8 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 			rows, _, _ := mon.snapshot()
 			writeDemoTable(stdout, rows, time.Now())
 		}
-		fmt.Fprintf(stdout, "stopping %d processes\n", len(c.live()))
-		c.stopAll()
+		fmt.Fprintf(stdout, "stopping %d processes\n", len(c.Live()))
+		c.StopAll()
 		if o.keep {
 			fmt.Fprintf(stdout, "data dirs and logs kept in %s\n", dir)
 		} else {
@@ -155,15 +157,15 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "all %d processes up after %v; waiting for every node to count the truth\n", o.nodes, time.Since(start).Round(time.Millisecond))
-	took, err := c.waitConverged(runCtx, demoConvergeTimeout)
+	took, err := c.WaitConverged(runCtx, demoConvergeTimeout)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "converged: every node counts every organization exactly, %v after the first process started (%v after the last)\n\n",
 		time.Since(start).Round(time.Millisecond), took.Round(time.Millisecond))
-	vs := c.views(runCtx)
-	for _, p := range c.live() {
-		fmt.Fprintf(stdout, "== %s (org %s, %s)\n", p.name, p.org, p.host)
+	vs := c.Views(runCtx)
+	for _, p := range c.Live() {
+		fmt.Fprintf(stdout, "== %s (org %s, %s)\n", p.Name(), p.Org(), p.Host())
 		printView(stdout, vs[p])
 		fmt.Fprintln(stdout)
 	}
@@ -175,7 +177,7 @@ func (o demoOpts) run(ctx context.Context, ln net.Listener, stdout io.Writer) er
 	}
 	watchStart := time.Now()
 	term := newDemoTerm(stdout, tty, mon, func() string {
-		up, all := len(c.live()), len(c.members())
+		up, all := len(c.Live()), len(c.Members())
 		churn := "no churn"
 		if churnLabel != "" {
 			churn = "churn " + churnLabel
@@ -256,12 +258,12 @@ func (o demoOpts) onKey(ctx context.Context, b byte, ctl *controller, term *demo
 // every other in parallel bootstrapped from those two seeds: a partial
 // topology, not a full mesh. Organizations take turns, and each one's
 // members are spread over the hosts.
-func (o demoOpts) launch(ctx context.Context, c *cluster, orgNames []string) error {
-	newMember := func(i int) *proc {
-		return c.add(orgNames[i%len(orgNames)], hostName((i/len(orgNames))%o.hosts), c.seedAddrs(nil))
+func (o demoOpts) launch(ctx context.Context, c *cluster.Cluster, orgNames []string) error {
+	newMember := func(i int) *cluster.Proc {
+		return c.Add(cluster.Spec{Org: orgNames[i%len(orgNames)], Host: hostName((i / len(orgNames)) % o.hosts), Bootstrap: c.SeedAddrs(nil)})
 	}
 	for i := range min(2, o.nodes) {
-		if err := c.start(ctx, newMember(i)); err != nil {
+		if err := c.Start(ctx, newMember(i)); err != nil {
 			return err
 		}
 	}
@@ -270,7 +272,7 @@ func (o demoOpts) launch(ctx context.Context, c *cluster, orgNames []string) err
 	for i := 2; i < o.nodes; i++ {
 		p := newMember(i)
 		wg.Go(func() {
-			if err := c.start(ctx, p); err != nil {
+			if err := c.Start(ctx, p); err != nil {
 				errs <- err
 			}
 		})

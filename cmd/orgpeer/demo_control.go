@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 )
 
 // actionRequest asks the controller for one change. Node and Org are
@@ -37,7 +39,7 @@ func refuse(code int, format string, a ...any) error {
 // ask for, one at a time, through the cluster (which keeps the truth), and
 // records each as an event in the monitor.
 type controller struct {
-	c          *cluster
+	c          *cluster.Cluster
 	mon        *monitor
 	orgs       []string // organizations new nodes may join
 	hosts      int      // simulated hosts new nodes are spread over
@@ -61,7 +63,7 @@ func (k *controller) apply(ctx context.Context, req actionRequest) (demoEvent, e
 		return demoEvent{}, refuse(http.StatusConflict, "the churn is paused")
 	}
 	ev := demoEvent{Action: req.Action, Source: req.Source}
-	var p *proc
+	var p *cluster.Proc
 	switch req.Action {
 	case actKill, actStop:
 		var err error
@@ -81,25 +83,25 @@ func (k *controller) apply(ctx context.Context, req actionRequest) (demoEvent, e
 		if err != nil {
 			return ev, err
 		}
-		if n := len(k.c.members()); n >= k.maxMembers {
+		if n := len(k.c.Members()); n >= k.maxMembers {
 			return ev, refuse(http.StatusConflict, "the demo starts at most %d processes", k.maxMembers)
 		}
-		p = k.c.add(org, k.pickHost(), k.c.seedAddrs(nil))
+		p = k.c.Add(cluster.Spec{Org: org, Host: k.pickHost(), Bootstrap: k.c.SeedAddrs(nil)})
 	default:
 		return ev, refuse(http.StatusBadRequest, "unknown action %q (want kill, stop, restart or add)", req.Action)
 	}
-	ev.Node, ev.Org, ev.Host = p.name, p.org, p.host
+	ev.Node, ev.Org, ev.Host = p.Name(), p.Org(), p.Host()
 	id := k.mon.begin(ev)
 	var err error
 	switch req.Action {
 	case actKill:
-		k.c.kill9(p)
+		k.c.Kill9(p)
 	case actStop:
-		k.c.stop(p)
+		k.c.Stop(p)
 	case actRestart:
-		err = k.c.restart(ctx, p)
+		err = k.c.Restart(ctx, p)
 	case actAdd:
-		err = k.c.start(ctx, p)
+		err = k.c.Start(ctx, p)
 	}
 	k.mon.finish(id, err)
 	_, events, _ := k.mon.snapshot()
@@ -108,14 +110,14 @@ func (k *controller) apply(ctx context.Context, req actionRequest) (demoEvent, e
 
 // pickUp returns the named member, which must be up, or else a random one
 // from the organization with the most live members (never the last node).
-func (k *controller) pickUp(name string) (*proc, error) {
-	live := k.c.live()
+func (k *controller) pickUp(name string) (*cluster.Proc, error) {
+	live := k.c.Live()
 	if name != "" {
-		p := k.c.member(name)
+		p := k.c.Member(name)
 		switch {
 		case p == nil:
 			return nil, refuse(http.StatusNotFound, "no node %q", name)
-		case !k.c.isUp(p):
+		case !p.Up():
 			return nil, refuse(http.StatusConflict, "%s is not running", name)
 		case len(live) < 2:
 			return nil, refuse(http.StatusConflict, "%s is the last node running", name)
@@ -125,11 +127,11 @@ func (k *controller) pickUp(name string) (*proc, error) {
 	if len(live) < 2 {
 		return nil, refuse(http.StatusConflict, "only %d node is running", len(live))
 	}
-	byOrg := map[string][]*proc{}
+	byOrg := map[string][]*cluster.Proc{}
 	for _, p := range live {
-		byOrg[p.org] = append(byOrg[p.org], p)
+		byOrg[p.Org()] = append(byOrg[p.Org()], p)
 	}
-	var most []*proc
+	var most []*cluster.Proc
 	for _, o := range k.orgs {
 		if len(byOrg[o]) > len(most) {
 			most = byOrg[o]
@@ -140,21 +142,21 @@ func (k *controller) pickUp(name string) (*proc, error) {
 
 // pickDown returns the named member, which must be down, or else the one
 // that has been down longest.
-func (k *controller) pickDown(name string) (*proc, error) {
+func (k *controller) pickDown(name string) (*cluster.Proc, error) {
 	if name != "" {
-		p := k.c.member(name)
+		p := k.c.Member(name)
 		switch {
 		case p == nil:
 			return nil, refuse(http.StatusNotFound, "no node %q", name)
-		case k.c.isUp(p):
+		case p.Up():
 			return nil, refuse(http.StatusConflict, "%s is already running", name)
 		}
 		return p, nil
 	}
-	var best *proc
+	var best *cluster.Proc
 	var bestAt time.Time
-	for _, p := range k.c.members() {
-		if at, down := k.c.downSince(p); down && (best == nil || at.Before(bestAt)) {
+	for _, p := range k.c.Members() {
+		if at, down := p.DownSince(); down && (best == nil || at.Before(bestAt)) {
 			best, bestAt = p, at
 		}
 	}
@@ -173,7 +175,7 @@ func (k *controller) pickOrg(name string) (string, error) {
 		}
 		return name, nil
 	}
-	truth := k.c.truth()
+	truth := k.c.Truth()
 	best := k.orgs[0]
 	for _, o := range k.orgs {
 		if truth[o] < truth[best] {
@@ -186,8 +188,8 @@ func (k *controller) pickOrg(name string) (string, error) {
 // pickHost returns the simulated host with the fewest live members.
 func (k *controller) pickHost() string {
 	load := map[string]int{}
-	for _, p := range k.c.live() {
-		load[p.host]++
+	for _, p := range k.c.Live() {
+		load[p.Host()]++
 	}
 	best := hostName(0)
 	for i := range k.hosts {
@@ -204,11 +206,11 @@ func hostName(i int) string { return fmt.Sprintf("host-%d", i+1) }
 func (k *controller) possible(action string) bool {
 	switch action {
 	case actKill, actStop:
-		return len(k.c.live()) >= 2
+		return len(k.c.Live()) >= 2
 	case actRestart:
-		return len(k.c.live()) < len(k.c.members())
+		return len(k.c.Live()) < len(k.c.Members())
 	case actAdd:
-		return len(k.c.members()) < k.maxMembers
+		return len(k.c.Members()) < k.maxMembers
 	}
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -37,7 +38,7 @@ func pollPlan(nodes, orgs int) (time.Duration, int) {
 // order; one that falls subscriberBuffer updates behind is dropped (its
 // channel is closed) and must subscribe again.
 type monitor struct {
-	c          *cluster
+	c          *cluster.Cluster
 	started    time.Time
 	interval   time.Duration // between polls
 	historyLen int           // samples kept
@@ -45,21 +46,21 @@ type monitor struct {
 	mu        sync.Mutex
 	history   []demoSample
 	rows      []demoRow
-	members   []memberState
+	members   []cluster.MemberState
 	edges     [][2]string
 	events    []demoEvent // events[i].ID == i+1
 	lastBegin time.Time
 	subs      map[chan demoUpdate]struct{}
 }
 
-func newMonitor(c *cluster, interval time.Duration, historyLen int) *monitor {
+func newMonitor(c *cluster.Cluster, interval time.Duration, historyLen int) *monitor {
 	return &monitor{c: c, started: time.Now(), interval: interval, historyLen: historyLen, subs: map[chan demoUpdate]struct{}{}}
 }
 
 // demoRound is one poll: the cluster's members, then their views.
 type demoRound struct {
 	start, end time.Time
-	members    []memberState
+	members    []cluster.MemberState
 	views      map[string]orgs.Snapshot // by member name; members that did not answer are absent
 }
 
@@ -81,9 +82,9 @@ func (m *monitor) run(ctx context.Context) {
 }
 
 func (m *monitor) observe(ctx context.Context) demoRound {
-	r := demoRound{start: time.Now(), members: m.c.states(), views: map[string]orgs.Snapshot{}}
-	for p, s := range m.c.views(ctx) {
-		r.views[p.name] = s
+	r := demoRound{start: time.Now(), members: m.c.States(), views: map[string]orgs.Snapshot{}}
+	for p, s := range m.c.Views(ctx) {
+		r.views[p.Name()] = s
 	}
 	r.end = time.Now()
 	return r
@@ -91,7 +92,7 @@ func (m *monitor) observe(ctx context.Context) demoRound {
 
 // truthOf counts the live members and their distinct hosts per
 // organization, and lists the organizations in the order members joined.
-func truthOf(members []memberState) (truth, hosts map[string]int, names []string) {
+func truthOf(members []cluster.MemberState) (truth, hosts map[string]int, names []string) {
 	truth, hosts = map[string]int{}, map[string]int{}
 	seen := map[string]map[string]bool{}
 	for _, mem := range members {
@@ -192,7 +193,7 @@ func (m *monitor) record(r demoRound) {
 // moment in its peer's view; it is no connection.)
 func (m *monitor) topology(ctx context.Context) [][2]string {
 	names := map[string]string{}
-	for _, mem := range m.c.states() {
+	for _, mem := range m.c.States() {
 		if mem.Up && mem.PeerID != "" {
 			names[mem.PeerID] = mem.Name
 		}
@@ -200,8 +201,8 @@ func (m *monitor) topology(ctx context.Context) [][2]string {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	set := map[[2]string]bool{}
-	for _, p := range m.c.live() {
-		client := m.c.clientOf(p)
+	for _, p := range m.c.Live() {
+		client := p.Client()
 		if client == nil {
 			continue
 		}
@@ -216,10 +217,10 @@ func (m *monitor) topology(ctx context.Context) [][2]string {
 			defer mu.Unlock()
 			for _, q := range ps {
 				other, ok := names[q.PeerID]
-				if !q.Connected || q.Self || !ok || other == p.name {
+				if !q.Connected || q.Self || !ok || other == p.Name() {
 					continue
 				}
-				e := [2]string{p.name, other}
+				e := [2]string{p.Name(), other}
 				if e[1] < e[0] {
 					e[0], e[1] = e[1], e[0]
 				}
@@ -261,7 +262,7 @@ func (m *monitor) begin(e demoEvent) int {
 
 // finish records that the change is complete (err: it failed).
 func (m *monitor) finish(id int, err error) {
-	truth, _, _ := truthOf(m.c.states())
+	truth, _, _ := truthOf(m.c.States())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := &m.events[id-1]
@@ -286,7 +287,7 @@ func (m *monitor) pending() int {
 }
 
 // snapshot returns the rows, the events and the members, as copies.
-func (m *monitor) snapshot() ([]demoRow, []demoEvent, []memberState) {
+func (m *monitor) snapshot() ([]demoRow, []demoEvent, []cluster.MemberState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.rows), slices.Clone(m.events), slices.Clone(m.members)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -20,7 +21,7 @@ func snap(counts map[string]int, hosts int) orgs.Snapshot {
 // and had no other change begin during it.
 func TestMonitorRecordsRecoveryOnlyWhenEveryNodeIsRight(t *testing.T) {
 	m := newMonitor(nil, time.Second, 10)
-	members := []memberState{
+	members := []cluster.MemberState{
 		{Name: "n01", Org: "acme", Host: "host-1", Up: true},
 		{Name: "n02", Org: "globex", Host: "host-2", Up: true},
 		{Name: "n03", Org: "acme", Host: "host-2", Up: false}, // just killed

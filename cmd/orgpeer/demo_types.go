@@ -3,6 +3,8 @@ package main
 import (
 	"slices"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 )
 
 // The demo's own types: the monitor fills them, the terminal table prints
@@ -86,9 +88,9 @@ func (e demoEvent) recovered() (time.Duration, bool) {
 
 // demoTick is what changes on every poll.
 type demoTick struct {
-	Sample  demoSample    `json:"sample"`
-	Rows    []demoRow     `json:"rows"`
-	Members []memberState `json:"members"`
+	Sample  demoSample            `json:"sample"`
+	Rows    []demoRow             `json:"rows"`
+	Members []cluster.MemberState `json:"members"`
 }
 
 // demoUpdate is one message to a subscriber of the monitor.
@@ -99,14 +101,14 @@ type demoUpdate struct {
 
 // demoState is everything the dashboard shows, for a page that just opened.
 type demoState struct {
-	Started time.Time     `json:"started"`
-	Hosts   int           `json:"hosts"`
-	Churn   string        `json:"churn"` // "" without churn
-	Paused  bool          `json:"churn_paused"`
-	Orgs    []string      `json:"orgs"`
-	Rows    []demoRow     `json:"rows"`
-	Members []memberState `json:"members"`
-	History []demoSample  `json:"history"`
+	Started time.Time             `json:"started"`
+	Hosts   int                   `json:"hosts"`
+	Churn   string                `json:"churn"` // "" without churn
+	Paused  bool                  `json:"churn_paused"`
+	Orgs    []string              `json:"orgs"`
+	Rows    []demoRow             `json:"rows"`
+	Members []cluster.MemberState `json:"members"`
+	History []demoSample          `json:"history"`
 	// HistoryLen is how many samples the server keeps; so does the page.
 	HistoryLen int         `json:"history_len"`
 	Events     []demoEvent `json:"events"`

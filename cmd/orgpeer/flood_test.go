@@ -45,7 +45,7 @@ func TestFloodIsContained(t *testing.T) {
 	}
 	sub, _ := topic.Subscribe()
 	defer sub.Cancel()
-	ai, err := peer.AddrInfoFromP2pAddr(ma.StringCast(victim.info.Addrs[0]))
+	ai, err := peer.AddrInfoFromP2pAddr(ma.StringCast(victim.Info().Addrs[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,12 +82,12 @@ func TestFloodIsContained(t *testing.T) {
 	for i := range 200 {
 		<-tick.C
 		start := time.Now()
-		if _, err := victim.client.View(ctx); err != nil {
+		if _, err := victim.Client().View(ctx); err != nil {
 			t.Fatalf("API during flood: %v", err)
 		}
 		lat = append(lat, time.Since(start))
 		if i%20 == 19 { // and, outside the timing, the victim's verdict
-			if text, err := victim.client.Metrics(ctx); err == nil {
+			if text, err := victim.Client().Metrics(ctx); err == nil {
 				g, _ := metricValue(text, "orgpeer_graylisted_peers")
 				graylisted = max(graylisted, g)
 			}
@@ -102,7 +102,7 @@ func TestFloodIsContained(t *testing.T) {
 		t.Errorf("API p99 %v during the flood, want under 50 ms", p99)
 	}
 	if graylisted < 1 {
-		text, _ := victim.client.Metrics(ctx)
+		text, _ := victim.Client().Metrics(ctx)
 		t.Fatalf("the flooder was never graylisted during the flood; %s", grep(text, "orgpeer_messages_total"))
 	}
 	// Honest counts: every verified member, and the flooder at most as an

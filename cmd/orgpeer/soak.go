@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 )
 
 // resources is what one node process costs at one moment.
@@ -22,18 +24,16 @@ type resources struct {
 
 // sampleResources reads the RSS (from /proc) and goroutine count (from the
 // node's /metrics) of every live member, by PID.
-func sampleResources(ctx context.Context, c *cluster) map[int]resources {
+func sampleResources(ctx context.Context, c *cluster.Cluster) map[int]resources {
 	hc := &http.Client{Timeout: 5 * time.Second}
 	defer hc.CloseIdleConnections()
 	out := map[int]resources{}
-	for _, p := range c.live() {
-		c.mu.Lock()
-		cmd, api := p.cmd, p.info.API
-		c.mu.Unlock()
-		if cmd == nil || api == "" {
+	for _, p := range c.Live() {
+		pid, api := p.PID(), p.Info().API
+		if pid == 0 || api == "" {
 			continue
 		}
-		rss, err := procRSS(cmd.Process.Pid)
+		rss, err := procRSS(pid)
 		if err != nil {
 			continue
 		}
@@ -41,7 +41,7 @@ func sampleResources(ctx context.Context, c *cluster) map[int]resources {
 		if err != nil {
 			continue
 		}
-		out[cmd.Process.Pid] = resources{name: p.name, rssMB: float64(rss) / (1 << 20), goroutines: int(m.goroutines)}
+		out[pid] = resources{name: p.Name(), rssMB: float64(rss) / (1 << 20), goroutines: int(m.goroutines)}
 	}
 	return out
 }
