@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
 )
 
 func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -132,18 +133,5 @@ func writeBenchFiles(rep benchReport, jsonPath, svgPath string) error {
 
 // thisMachine describes the machine: core count and CPU model.
 func thisMachine() benchMachine {
-	m := benchMachine{CPUs: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return m
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			m.CPUModel = strings.TrimSpace(v)
-			break
-		}
-	}
-	return m
+	return benchMachine{CPUs: runtime.NumCPU(), CPUModel: procstat.CPUModel(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
 	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -59,7 +60,7 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 			}
 		}
 	}()
-	fig := runFigures{"load_avg_1m": loadAverage()}
+	fig := runFigures{"load_avg_1m": procstat.LoadAverage()}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
 	defer hc.CloseIdleConnections()
 	poll := benchPollInterval(nodes)
@@ -78,7 +79,7 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	fig["converge_all_s"] = time.Since(launch).Seconds()
 	var startCPU []float64
 	for _, p := range c.Live() {
-		if cpu, err := procCPU(p.PID()); err == nil {
+		if cpu, err := procstat.CPU(p.PID()); err == nil {
 			startCPU = append(startCPU, cpu.Seconds())
 		}
 	}
@@ -107,15 +108,15 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	if err != nil {
 		return nil, err
 	}
-	m0, _ := machineCPU()
+	m0, _ := procstat.MachineCPU()
 	lat, floorLat, err := apiLatencyWithFloor(ctx, hc, apis, floor.addr, o.apiRate, o.apiRequests)
 	floor.stop()
 	if err != nil {
 		return nil, err
 	}
 	fig["api_floor_p99_ms"] = msOf(nearestRank(floorLat, 99))
-	m1, _ := machineCPU()
-	if st, ok := stealPct(m0, m1); ok {
+	m1, _ := procstat.MachineCPU()
+	if st, ok := procstat.StealPct(m0, m1); ok {
 		fig["steal_api_pct"] = st
 	}
 	fig["api_p50_ms"] = msOf(nearestRank(lat, 50))
@@ -227,7 +228,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window 
 	take := func(p *cluster.Proc) (sample, error) {
 		s := sample{at: time.Now()}
 		var err error
-		if s.cpu, err = procCPU(p.PID()); err != nil {
+		if s.cpu, err = procstat.CPU(p.PID()); err != nil {
 			return s, err
 		}
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -235,8 +236,8 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window 
 		s.m, err = scrapeMetrics(sctx, hc, p.Info().API)
 		return s, err
 	}
-	m0, _ := machineCPU()
-	self0, _ := procCPU(os.Getpid())
+	m0, _ := procstat.MachineCPU()
+	self0, _ := procstat.CPU(os.Getpid())
 	first := make([]sample, len(ps))
 	for i, p := range ps {
 		var err error
@@ -247,8 +248,8 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window 
 	if !discovery.Sleep(ctx, window) {
 		return ctx.Err()
 	}
-	m1, _ := machineCPU()
-	self1, _ := procCPU(os.Getpid())
+	m1, _ := procstat.MachineCPU()
+	self1, _ := procstat.CPU(os.Getpid())
 	var nodesCPU time.Duration
 	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
 	for i, p := range ps {
@@ -256,7 +257,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window 
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
-		r, err := procRSS(p.PID())
+		r, err := procstat.RSS(p.PID())
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
@@ -280,11 +281,11 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window 
 	// Details behind the traffic, in the JSON only (see detailKeys).
 	fig["pubsub_in_avg_kBps"], fig["dht_in_avg_kBps"] = meanOf(psIn), meanOf(dhtIn)
 	fig["messages_in_avg_per_s"] = meanOf(msgs)
-	if st, ok := stealPct(m0, m1); ok {
+	if st, ok := procstat.StealPct(m0, m1); ok {
 		// The machine's busy time not spent by the nodes, the benchmark or
 		// the hypervisor: other work that inflates every figure of this run.
-		others := (m1.busy - m0.busy) - (m1.steal - m0.steal) - nodesCPU - (self1 - self0)
-		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(m1.total-m0.total).Seconds())
+		others := (m1.Busy - m0.Busy) - (m1.Steal - m0.Steal) - nodesCPU - (self1 - self0)
+		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(m1.Total-m0.Total).Seconds())
 		fig["steal_idle_pct"] = st
 	}
 	if m := meanOf(msgs); m > 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
 	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -418,7 +419,11 @@ func TestRunRelaxesGCWhileStarting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, ok := metricValue(text, "go_gc_gogc_percent")
+		m, err := procstat.ParseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := m["go_gc_gogc_percent"]
 		if !ok {
 			t.Fatal("no go_gc_gogc_percent in /metrics")
 		}

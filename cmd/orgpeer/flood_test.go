@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
 	"github.com/orgpeer/orgpeer/node"
 )
 
@@ -88,8 +89,9 @@ func TestFloodIsContained(t *testing.T) {
 		lat = append(lat, time.Since(start))
 		if i%20 == 19 { // and, outside the timing, the victim's verdict
 			if text, err := victim.Client().Metrics(ctx); err == nil {
-				g, _ := metricValue(text, "orgpeer_graylisted_peers")
-				graylisted = max(graylisted, g)
+				if m, err := procstat.ParseMetrics(strings.NewReader(text)); err == nil {
+					graylisted = max(graylisted, m["orgpeer_graylisted_peers"])
+				}
 			}
 		}
 	}
