@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/orgpeer/orgpeer/discovery"
 )
 
 // apiLatency sends count GET /v1/view requests, spread round-robin over
@@ -79,7 +77,7 @@ func apiLatencyWithFloor(ctx context.Context, hc *http.Client, apis []string, fl
 	var floorErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if !discovery.Sleep(ctx, time.Duration(float64(time.Second)/rate/2)) {
+		if !sleep(ctx, time.Duration(float64(time.Second)/rate/2)) {
 			floorErr = ctx.Err()
 			return
 		}

@@ -1,10 +1,9 @@
-package main
+package bench
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -14,44 +13,29 @@ import (
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
-	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
-// benchOpts are the settings of one benchmark run.
-type benchOpts struct {
-	bin         string        // the orgpeer binary to run
-	orgs        int           // organizations the nodes are spread over
-	settle      time.Duration // wait after convergence before the idle window
-	idle        time.Duration // window over which CPU and traffic are measured
-	apiRate     float64       // GET /v1/view per second during the latency test
-	apiRequests int           // how many of them
-	timeout     time.Duration // bound on each phase
-	keep        bool          // keep data dirs and logs
-	extra       []string      // flags added to every `orgpeer run`
-	log         *slog.Logger
-}
-
-// benchPollInterval is how often each node is asked during a timed phase: the
+// pollInterval is how often each node is asked during a timed phase: the
 // resolution of the times. Larger clusters are asked less often so that the
 // asking does not load the machine that runs them.
-func benchPollInterval(nodes int) time.Duration {
+func pollInterval(nodes int) time.Duration {
 	return max(50*time.Millisecond, time.Duration(nodes)*4*time.Millisecond)
 }
 
-// benchRun starts nodes processes, takes every figure once and stops them
+// runOnce starts nodes processes, takes every figure once and stops them
 // all. Every process it started has exited when it returns.
-func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err error) {
+func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error) {
 	dir, err := os.MkdirTemp("", "orgpeer-bench-")
 	if err != nil {
 		return nil, err
 	}
-	if o.keep {
-		o.log.Info("keeping data dirs and logs", "dir", dir)
+	if o.Keep {
+		o.Log.Info("keeping data dirs and logs", "dir", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	c := cluster.New(o.bin, dir, o.extra...)
+	c := cluster.New(o.Bin, dir, o.Extra...)
 	defer func() {
 		c.StopAll()
 		for _, p := range c.Members() {
@@ -63,17 +47,17 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	fig := runFigures{"load_avg_1m": procstat.LoadAverage()}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
 	defer hc.CloseIdleConnections()
-	poll := benchPollInterval(nodes)
+	poll := pollInterval(nodes)
 
 	// Launch: the seed first, every other node bootstrapped from it. The
 	// clock starts once identities and credentials are on disk.
-	o.log.Info("launching", "nodes", nodes, "orgs", o.orgs)
-	launch, err := benchLaunch(ctx, c, nodes, o.orgs)
+	o.Log.Info("launching", "nodes", nodes, "orgs", o.Orgs)
+	launch, err := launchAll(ctx, c, nodes, o.Orgs)
 	if err != nil {
 		return nil, err
 	}
-	o.log.Info("every process up; waiting for every node to count the truth", "after", time.Since(launch).Round(time.Millisecond))
-	if _, err := c.WaitConverged(ctx, o.timeout); err != nil {
+	o.Log.Info("every process up; waiting for every node to count the truth", "after", time.Since(launch).Round(time.Millisecond))
+	if _, err := c.WaitConverged(ctx, o.Timeout); err != nil {
 		return nil, fmt.Errorf("convergence: %w", err)
 	}
 	fig["converge_all_s"] = time.Since(launch).Seconds()
@@ -84,18 +68,18 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 		}
 	}
 	fig["converge_cpu_avg_s"] = meanOf(startCPU)
-	o.log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
+	o.Log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
 
 	// Idle costs, with the cluster left alone.
-	if !discovery.Sleep(ctx, o.settle) {
+	if !sleep(ctx, o.Settle) {
 		return nil, ctx.Err()
 	}
-	o.log.Info("measuring idle costs", "window", o.idle)
-	if err := idleCosts(ctx, hc, c.Live(), o.idle, fig); err != nil {
+	o.Log.Info("measuring idle costs", "window", o.Idle)
+	if err := idleCosts(ctx, hc, c.Live(), o.Idle, fig); err != nil {
 		return nil, err
 	}
 
-	o.log.Info("measuring API latency", "requests", o.apiRequests, "rate", o.apiRate)
+	o.Log.Info("measuring API latency", "requests", o.APIRequests, "rate", o.APIRate)
 	var apis []string
 	for _, p := range c.Live() {
 		apis = append(apis, p.Info().API)
@@ -104,12 +88,12 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	if err != nil {
 		return nil, err
 	}
-	floor, err := startFloor(ctx, o.bin, body)
+	floor, err := startFloor(ctx, o.Bin, body)
 	if err != nil {
 		return nil, err
 	}
 	m0, _ := procstat.MachineCPU()
-	lat, floorLat, err := apiLatencyWithFloor(ctx, hc, apis, floor.addr, o.apiRate, o.apiRequests)
+	lat, floorLat, err := apiLatencyWithFloor(ctx, hc, apis, floor.addr, o.APIRate, o.APIRequests)
 	floor.stop()
 	if err != nil {
 		return nil, err
@@ -126,12 +110,13 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	// seed stays up: the restarted node bootstraps from it.
 	members := c.Members()
 	victim, leaver := members[nodes-1], members[nodes-2]
+	victimID, leaverID := victim.Info().PeerID, leaver.Info().PeerID
 	observers := procsWithout(c.Live(), victim)
-	o.log.Info("kill -9", "node", victim.Name())
+	o.Log.Info("kill -9", "node", victim.Name())
 	t0 := time.Now()
 	c.Kill9(victim)
-	took, err := waitAllAgree(ctx, observers, victim.Org(), poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victim.Info().PeerID); n == 1 && st == orgs.StateAlive {
+	took, err := waitAllAgree(ctx, observers, victim.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victimID); n == 1 && st == orgs.StateAlive {
 			return "still counts it alive"
 		}
 		return ""
@@ -141,13 +126,13 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	}
 	fig["kill9_detect_all_s"] = took.Seconds()
 
-	o.log.Info("SIGTERM", "node", leaver.Name())
+	o.Log.Info("SIGTERM", "node", leaver.Name())
 	observers = procsWithout(observers, leaver)
 	t0 = time.Now()
 	var stopped sync.WaitGroup
 	stopped.Go(func() { c.Stop(leaver) })
-	took, err = waitAllAgree(ctx, observers, leaver.Org(), poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, leaver.Info().PeerID); n != 1 || st != orgs.StateLeft {
+	took, err = waitAllAgree(ctx, observers, leaver.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, leaverID); n != 1 || st != orgs.StateLeft {
 			return fmt.Sprintf("lists it %d times, state %v", n, st)
 		}
 		return ""
@@ -158,17 +143,16 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 	}
 	fig["leave_detect_all_s"] = took.Seconds()
 
-	o.log.Info("restarting", "node", victim.Name())
-	before := victim.Info().PeerID
+	o.Log.Info("restarting", "node", victim.Name())
 	t0 = time.Now()
 	if err := c.Start(ctx, victim); err != nil {
 		return nil, err
 	}
-	if victim.Info().PeerID != before {
+	if victim.Info().PeerID != victimID {
 		return nil, fmt.Errorf("restart changed the peer ID of %s", victim.Name())
 	}
-	took, err = waitAllAgree(ctx, c.Live(), victim.Org(), poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victim.Info().PeerID); n != 1 || st != orgs.StateAlive {
+	took, err = waitAllAgree(ctx, c.Live(), victim.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victimID); n != 1 || st != orgs.StateAlive {
 			return fmt.Sprintf("lists it %d times, state %v", n, st)
 		}
 		return ""
@@ -177,15 +161,15 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 		return nil, fmt.Errorf("restart of %s: %w", victim.Name(), err)
 	}
 	fig["rejoin_all_s"] = took.Seconds()
-	o.log.Info("run done", "nodes", nodes)
+	o.Log.Info("run done", "nodes", nodes)
 	return fig, nil
 }
 
-// benchLaunch prepares every node's identity and credential, then
+// launchAll prepares every node's identity and credential, then
 // launches the seed, then every other node in parallel, each bootstrapped
 // from the seed only, in organizations org1..orgK in turn. It returns when
 // the launch began: preparing the data dirs is not part of starting.
-func benchLaunch(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.Time, error) {
+func launchAll(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.Time, error) {
 	org := func(i int) string { return fmt.Sprintf("org%d", i%nOrgs+1) }
 	host := func(i int) string { return fmt.Sprintf("host-%d", i%2+1) }
 	var names []string
@@ -245,7 +229,7 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window 
 			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
 	}
-	if !discovery.Sleep(ctx, window) {
+	if !sleep(ctx, window) {
 		return ctx.Err()
 	}
 	m1, _ := procstat.MachineCPU()
@@ -304,12 +288,13 @@ func waitAllAgree(ctx context.Context, observers []*cluster.Proc, org string, in
 	wrong := make([]string, len(observers))
 	var wg sync.WaitGroup
 	for i, p := range observers {
+		client := p.Client()
 		wg.Go(func() {
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			for {
 				qctx, qcancel := context.WithTimeout(wctx, 2*time.Second)
-				ps, err := p.Client().Peers(qctx, org, "")
+				ps, err := client.Peers(qctx, org, "")
 				qcancel()
 				switch {
 				case err != nil:

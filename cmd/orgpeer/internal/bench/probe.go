@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
-	"github.com/orgpeer/orgpeer/discovery"
 )
 
 // What the benchmark reads from a running child besides /proc: its own
@@ -93,7 +92,7 @@ func waitQuiet(ctx context.Context, log *slog.Logger, max time.Duration) bool {
 		if err != nil || max == 0 {
 			return ctx.Err() == nil
 		}
-		if !discovery.Sleep(ctx, 2*time.Second) {
+		if !sleep(ctx, 2*time.Second) {
 			return false
 		}
 		b, _ := procstat.MachineCPU()
@@ -108,7 +107,7 @@ func waitQuiet(ctx context.Context, log *slog.Logger, max time.Duration) bool {
 			return true
 		}
 		log.Info("the hypervisor takes the vCPUs: waiting for a quieter machine", "steal_pct", fmt.Sprintf("%.1f", st), "until", deadline.Format(time.TimeOnly))
-		if !discovery.Sleep(ctx, 5*time.Second) {
+		if !sleep(ctx, 5*time.Second) {
 			return false
 		}
 	}
