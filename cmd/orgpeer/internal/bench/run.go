@@ -171,7 +171,7 @@ func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error
 // the launch began: preparing the data dirs is not part of starting.
 func launchAll(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.Time, error) {
 	org := func(i int) string { return fmt.Sprintf("org%d", i%nOrgs+1) }
-	host := func(i int) string { return fmt.Sprintf("host-%d", i%2+1) }
+	host := func(i int) string { return cluster.HostName(i % 2) }
 	var names []string
 	for i := range nOrgs {
 		names = append(names, org(i))

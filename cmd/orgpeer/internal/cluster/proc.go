@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"os/exec"
 	"time"
 
@@ -168,3 +169,6 @@ func (c *Cluster) SeedAddrs(except *Proc) []string {
 	}
 	return out
 }
+
+// HostName names the i-th simulated host: host-1, host-2...
+func HostName(i int) string { return fmt.Sprintf("host-%d", i+1) }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// demoKeys maps single keys to demo actions.
-var demoKeys = map[byte]string{'k': actKill, 's': actStop, 'r': actRestart, 'a': actAdd}
+// keys maps single keys to demo actions.
+var keys = map[byte]string{'k': actKill, 's': actStop, 'r': actRestart, 'a': actAdd}
 
 // readKeys puts the terminal on fd in cbreak mode (keys arrive one by one,
 // unechoed; Ctrl-C still interrupts), calls onKey for each key until ctx

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -60,7 +60,7 @@ const (
 
 // soakReport prints how the nodes that ran through the whole soak changed,
 // and fails when one grew past the tolerance or an event never recovered.
-func soakReport(w io.Writer, before, after map[int]resources, s demoSummary) error {
+func soakReport(w io.Writer, before, after map[int]resources, s summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SURVIVOR\tRSS MB (start → end)\tGOROUTINES (start → end)\tFLAT")
 	var grown []string
