@@ -173,7 +173,7 @@ func Run(ctx context.Context, o Options, ln net.Listener, stdout io.Writer) erro
 		return fmt.Sprintf("orgpeer demo · %d of %d processes up · %d simulated hosts · %s · %s · dashboard %s",
 			up, all, o.Hosts, churn, time.Since(watchStart).Round(time.Second), url)
 	})
-	if tty && isTerminal(os.Stdin) {
+	if tty && canReadKeys && isTerminal(os.Stdin) {
 		term.keys = "keys: k kill -9 · s stop · r restart · a add · q quit"
 		if o.Churn > 0 {
 			term.keys += " · p pause/resume churn"

@@ -22,6 +22,9 @@ const (
 // actions lists every action, in the order churn cycles through them.
 var actions = []string{actKill, actStop, actRestart, actAdd}
 
+// keys maps single keys to demo actions.
+var keys = map[byte]string{'k': actKill, 's': actStop, 'r': actRestart, 'a': actAdd}
+
 // actionLabel is how an action is shown to people.
 func actionLabel(a string) string {
 	if a == actKill {
