@@ -19,7 +19,7 @@ import (
 // and a func that ends the demo like Ctrl-C and returns its error.
 func startDemoInProcess(t *testing.T, o demo.Options) (string, *syncBuffer, func() error) {
 	t.Helper()
-	o.Bin, o.TmpRoot, o.Serve = binPath, t.TempDir(), dashboard.Serve
+	o.Bin, o.TmpRoot, o.Serve = orgpeerBin(t), t.TempDir(), dashboard.Serve
 	ln := listenLoopback(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,114 +17,6 @@ import (
 	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
 )
-
-// binPath is the orgpeer binary built once for the multi-process tests.
-var binPath string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "orgpeer-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "orgpeer")
-	build := exec.Command("go", "build", "-o", binPath, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build orgpeer:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// orgpeer runs the binary and returns its stdout, stderr and exit code.
-func orgpeer(t testing.TB, args ...string) (string, string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("orgpeer %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
-}
-
-// newTestCluster returns a cluster whose every process is stopped, and
-// checked to be gone, when the test ends.
-func newTestCluster(t *testing.T, extra ...string) *cluster.Cluster {
-	t.Helper()
-	c := cluster.New(binPath, t.TempDir(), extra...)
-	t.Cleanup(func() {
-		c.StopAll()
-		for _, p := range c.Members() {
-			if p.Running() {
-				t.Errorf("%s (pid %d) still running after the test", p.Name(), p.PID())
-			}
-		}
-		if t.Failed() {
-			for _, p := range c.Members() {
-				b, _ := os.ReadFile(c.LogPath(p))
-				t.Logf("--- log of %s:\n%s", p.Name(), tail(string(b), 30))
-			}
-		}
-	})
-	return c
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// startAll starts one process per org name, each on one of two simulated
-// hosts, all bootstrapped from the first.
-func startAll(t *testing.T, c *cluster.Cluster, orgNames []string) []*cluster.Proc {
-	t.Helper()
-	ctx := context.Background()
-	if err := c.EnsureOrgKeys(orgNames...); err != nil {
-		t.Fatal(err)
-	}
-	var ps []*cluster.Proc
-	var boot []string
-	for i, o := range orgNames {
-		p := c.Add(cluster.Spec{Org: o, Host: fmt.Sprintf("host-%d", i%2), Bootstrap: boot})
-		if err := c.Start(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			boot = p.Info().Addrs[:1]
-		}
-		ps = append(ps, p)
-	}
-	return ps
-}
-
-// poll calls cond every 100 ms until it returns "" or timeout passes.
-func poll(t testing.TB, timeout time.Duration, cond func() string) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		msg := cond()
-		if msg == "" {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("not within %v: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // cliView runs `orgpeer view --json` against p.
 func cliView(t testing.TB, p *cluster.Proc) (orgs.Snapshot, error) {
@@ -461,8 +351,8 @@ func TestRunSetsTimerSlack(t *testing.T) {
 		t.Fatalf("timer slack of the running node: %s ns, want %s", got, want)
 	}
 	// Executed again under its own name: `pkill orgpeer` finds it.
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID())); err != nil || strings.TrimSpace(string(b)) != filepath.Base(binPath) {
-		t.Errorf("process name of the running node: %q (%v), want %q", b, err, filepath.Base(binPath))
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID())); err != nil || strings.TrimSpace(string(b)) != filepath.Base(orgpeerBin(t)) {
+		t.Errorf("process name of the running node: %q (%v), want %q", b, err, filepath.Base(orgpeerBin(t)))
 	}
 	if v, err := cliView(t, p); err != nil || v.Self != p.Info().PeerID {
 		t.Fatalf("the re-executed node does not answer as itself: %v %q", err, v.Self)

@@ -54,9 +54,9 @@ func netnsPair(t *testing.T, addrA, addrB string) (nsA, nsB, linkA string) {
 }
 
 // nsView runs `orgpeer view --json` inside p's namespace, where its API is.
-func nsView(p *cluster.Proc) (orgs.Snapshot, error) {
+func nsView(t testing.TB, p *cluster.Proc) (orgs.Snapshot, error) {
 	var s orgs.Snapshot
-	out, err := exec.Command("ip", "netns", "exec", p.Netns(), binPath, "view", "--data-dir", p.DataDir(), "--json").Output()
+	out, err := exec.Command("ip", "netns", "exec", p.Netns(), orgpeerBin(t), "view", "--data-dir", p.DataDir(), "--json").Output()
 	if err != nil {
 		return s, fmt.Errorf("view at %s: %v", p.Name(), err)
 	}
@@ -92,7 +92,7 @@ func TestPartitionAndHeal(t *testing.T) {
 	counting := func(ps []*cluster.Proc, want map[string]int) func() string {
 		return func() string {
 			for _, p := range ps {
-				s, err := nsView(p)
+				s, err := nsView(t, p)
 				if err != nil {
 					return err.Error()
 				}
