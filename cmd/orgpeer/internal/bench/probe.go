@@ -82,9 +82,8 @@ func scrapeMetrics(ctx context.Context, hc *http.Client, api string) (scrapedMet
 const quietSteal = 2.0
 
 // waitQuiet waits, at most max, until the hypervisor takes under
-// quietSteal % of the vCPUs over 2 s (on this VM it took 5-48 % for minutes
-// at a time, and every figure of a run then moves: the API's p99 by tens of
-// milliseconds). It reports false only when ctx ended; after max it goes on.
+// quietSteal % of the vCPUs over 2 s, because steal moves every figure of
+// a run. It reports false only when ctx ended; after max it goes on.
 func waitQuiet(ctx context.Context, log *slog.Logger, max time.Duration) bool {
 	deadline := time.Now().Add(max)
 	for {

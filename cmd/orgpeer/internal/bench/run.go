@@ -330,7 +330,7 @@ func waitAllAgree(ctx context.Context, observers []*cluster.Proc, org string, in
 	return slices.Max(took), nil
 }
 
-// find returns how many times ps lists the peer, and its state.
+// findPeer returns how many times ps lists the peer, and its state.
 func findPeer(ps []orgs.PeerInfo, id string) (int, orgs.PeerState) {
 	n, st := 0, orgs.StateUnknown
 	for _, p := range ps {
