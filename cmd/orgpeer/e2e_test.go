@@ -322,13 +322,12 @@ func TestRunRelaxesGCWhileStarting(t *testing.T) {
 	if got := gogc(); got != float64(cfg.StartGCPercent) {
 		t.Fatalf("GC target while starting: %v, want %d", got, cfg.StartGCPercent)
 	}
-	deadline := time.Now().Add(cfg.StartupPeriod() + 10*time.Second)
-	for got := gogc(); got != float64(cfg.GCPercent); got = gogc() {
-		if time.Now().After(deadline) {
-			t.Fatalf("GC target %v after the start-up period, want %d", got, cfg.GCPercent)
+	poll(t, cfg.StartupPeriod()+10*time.Second, func() string {
+		if got := gogc(); got != float64(cfg.GCPercent) {
+			return fmt.Sprintf("GC target %v after the start-up period, want %d", got, cfg.GCPercent)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // TestRunSetsTimerSlack: `orgpeer run` executes itself again with the

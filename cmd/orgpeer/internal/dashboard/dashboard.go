@@ -201,10 +201,7 @@ func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
 
 func (d *dashboard) actionHandler(w http.ResponseWriter, r *http.Request) {
 	var req demo.ActionRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+	if !readJSON(w, r, &req) {
 		return
 	}
 	req.Action, req.Source = r.PathValue("action"), "dashboard"
@@ -222,10 +219,7 @@ func (d *dashboard) actionHandler(w http.ResponseWriter, r *http.Request) {
 // in progress.
 func (d *dashboard) churnHandler(w http.ResponseWriter, r *http.Request) {
 	var req demo.ChurnState
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+	if !readJSON(w, r, &req) {
 		return
 	}
 	if d.s.Churn == "" {
@@ -234,6 +228,18 @@ func (d *dashboard) churnHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	d.s.Controller.Pause(req.Paused)
 	writeJSON(w, http.StatusOK, req)
+}
+
+// readJSON decodes the request's body into v, refusing unknown fields; on
+// failure it has answered 400.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
