@@ -182,9 +182,9 @@ func launchAll(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.
 	ps := make([]*cluster.Proc, nodes)
 	for i := range nodes {
 		ps[i] = c.Add(cluster.Spec{Org: org(i), Host: host(i)})
-		if err := c.Prepare(ps[i]); err != nil {
-			return time.Time{}, err
-		}
+	}
+	if err := c.Prepare(ps...); err != nil {
+		return time.Time{}, err
 	}
 	launch := time.Now()
 	if err := c.Start(ctx, ps[0]); err != nil {

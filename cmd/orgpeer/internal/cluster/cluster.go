@@ -8,6 +8,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -76,11 +77,22 @@ func (c *Cluster) ensureOrgKeysLocked(names ...string) error {
 	return nil
 }
 
-// Prepare creates p's identity and credential now rather than when it
-// first starts, so that a measured start does not include them.
-func (c *Cluster) Prepare(p *Proc) error {
-	_, err := c.membershipArgs(p)
-	return err
+// Prepare creates the identity and credential of every member in ps, a
+// few at a time, rather than when each first starts, so that a measured
+// start does not include them.
+func (c *Cluster) Prepare(ps ...*Proc) error {
+	slots := make(chan struct{}, 4) // `orgpeer id` processes at once
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			_, errs[i] = c.membershipArgs(p)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // membershipArgs returns the --trust flags for every organization so far

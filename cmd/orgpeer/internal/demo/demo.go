@@ -6,6 +6,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -137,8 +138,8 @@ func Run(ctx context.Context, o Options, ln net.Listener, stdout io.Writer) erro
 	wg.Go(func() { mon.run(runCtx) })
 
 	fmt.Fprintf(stdout, "starting %d orgpeer processes in %d organizations on %d simulated hosts\n", o.Nodes, o.Orgs, o.Hosts)
-	start := time.Now()
-	if err := o.launch(runCtx, c, orgNames); err != nil {
+	start, err := o.launch(runCtx, c, orgNames)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "all %d processes up after %v; waiting for every node to count the truth\n", o.Nodes, time.Since(start).Round(time.Millisecond))
@@ -239,32 +240,34 @@ func (o Options) onKey(ctx context.Context, b byte, ctl *Controller, term *termi
 	}
 }
 
-// launch starts the first node, then a second bootstrapped from it, then
-// every other in parallel bootstrapped from those two seeds: a partial
-// topology, not a full mesh. Organizations take turns, and each one's
-// members are spread over the hosts.
-func (o Options) launch(ctx context.Context, c *cluster.Cluster, orgNames []string) error {
-	newMember := func(i int) *cluster.Proc {
-		return c.Add(cluster.Spec{Org: orgNames[i%len(orgNames)], Host: cluster.HostName((i / len(orgNames)) % o.Hosts), Bootstrap: c.SeedAddrs(nil)})
+// launch prepares every node's identity and credential, then starts the
+// first node, then a second bootstrapped from it, then every other in
+// parallel bootstrapped from those two seeds: a partial topology, not a
+// full mesh. Organizations take turns, and each one's members are spread
+// over the hosts. It returns when the first node started.
+func (o Options) launch(ctx context.Context, c *cluster.Cluster, orgNames []string) (time.Time, error) {
+	ps := make([]*cluster.Proc, o.Nodes)
+	for i := range ps {
+		ps[i] = c.Add(cluster.Spec{Org: orgNames[i%len(orgNames)], Host: cluster.HostName((i / len(orgNames)) % o.Hosts)})
 	}
-	for i := range min(2, o.Nodes) {
-		if err := c.Start(ctx, newMember(i)); err != nil {
-			return err
+	if err := c.Prepare(ps...); err != nil {
+		return time.Time{}, err
+	}
+	start := time.Now()
+	for _, p := range ps[:min(2, o.Nodes)] {
+		c.SetBootstrap(p, c.SeedAddrs(nil))
+		if err := c.Start(ctx, p); err != nil {
+			return start, err
 		}
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, o.Nodes)
+	errs := make([]error, o.Nodes)
 	for i := 2; i < o.Nodes; i++ {
-		p := newMember(i)
-		wg.Go(func() {
-			if err := c.Start(ctx, p); err != nil {
-				errs <- err
-			}
-		})
+		c.SetBootstrap(ps[i], c.SeedAddrs(nil))
+		wg.Go(func() { errs[i] = c.Start(ctx, ps[i]) })
 	}
 	wg.Wait()
-	close(errs)
-	return <-errs
+	return start, errors.Join(errs...)
 }
 
 // settle waits, after the last change, until every node counts the truth
