@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps fuzz soak bench clean
+.PHONY: build test demo vet deps cross fuzz soak bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -16,8 +16,13 @@ vet:
 deps:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# The whole module builds for macOS too (Linux-only code sits behind build tags).
+cross:
+	GOOS=darwin GOARCH=amd64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+
 # Race detector on; every test starts and stops its own processes on loopback.
-test: vet deps
+test: vet deps cross
 	$(GO) test -race -count=1 -timeout 9m ./...
 
 # Twelve real `orgpeer run` processes in three organizations on this machine,

@@ -3,9 +3,7 @@ package node
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,16 +75,16 @@ func (a *apiServer) shutdown() {
 
 // guard applies the token, the DNS-rebinding check and the body limit.
 func (a *apiServer) guard(next http.Handler, token []byte) http.Handler {
-	loopback := IsLoopbackHost(hostOnly(a.ln.Addr().String()))
+	loopback := api.IsLoopbackHost(hostOnly(a.ln.Addr().String()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if loopback && !IsLoopbackHost(hostOnly(r.Host)) {
-			writeError(w, http.StatusForbidden, "host %q is not a loopback name", r.Host)
+		if loopback && !api.IsLoopbackHost(hostOnly(r.Host)) {
+			api.WriteError(w, http.StatusForbidden, "host %q is not a loopback name", r.Host)
 			return
 		}
 		if len(token) > 0 {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
-				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				api.WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 				return
 			}
 		}
@@ -106,14 +104,14 @@ func (a *apiServer) viewHandler(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r) {
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view.Snapshot())
+	api.WriteJSON(w, http.StatusOK, a.view.Snapshot())
 }
 
 func (a *apiServer) self(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r) {
 		return
 	}
-	writeJSON(w, http.StatusOK, a.info())
+	api.WriteJSON(w, http.StatusOK, a.info())
 }
 
 func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
@@ -122,17 +120,17 @@ func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := api.ParsePeerQuery(r.URL.Query().Get("org"), r.URL.Query().Get("state"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+		api.WriteError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view.Peers(f))
+	api.WriteJSON(w, http.StatusOK, a.view.Peers(f))
 }
 
 // onlyParams answers 400 when the query has a parameter not in allowed.
 func onlyParams(w http.ResponseWriter, r *http.Request, allowed ...string) bool {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad query: %v", err)
+		api.WriteError(w, http.StatusBadRequest, "bad query: %v", err)
 		return false
 	}
 	for k, v := range q {
@@ -141,28 +139,13 @@ func onlyParams(w http.ResponseWriter, r *http.Request, allowed ...string) bool 
 			ok = ok || k == a
 		}
 		if !ok {
-			writeError(w, http.StatusBadRequest, "unknown query parameter %q", k)
+			api.WriteError(w, http.StatusBadRequest, "unknown query parameter %q", k)
 			return false
 		}
 		if len(v) > 1 {
-			writeError(w, http.StatusBadRequest, "query parameter %q given %d times", k, len(v))
+			api.WriteError(w, http.StatusBadRequest, "query parameter %q given %d times", k, len(v))
 			return false
 		}
 	}
 	return true
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, format string, a ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(api.APIError{Error: fmt.Sprintf(format, a...)})
 }

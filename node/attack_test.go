@@ -17,6 +17,7 @@ import (
 	"github.com/orgpeer/orgpeer/node/nodetest"
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
+	"github.com/orgpeer/orgpeer/orgs/orgfile"
 )
 
 // rogueOn starts a rogue host connected to n, on topic unless it is "".
@@ -210,7 +211,7 @@ func savedOrgKey(t *testing.T, name string) (*orgs.OrgKey, string) {
 	k := mustOrgKey(t, name)
 	dir := t.TempDir()
 	pub := filepath.Join(dir, name+".org")
-	if err := k.Save(filepath.Join(dir, name+".orgkey"), pub); err != nil {
+	if err := orgfile.SaveKey(k, filepath.Join(dir, name+".orgkey"), pub); err != nil {
 		t.Fatal(err)
 	}
 	return k, pub

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
@@ -195,7 +196,7 @@ func (c *Config) Validate() error {
 	if err != nil {
 		return configErr("--api %q: %v", c.APIAddr, err)
 	}
-	if !IsLoopbackHost(host) && c.APIToken == "" {
+	if !api.IsLoopbackHost(host) && c.APIToken == "" {
 		return configErr("--api %s is not a loopback address: set --api-token to protect it", c.APIAddr)
 	}
 	return nil
@@ -214,16 +215,6 @@ func (c *Config) viewConfig() orgs.Config {
 		MaxPeers:         c.MaxKnownPeers,
 		MaxOrgs:          c.MaxOrgs,
 	}
-}
-
-// IsLoopbackHost reports whether host (a name or an IP, brackets allowed)
-// is this machine's loopback.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // defaultHostID derives a stable identifier of this machine: a hash of its

@@ -23,7 +23,7 @@ func FuzzVerifyCredential(f *testing.F) {
 	f.Add(rev)
 	f.Add([]byte{})
 	tr := orgs.NewTrust()
-	tr.AddSpec(string(k.ID))
+	tr.AddID(string(k.ID))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, verified, reason := tr.Verify(data, p, "acme", time.Unix(1e9, 0).Add(time.Minute))
 		if verified && reason != "" {

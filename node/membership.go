@@ -8,6 +8,7 @@ import (
 
 	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/orgs"
+	"github.com/orgpeer/orgpeer/orgs/orgfile"
 )
 
 // membership is what the node knows of proof: its own credential, the
@@ -27,8 +28,8 @@ type membership struct {
 func loadMembership(cfg *Config, store *datadir.Dir, self peer.ID, now time.Time) (*membership, error) {
 	m := &membership{trust: orgs.NewTrust(), store: store}
 	for _, spec := range cfg.Trust {
-		if _, _, err := m.trust.AddSpec(spec); err != nil {
-			return nil, configErr("%v", err)
+		if _, _, err := orgfile.Trust(m.trust, spec); err != nil {
+			return nil, configErr("--trust %v", err)
 		}
 	}
 	for _, raw := range store.Revocations() {

@@ -2,8 +2,6 @@ package orgs
 
 import (
 	"crypto/rand"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,15 +30,16 @@ func newOrg(t testing.TB, name string) *OrgKey {
 func trusting(t testing.TB, keys ...*OrgKey) *Trust {
 	t.Helper()
 	tr := NewTrust()
-	dir := t.TempDir()
 	for _, k := range keys {
-		kp, op := filepath.Join(dir, k.Name+".orgkey"), filepath.Join(dir, k.Name+".org")
-		if err := k.Save(kp, op); err != nil {
+		_, org, err := k.Marshal()
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := tr.AddSpec(op); err != nil {
+		p, pub, err := ParsePublicOrg(org)
+		if err != nil {
 			t.Fatal(err)
 		}
+		tr.AddOrg(p, pub)
 	}
 	return tr
 }
@@ -67,41 +66,30 @@ func TestOrgIDIsSelfCertifying(t *testing.T) {
 	}
 	// A bare ID is enough to trust an organization.
 	tr := NewTrust()
-	if _, _, err := tr.AddSpec(string(k.ID)); err != nil || !trusted(tr, k.ID) {
+	if _, err := tr.AddID(string(k.ID)); err != nil || !trusted(tr, k.ID) {
 		t.Fatalf("trust by bare ID: %v", err)
 	}
 }
 
-func TestOrgKeyFiles(t *testing.T) {
+func TestOrgKeyEncoding(t *testing.T) {
 	k := newOrg(t, "acme")
-	dir := t.TempDir()
-	kp, op := filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")
-	if err := k.Save(kp, op); err != nil {
+	key, org, err := k.Marshal()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := os.Stat(kp); st.Mode().Perm() != 0o600 {
-		t.Fatalf("key file mode %v", st.Mode().Perm())
-	}
-	if err := k.Save(kp, op+"2"); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
-		t.Fatalf("overwrite: %v", err)
-	}
-	back, err := LoadOrgKey(kp)
+	back, err := ParseOrgKey(key)
 	if err != nil || back.ID != k.ID || back.Name != "acme" {
-		t.Fatalf("load: %v %+v", err, back)
+		t.Fatalf("parse key: %v %+v", err, back)
 	}
-	p, _, err := LoadPublicOrg(op)
-	if err != nil || p.ID != k.ID {
-		t.Fatalf("load public: %v", err)
+	if p, _, err := ParsePublicOrg(org); err != nil || p.ID != k.ID {
+		t.Fatalf("parse public: %v", err)
 	}
 	// A .org file whose ID was edited to another org's is refused.
 	other := newOrg(t, "acme")
-	b, _ := os.ReadFile(op)
-	os.WriteFile(op, []byte(strings.ReplaceAll(string(b), string(k.ID), string(other.ID))), 0o644)
-	if _, _, err := LoadPublicOrg(op); err == nil {
+	if _, _, err := ParsePublicOrg([]byte(strings.ReplaceAll(string(org), string(k.ID), string(other.ID)))); err == nil {
 		t.Fatal("tampered .org file accepted")
 	}
-	os.WriteFile(kp, []byte("{}"), 0o600)
-	if _, err := LoadOrgKey(kp); err == nil {
+	if _, err := ParseOrgKey([]byte("{}")); err == nil {
 		t.Fatal("corrupt key file accepted")
 	}
 }
@@ -161,7 +149,7 @@ func TestCredentialVerification(t *testing.T) {
 func TestBareIDBindsToFirstName(t *testing.T) {
 	globex := newOrg(t, "globex")
 	tr := NewTrust()
-	if _, _, err := tr.AddSpec(string(globex.ID)); err != nil {
+	if _, err := tr.AddID(string(globex.ID)); err != nil {
 		t.Fatal(err)
 	}
 	a, b := newPeerID(t), newPeerID(t)

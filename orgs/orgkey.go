@@ -3,10 +3,7 @@ package orgs
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -100,75 +97,53 @@ func (k *OrgKey) Public() PublicOrg {
 	return PublicOrg{Name: k.Name, ID: k.ID, PublicKey: pub}
 }
 
-// errExists is returned instead of overwriting a key file.
-var errExists = errors.New("already exists; refusing to overwrite it")
-
-// Save writes the private key file (mode 0600) and, beside it, the public
-// .org file. It refuses to overwrite either.
-func (k *OrgKey) Save(keyPath, orgPath string) error {
-	for _, p := range []string{keyPath, orgPath} {
-		if _, err := os.Stat(p); err == nil {
-			return fmt.Errorf("%s %w", p, errExists)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
+// Marshal encodes the private key file and the public .org file.
+func (k *OrgKey) Marshal() (keyFile, orgFile []byte, err error) {
 	raw, err := crypto.MarshalPrivateKey(k.Priv)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	b, _ := json.MarshalIndent(orgKeyFile{Name: k.Name, ID: k.ID, PrivateKey: raw}, "", "  ")
-	if err := WriteFileAtomic(keyPath, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	b, _ = json.MarshalIndent(k.Public(), "", "  ")
-	return WriteFileAtomic(orgPath, append(b, '\n'), 0o644)
+	keyFile, _ = json.MarshalIndent(orgKeyFile{Name: k.Name, ID: k.ID, PrivateKey: raw}, "", "  ")
+	orgFile, _ = json.MarshalIndent(k.Public(), "", "  ")
+	return append(keyFile, '\n'), append(orgFile, '\n'), nil
 }
 
-// LoadOrgKey reads a private org key file and checks that it is whole.
-func LoadOrgKey(path string) (*OrgKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("org key: %w", err)
-	}
+// ParseOrgKey decodes a private org key file and checks that it is whole.
+func ParseOrgKey(b []byte) (*OrgKey, error) {
 	var f orgKeyFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("org key %s is not an org key file: %v", path, err)
+		return nil, fmt.Errorf("not an org key file: %v", err)
 	}
 	priv, err := crypto.UnmarshalPrivateKey(f.PrivateKey)
 	if err != nil {
-		return nil, fmt.Errorf("org key %s is corrupt: %v", path, err)
+		return nil, fmt.Errorf("corrupt org key: %v", err)
 	}
 	id, err := OrgIDFromKey(priv.GetPublic())
 	if err != nil {
 		return nil, err
 	}
 	if id != f.ID {
-		return nil, fmt.Errorf("org key %s: its key does not match its org ID %s", path, f.ID)
+		return nil, fmt.Errorf("its key does not match its org ID %s", f.ID)
 	}
 	return &OrgKey{Name: f.Name, ID: id, Priv: priv}, nil
 }
 
-// LoadPublicOrg reads a .org file and checks that its ID matches its key.
-func LoadPublicOrg(path string) (PublicOrg, crypto.PubKey, error) {
+// ParsePublicOrg decodes a .org file and checks that its ID matches its key.
+func ParsePublicOrg(b []byte) (PublicOrg, crypto.PubKey, error) {
 	var p PublicOrg
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return p, nil, err
-	}
 	if err := json.Unmarshal(b, &p); err != nil {
-		return p, nil, fmt.Errorf("%s is not a .org file: %v", path, err)
+		return p, nil, fmt.Errorf("not a .org file: %v", err)
 	}
 	pub, err := crypto.UnmarshalPublicKey(p.PublicKey)
 	if err != nil {
-		return p, nil, fmt.Errorf("%s: public key: %v", path, err)
+		return p, nil, fmt.Errorf("public key: %v", err)
 	}
 	id, err := OrgIDFromKey(pub)
 	if err != nil {
 		return p, nil, err
 	}
 	if id != p.ID {
-		return p, nil, fmt.Errorf("%s: org ID %s does not match its public key (%s)", path, p.ID, id)
+		return p, nil, fmt.Errorf("org ID %s does not match its public key (%s)", p.ID, id)
 	}
 	return p, pub, nil
 }

@@ -3,9 +3,7 @@ package orgs
 import (
 	"crypto/sha256"
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,25 +54,19 @@ func NewTrust() *Trust {
 		cache: map[[32]byte]cached{}, maxCache: 4096}
 }
 
-// AddSpec trusts an organization given as a path to its .org file or as a
-// bare org ID. It returns the org ID and name ("" for a bare ID). An
-// organization trusted by bare ID takes the name of the first credential
-// of its key that verifies, and refuses credentials naming another.
-func (t *Trust) AddSpec(spec string) (OrgID, string, error) {
-	if _, err := os.Stat(spec); err == nil || strings.HasSuffix(spec, ".org") {
-		p, pub, err := LoadPublicOrg(spec)
-		if err != nil {
-			return "", "", fmt.Errorf("--trust %s: %v", spec, err)
-		}
-		t.add(p.ID, p.Name, pub)
-		return p.ID, p.Name, nil
-	}
-	id, pub, err := ParseOrgID(spec)
+// AddOrg trusts the organization of a .org file.
+func (t *Trust) AddOrg(p PublicOrg, pub crypto.PubKey) { t.add(p.ID, p.Name, pub) }
+
+// AddID trusts an organization by its bare ID. It takes the name of the
+// first credential of its key that verifies, and refuses credentials naming
+// another, so that its key cannot vouch for members of any organization.
+func (t *Trust) AddID(s string) (OrgID, error) {
+	id, pub, err := ParseOrgID(s)
 	if err != nil {
-		return "", "", fmt.Errorf("--trust %q is neither a .org file nor an org ID: %v", spec, err)
+		return "", err
 	}
 	t.add(id, "", pub)
-	return id, "", nil
+	return id, nil
 }
 
 func (t *Trust) add(id OrgID, name string, pub crypto.PubKey) {

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/bench"
 )
 
 func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -73,77 +70,28 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o := benchOpts{bin: bin, orgs: *nOrgs, settle: *settle, idle: *idle, apiRate: *apiRate,
-		apiRequests: *apiRequests, timeout: *timeout, keep: *keep,
-		log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	o := bench.Options{Bin: bin, Sizes: ns, Orgs: *nOrgs, Runs: *runs, Settle: *settle, Idle: *idle, APIRate: *apiRate,
+		APIRequests: *apiRequests, Timeout: *timeout, QuietWait: *quietWait, Keep: *keep, Out: *out,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 	if *pprof {
-		o.extra = append(o.extra, "--pprof")
+		o.Extra = append(o.Extra, "--pprof")
 	}
-	o.extra = append(o.extra, strings.Fields(*runFlags)...)
-	rep := benchReport{When: time.Now(), Machine: thisMachine(), Metrics: benchMetrics,
-		Settings: benchSettings{Orgs: *nOrgs, Runs: *runs, Preset: "local", RunFlags: o.extra, SettleS: settle.Seconds(),
-			IdleS: idle.Seconds(), APIRate: *apiRate, APIRequests: *apiRequests}}
-	svgPath := strings.TrimSuffix(*out, ".json") + ".svg"
-	for _, n := range ns {
-		var figs []runFigures
-		for r := range *runs {
-			if !waitQuiet(ctx, o.log, *quietWait) {
-				return ctx.Err()
-			}
-			o.log.Info("bench run", "nodes", n, "run", r+1, "of", *runs)
-			f, err := benchRun(ctx, o, n)
-			if err != nil {
-				return fmt.Errorf("N=%d run %d: %w", n, r+1, err)
-			}
-			figs = append(figs, f)
-		}
-		rep.Settings.PollIntervalMs = append(rep.Settings.PollIntervalMs, int(benchPollInterval(n).Milliseconds()))
-		rep.Results = append(rep.Results, newSizeResult(n, figs))
-		// Written after every size, so that a long benchmark cut short
-		// keeps what it measured.
-		if err := writeBenchFiles(rep, *out, svgPath); err != nil {
-			return err
-		}
+	o.Extra = append(o.Extra, strings.Fields(*runFlags)...)
+	rep, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
 	}
-	o.log.Info("results written", "json", *out, "svg", svgPath)
 	if *asJSON {
 		return printJSON(stdout, rep)
 	}
-	return printBenchTable(stdout, rep)
+	return bench.PrintTable(stdout, rep)
 }
 
-func writeBenchFiles(rep benchReport, jsonPath, svgPath string) error {
-	if err := os.MkdirAll(filepath.Dir(jsonPath), 0o755); err != nil {
-		return err
+// benchFloorCmd is the benchmark's floor server: it serves a copy of a
+// node's view, read from stdin.
+func benchFloorCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments", bench.FloorCommand)
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	var svg strings.Builder
-	if err := writeSVG(&svg, rep); err != nil {
-		return err
-	}
-	return os.WriteFile(svgPath, []byte(svg.String()), 0o644)
-}
-
-// thisMachine describes the machine: core count and CPU model.
-func thisMachine() benchMachine {
-	m := benchMachine{CPUs: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return m
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			m.CPUModel = strings.TrimSpace(v)
-			break
-		}
-	}
-	return m
+	return bench.ServeFloor(ctx, os.Stdin, stdout)
 }

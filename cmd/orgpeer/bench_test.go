@@ -51,18 +51,3 @@ func TestBenchHarness(t *testing.T) {
 		t.Fatalf("no table printed:\n%s", stdout)
 	}
 }
-
-func TestDisturbedRunsAreNamed(t *testing.T) {
-	s := sizeResult{Nodes: 20, Runs: []runFigures{
-		{"steal_idle_pct": 0.1, "steal_api_pct": 0.5},
-		{"steal_idle_pct": 0.2, "steal_api_pct": 7.36},
-		{},
-	}}
-	if got := disturbed(s); !strings.Contains(got, "run 2 (0.20 % idle, 7.36 % API test)") || strings.Contains(got, "run 1") || strings.Contains(got, "run 3") {
-		t.Fatalf("disturbed: %q", got)
-	}
-	s.Runs = s.Runs[:1]
-	if got := disturbed(s); got != "" {
-		t.Fatalf("quiet runs called disturbed: %q", got)
-	}
-}

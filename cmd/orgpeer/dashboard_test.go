@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/demo"
 )
 
 // chromiumPath finds Debian's Chromium. Without it the test is skipped on a
@@ -211,7 +212,7 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st demoState
+	var st demo.State
 	err = json.NewDecoder(resp.Body).Decode(&st)
 	resp.Body.Close()
 	if err != nil || len(st.Members) < 1 || st.Members[0].API == "" {

@@ -50,7 +50,7 @@ func (s *syncBuffer) String() string {
 func startDemo(t *testing.T, args ...string) *demoProc {
 	t.Helper()
 	d := &demoProc{tmp: t.TempDir(), done: make(chan struct{})}
-	d.cmd = exec.Command(binPath, append([]string{"demo"}, args...)...)
+	d.cmd = exec.Command(orgpeerBin(t), append([]string{"demo"}, args...)...)
 	d.cmd.Env = append(os.Environ(), "TMPDIR="+d.tmp)
 	d.cmd.Stdout, d.cmd.Stderr = &d.out, &d.errb
 	if err := d.cmd.Start(); err != nil {
@@ -91,18 +91,6 @@ func (d *demoProc) interrupt(t *testing.T) {
 		d.cmd.Process.Kill()
 		<-d.done
 		t.Errorf("the demo did not end within 60s of Ctrl-C")
-	}
-}
-
-// wait waits for the demo to exit by itself and returns its exit code.
-func (d *demoProc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-d.done:
-		return d.code
-	case <-time.After(timeout):
-		t.Fatalf("the demo did not end within %v", timeout)
-		return 0
 	}
 }
 

@@ -123,8 +123,7 @@ func TestDemoChurnEveryNodeConvergesAfterEveryEvent(t *testing.T) {
 	var timeline []observation
 	seen := map[int]bool{}
 	paused := false
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	poll(t, 90*time.Second, func() string {
 		converged := strings.Contains(d.out.String(), "converged:")
 		o := observe(d.tmp)
 		o.churning = converged
@@ -146,16 +145,13 @@ func TestDemoChurnEveryNodeConvergesAfterEveryEvent(t *testing.T) {
 			// come: the last one must settle.
 			postJSON(t, url+"api/churn", `{"paused":true}`)
 			paused = true
-			continue // look again, after the pause
+			return "paused: look again" // after the pause
 		}
 		if paused && settled && len(eventRE.FindAllString(out, -1)) == len(recoveredRE.FindAllString(out, -1)) {
-			break
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 90s: %d changes after the start-up, settled %v, paused %v; last: %s", churned, settled, paused, o.wrong)
-		}
-		time.Sleep(150 * time.Millisecond)
-	}
+		return fmt.Sprintf("%d changes after the start-up, settled %v, paused %v; last: %s", churned, settled, paused, o.wrong)
+	})
 	d.interrupt(t)
 	if d.code != 0 {
 		t.Fatalf("demo exit %d", d.code)

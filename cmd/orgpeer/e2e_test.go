@@ -1,146 +1,37 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
 	"github.com/orgpeer/orgpeer/node"
 	"github.com/orgpeer/orgpeer/orgs"
+	"github.com/orgpeer/orgpeer/orgs/orgfile"
 )
 
-// binPath is the orgpeer binary built once for the multi-process tests.
-var binPath string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "orgpeer-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "orgpeer")
-	build := exec.Command("go", "build", "-o", binPath, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build orgpeer:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// orgpeer runs the binary and returns its stdout, stderr and exit code.
-func orgpeer(t testing.TB, args ...string) (string, string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("orgpeer %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
-}
-
-// newTestCluster returns a cluster whose every process is stopped, and
-// checked to be gone, when the test ends.
-func newTestCluster(t *testing.T, extra ...string) *cluster {
-	t.Helper()
-	c := newCluster(binPath, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)), extra...)
-	t.Cleanup(func() {
-		c.stopAll()
-		for _, p := range c.members() {
-			if p.cmd != nil && p.cmd.ProcessState == nil {
-				t.Errorf("%s (pid %d) still running after the test", p.name, p.cmd.Process.Pid)
-			}
-		}
-		if t.Failed() {
-			for _, p := range c.members() {
-				b, _ := os.ReadFile(filepath.Join(c.dir, p.name+".log"))
-				t.Logf("--- log of %s:\n%s", p.name, tail(string(b), 30))
-			}
-		}
-	})
-	return c
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// startAll starts one process per org name, each on one of two simulated
-// hosts, all bootstrapped from the first.
-func startAll(t *testing.T, c *cluster, orgNames []string) []*proc {
-	t.Helper()
-	ctx := context.Background()
-	if err := c.ensureOrgKeys(orgNames...); err != nil {
-		t.Fatal(err)
-	}
-	var ps []*proc
-	var boot []string
-	for i, o := range orgNames {
-		p := c.add(o, fmt.Sprintf("host-%d", i%2), boot)
-		if err := c.start(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			boot = p.info.Addrs[:1]
-		}
-		ps = append(ps, p)
-	}
-	return ps
-}
-
-// poll calls cond every 100 ms until it returns "" or timeout passes.
-func poll(t testing.TB, timeout time.Duration, cond func() string) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		msg := cond()
-		if msg == "" {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("not within %v: %s", timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // cliView runs `orgpeer view --json` against p.
-func cliView(t testing.TB, p *proc) (orgs.Snapshot, error) {
-	out, errOut, code := orgpeer(t, "view", "--data-dir", p.dataDir, "--json")
+func cliView(t testing.TB, p *cluster.Proc) (orgs.Snapshot, error) {
+	out, errOut, code := orgpeer(t, "view", "--data-dir", p.DataDir(), "--json")
 	var s orgs.Snapshot
 	if code != 0 {
-		return s, fmt.Errorf("view at %s: exit %d: %s", p.name, code, errOut)
+		return s, fmt.Errorf("view at %s: exit %d: %s", p.Name(), code, errOut)
 	}
 	return s, json.Unmarshal([]byte(out), &s)
 }
 
 // stateAt is the state p's node gives peer id ("" when it does not know it).
-func stateAt(p *proc, id string) string {
-	ps, err := p.client.Peers(context.Background(), "", "")
+func stateAt(p *cluster.Proc, id string) string {
+	ps, err := p.Client().Peers(context.Background(), "", "")
 	if err != nil {
 		return "unreachable: " + err.Error()
 	}
@@ -158,14 +49,14 @@ func TestMultiProcessCountsFollowCrashLeaveAndRestart(t *testing.T) {
 	ps := startAll(t, c, orgNames)
 
 	converged := func() string {
-		truth := c.truth()
-		for _, p := range c.live() {
+		truth := c.Truth()
+		for _, p := range c.Live() {
 			s, err := cliView(t, p)
 			if err != nil {
 				return err.Error()
 			}
-			if !c.isExact(s, truth) {
-				return fmt.Sprintf("%s counts %+v, truth %v", p.name, s.Orgs, truth)
+			if !c.IsExact(s, truth) {
+				return fmt.Sprintf("%s counts %+v, truth %v", p.Name(), s.Orgs, truth)
 			}
 		}
 		return ""
@@ -177,29 +68,29 @@ func TestMultiProcessCountsFollowCrashLeaveAndRestart(t *testing.T) {
 	// preset; the liveness window, 4.5 s, if probes did not decide) plus a
 	// margin.
 	crashed := ps[4]
-	c.kill9(crashed)
+	c.Kill9(crashed)
 	took := poll(t, 4500*time.Millisecond+2*time.Second, func() string {
-		for _, p := range c.live() {
-			if st := stateAt(p, crashed.info.PeerID); st == "alive" {
-				return fmt.Sprintf("%s still counts the killed %s alive", p.name, crashed.name)
+		for _, p := range c.Live() {
+			if st := stateAt(p, crashed.Info().PeerID); st == "alive" {
+				return fmt.Sprintf("%s still counts the killed %s alive", p.Name(), crashed.Name())
 			}
 		}
 		return ""
 	})
 	t.Logf("kill -9 noticed everywhere after %v", took)
-	for _, p := range c.live() {
-		if st := stateAt(p, crashed.info.PeerID); st != "suspect" {
-			t.Fatalf("%s gives the killed peer state %q, want suspect", p.name, st)
+	for _, p := range c.Live() {
+		if st := stateAt(p, crashed.Info().PeerID); st != "suspect" {
+			t.Fatalf("%s gives the killed peer state %q, want suspect", p.Name(), st)
 		}
 	}
 
 	// SIGTERM: a graceful leave, seen as left everywhere within 2 s.
 	leaver := ps[5]
-	c.stop(leaver)
+	c.Stop(leaver)
 	took = poll(t, 2*time.Second, func() string {
-		for _, p := range c.live() {
-			if st := stateAt(p, leaver.info.PeerID); st != "left" {
-				return fmt.Sprintf("%s gives the stopped %s state %q", p.name, leaver.name, st)
+		for _, p := range c.Live() {
+			if st := stateAt(p, leaver.Info().PeerID); st != "left" {
+				return fmt.Sprintf("%s gives the stopped %s state %q", p.Name(), leaver.Name(), st)
 			}
 		}
 		return ""
@@ -208,24 +99,24 @@ func TestMultiProcessCountsFollowCrashLeaveAndRestart(t *testing.T) {
 	poll(t, 5*time.Second, converged)
 
 	// Restart the killed one from its data dir: same peer, counted once.
-	before := crashed.info.PeerID
-	if err := c.start(context.Background(), crashed); err != nil {
+	before := crashed.Info().PeerID
+	if err := c.Start(context.Background(), crashed); err != nil {
 		t.Fatal(err)
 	}
-	if crashed.info.PeerID != before {
-		t.Fatalf("restart changed the peer ID: %s -> %s", before, crashed.info.PeerID)
+	if crashed.Info().PeerID != before {
+		t.Fatalf("restart changed the peer ID: %s -> %s", before, crashed.Info().PeerID)
 	}
 	t.Logf("restarted node counted everywhere after %v", poll(t, 30*time.Second, converged))
-	for _, p := range c.live() {
+	for _, p := range c.Live() {
 		n := 0
-		ps, _ := p.client.Peers(context.Background(), "globex", "")
+		ps, _ := p.Client().Peers(context.Background(), "globex", "")
 		for _, q := range ps {
 			if q.PeerID == before {
 				n++
 			}
 		}
 		if n != 1 {
-			t.Fatalf("%s lists the restarted peer %d times", p.name, n)
+			t.Fatalf("%s lists the restarted peer %d times", p.Name(), n)
 		}
 	}
 }
@@ -292,13 +183,12 @@ func TestIDWorksOfflineAndMatchesTheRunningNode(t *testing.T) {
 		t.Fatalf("id offline: %v %q", err, out)
 	}
 	c := newTestCluster(t)
-	p := c.add("acme", "h", nil)
-	p.dataDir = dir
-	if err := c.start(context.Background(), p); err != nil {
+	p := c.Add(cluster.Spec{Org: "acme", Host: "h", DataDir: dir})
+	if err := c.Start(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	if p.info.PeerID != offline.PeerID {
-		t.Fatalf("node runs as %s, id said %s", p.info.PeerID, offline.PeerID)
+	if p.Info().PeerID != offline.PeerID {
+		t.Fatalf("node runs as %s, id said %s", p.Info().PeerID, offline.PeerID)
 	}
 	out, _, code = orgpeer(t, "id", "--data-dir", dir)
 	if code != 0 || !strings.Contains(out, "org:     acme") || !strings.Contains(out, "/p2p/"+offline.PeerID) {
@@ -320,36 +210,35 @@ func TestImpostorStaysUnverified(t *testing.T) {
 	c := newTestCluster(t)
 	ps := startAll(t, c, []string{"acme", "globex", "acme", "globex"})
 	// A process that claims acme but holds no acme credential.
-	imp := c.add("acme", "host-x", ps[0].info.Addrs[:1])
-	imp.impostor = true
-	if err := c.start(context.Background(), imp); err != nil {
+	imp := c.Add(cluster.Spec{Org: "acme", Host: "host-x", Bootstrap: ps[0].Info().Addrs[:1], Impostor: true})
+	if err := c.Start(context.Background(), imp); err != nil {
 		t.Fatal(err)
 	}
 	poll(t, 30*time.Second, func() string {
-		truth := c.truth()
-		for _, p := range c.live() {
+		truth := c.Truth()
+		for _, p := range c.Live() {
 			s, err := cliView(t, p)
 			if err != nil {
 				return err.Error()
 			}
 			acme := s.OrgCounts("acme")
-			if !c.isExact(s, truth) || acme.Alive != 3 {
-				return fmt.Sprintf("%s counts acme %+v, truth %v verified + 1 impostor", p.name, acme, truth)
+			if !c.IsExact(s, truth) || acme.Alive != 3 {
+				return fmt.Sprintf("%s counts acme %+v, truth %v verified + 1 impostor", p.Name(), acme, truth)
 			}
 			// Everyone, the impostor itself included, sees one unverified acme peer.
 			if acme.Unverified != 1 || acme.Verified != 2 {
-				return fmt.Sprintf("%s: acme verified %d unverified %d", p.name, acme.Verified, acme.Unverified)
+				return fmt.Sprintf("%s: acme verified %d unverified %d", p.Name(), acme.Verified, acme.Unverified)
 			}
 		}
 		return ""
 	})
-	out, _, code := orgpeer(t, "peers", "--data-dir", ps[1].dataDir, "--org", "acme", "--json")
+	out, _, code := orgpeer(t, "peers", "--data-dir", ps[1].DataDir(), "--org", "acme", "--json")
 	var peers []map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &peers) != nil || len(peers) != 3 {
 		t.Fatalf("peers --json: %d %q", code, out)
 	}
 	for _, p := range peers {
-		if want := p["peer_id"] != imp.info.PeerID; p["verified"] != want {
+		if want := p["peer_id"] != imp.Info().PeerID; p["verified"] != want {
 			t.Fatalf("peer %v verified=%v, want %v", p["peer_id"], p["verified"], want)
 		}
 	}
@@ -362,7 +251,7 @@ func TestRunRefusesForeignExpiredOrMissingCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPath, orgPath := filepath.Join(dir, "acme.orgkey"), filepath.Join(dir, "acme.org")
-	if err := k.Save(keyPath, orgPath); err != nil {
+	if err := orgfile.SaveKey(k, keyPath, orgPath); err != nil {
 		t.Fatal(err)
 	}
 	idOf := func(dataDir string) string {
@@ -410,18 +299,22 @@ func TestRunRefusesForeignExpiredOrMissingCredential(t *testing.T) {
 func TestRunRelaxesGCWhileStarting(t *testing.T) {
 	cfg := node.LocalConfig()
 	c := newTestCluster(t)
-	p := c.add("acme", "h", nil)
-	if err := c.start(context.Background(), p); err != nil {
+	p := c.Add(cluster.Spec{Org: "acme", Host: "h"})
+	if err := c.Start(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	gogc := func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		text, err := p.client.Metrics(ctx)
+		text, err := p.Client().Metrics(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, ok := metricValue(text, "go_gc_gogc_percent")
+		m, err := procstat.ParseMetrics(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := m["go_gc_gogc_percent"]
 		if !ok {
 			t.Fatal("no go_gc_gogc_percent in /metrics")
 		}
@@ -430,13 +323,12 @@ func TestRunRelaxesGCWhileStarting(t *testing.T) {
 	if got := gogc(); got != float64(cfg.StartGCPercent) {
 		t.Fatalf("GC target while starting: %v, want %d", got, cfg.StartGCPercent)
 	}
-	deadline := time.Now().Add(cfg.StartupPeriod() + 10*time.Second)
-	for got := gogc(); got != float64(cfg.GCPercent); got = gogc() {
-		if time.Now().After(deadline) {
-			t.Fatalf("GC target %v after the start-up period, want %d", got, cfg.GCPercent)
+	poll(t, cfg.StartupPeriod()+10*time.Second, func() string {
+		if got := gogc(); got != float64(cfg.GCPercent) {
+			return fmt.Sprintf("GC target %v after the start-up period, want %d", got, cfg.GCPercent)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 // TestRunSetsTimerSlack: `orgpeer run` executes itself again with the
@@ -447,11 +339,11 @@ func TestRunSetsTimerSlack(t *testing.T) {
 		t.Skip("timer slack is Linux's")
 	}
 	c := newTestCluster(t)
-	p := c.add("acme", "h", nil)
-	if err := c.start(context.Background(), p); err != nil {
+	p := c.Add(cluster.Spec{Org: "acme", Host: "h"})
+	if err := c.Start(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/timerslack_ns", p.PID()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,10 +351,10 @@ func TestRunSetsTimerSlack(t *testing.T) {
 		t.Fatalf("timer slack of the running node: %s ns, want %s", got, want)
 	}
 	// Executed again under its own name: `pkill orgpeer` finds it.
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.cmd.Process.Pid)); err != nil || strings.TrimSpace(string(b)) != filepath.Base(binPath) {
-		t.Errorf("process name of the running node: %q (%v), want %q", b, err, filepath.Base(binPath))
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID())); err != nil || strings.TrimSpace(string(b)) != filepath.Base(orgpeerBin(t)) {
+		t.Errorf("process name of the running node: %q (%v), want %q", b, err, filepath.Base(orgpeerBin(t)))
 	}
-	if v, err := cliView(t, p); err != nil || v.Self != p.info.PeerID {
+	if v, err := cliView(t, p); err != nil || v.Self != p.Info().PeerID {
 		t.Fatalf("the re-executed node does not answer as itself: %v %q", err, v.Self)
 	}
 }

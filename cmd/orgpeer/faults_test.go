@@ -6,21 +6,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 )
 
 // convergedFn returns a poll condition: every live member counts the truth.
-func convergedFn(c *cluster) func() string {
+func convergedFn(c *cluster.Cluster) func() string {
 	return func() string {
-		truth := c.truth()
-		live := c.live()
-		vs := c.views(context.Background())
+		truth := c.Truth()
+		live := c.Live()
+		vs := c.Views(context.Background())
 		for _, p := range live {
 			s, ok := vs[p]
 			if !ok {
-				return p.name + " does not answer"
+				return p.Name() + " does not answer"
 			}
-			if !c.isExact(s, truth) {
-				return fmt.Sprintf("%s counts %+v, truth %v", p.name, s.Orgs, truth)
+			if !c.IsExact(s, truth) {
+				return fmt.Sprintf("%s counts %+v, truth %v", p.Name(), s.Orgs, truth)
 			}
 		}
 		return ""
@@ -32,28 +34,28 @@ func TestBootstrapLoss(t *testing.T) {
 	ps := startAll(t, c, []string{"acme", "globex", "acme", "globex"})
 	poll(t, 30*time.Second, convergedFn(c))
 
-	c.kill9(ps[0]) // the seed every node bootstrapped from
+	c.Kill9(ps[0]) // the seed every node bootstrapped from
 	took := poll(t, 10*time.Second, convergedFn(c))
 	t.Logf("survivors count each other exactly %v after the seed died", took)
 
 	// A newcomer bootstrapped from any survivor joins and is counted.
-	late := c.add("initech", "host-9", ps[2].info.Addrs[:1])
-	if err := c.ensureOrgKeys("initech"); err != nil {
+	late := c.Add(cluster.Spec{Org: "initech", Host: "host-9", Bootstrap: ps[2].Info().Addrs[:1]})
+	if err := c.EnsureOrgKeys("initech"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.start(context.Background(), late); err != nil {
+	if err := c.Start(context.Background(), late); err != nil {
 		t.Fatal(err)
 	}
 	// The survivors started before initech's key existed, so they count the
 	// newcomer as an unverified claim; the newcomer trusts everyone.
 	took = poll(t, 30*time.Second, func() string {
-		for _, p := range c.live() {
-			s, err := p.client.View(context.Background())
+		for _, p := range c.Live() {
+			s, err := p.Client().View(context.Background())
 			if err != nil {
 				return err.Error()
 			}
 			if s.OrgCounts("initech").Alive != 1 || s.OrgCounts("acme").Alive != 1 || s.OrgCounts("globex").Alive != 2 {
-				return fmt.Sprintf("%s counts %+v", p.name, s.Orgs)
+				return fmt.Sprintf("%s counts %+v", p.Name(), s.Orgs)
 			}
 		}
 		return ""
@@ -66,9 +68,9 @@ func TestRestartStormNeverCountsTwice(t *testing.T) {
 	orgNames := []string{"acme", "globex", "acme", "globex", "acme", "globex"}
 	ps := startAll(t, c, orgNames)
 	poll(t, 30*time.Second, convergedFn(c))
-	acme := []*proc{ps[2], ps[4]} // ps[0] is the seed: keep it, so restarts can bootstrap
+	acme := []*cluster.Proc{ps[2], ps[4]} // ps[0] is the seed: keep it, so restarts can bootstrap
 	acme = append(acme, ps[0])
-	globex := []*proc{ps[1], ps[3], ps[5]}
+	globex := []*cluster.Proc{ps[1], ps[3], ps[5]}
 
 	// Watch every globex node the whole time: acme may never exceed 3.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,12 +88,12 @@ func TestRestartStormNeverCountsTwice(t *testing.T) {
 				case <-tick.C:
 				}
 				qctx, qcancel := context.WithTimeout(ctx, time.Second)
-				s, err := p.client.View(qctx)
+				s, err := p.Client().View(qctx)
 				qcancel()
 				if err == nil {
 					if a := s.OrgCounts("acme"); a.Alive > 3 || a.Verified > 3 || a.Alive+a.Suspect+a.Left > 3 {
 						mu.Lock()
-						over = append(over, fmt.Sprintf("%s: %+v", p.name, a))
+						over = append(over, fmt.Sprintf("%s: %+v", p.Name(), a))
 						mu.Unlock()
 					}
 				}
@@ -101,14 +103,14 @@ func TestRestartStormNeverCountsTwice(t *testing.T) {
 
 	var kill sync.WaitGroup
 	for _, p := range acme {
-		kill.Go(func() { c.kill9(p) })
+		kill.Go(func() { c.Kill9(p) })
 	}
 	kill.Wait()
 	var start sync.WaitGroup
 	errs := make(chan error, len(acme))
 	for _, p := range acme {
-		p.bootstrap = ps[1].info.Addrs[:1]
-		start.Go(func() { errs <- c.start(context.Background(), p) })
+		c.SetBootstrap(p, ps[1].Info().Addrs[:1])
+		start.Go(func() { errs <- c.Start(context.Background(), p) })
 	}
 	start.Wait()
 	close(errs)

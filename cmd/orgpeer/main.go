@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/bench"
 )
 
 // usageError is a mistake in the command line: exit status 2.
@@ -38,12 +40,7 @@ var commands = []command{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	var err error
-	if body, ok := os.LookupEnv(floorEnv); ok {
-		err = serveFloor(ctx, body, os.Stdout) // started by `orgpeer bench`
-	} else {
-		err = dispatch(ctx, os.Args[1:], os.Stdout)
-	}
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
 	stop()
 	var ue *usageError
 	switch {
@@ -59,6 +56,9 @@ func main() {
 }
 
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == bench.FloorCommand { // started by `orgpeer bench`; not in the help
+		return benchFloorCmd(ctx, args[1:], stdout)
+	}
 	return runSub(ctx, "orgpeer", commands, args, stdout)
 }
 

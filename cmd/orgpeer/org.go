@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/orgs"
+	"github.com/orgpeer/orgpeer/orgs/orgfile"
 )
 
 var orgCommands = []command{
@@ -45,7 +46,7 @@ func orgInitCmd(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := k.Save(*out, pubPath); err != nil {
+	if err := orgfile.SaveKey(k, *out, pubPath); err != nil {
 		return usagef("org init: %v", err)
 	}
 	fmt.Fprintf(stdout, "org:     %s\norg id:  %s\nprivate: %s (keep it secret)\npublic:  %s (give it to whoever should trust %s)\n",
@@ -57,7 +58,7 @@ func loadKeyFlag(path string) (*orgs.OrgKey, error) {
 	if path == "" {
 		return nil, usagef("--org-key is required")
 	}
-	k, err := orgs.LoadOrgKey(path)
+	k, err := orgfile.LoadKey(path)
 	if err != nil {
 		return nil, usagef("--org-key: %v", err)
 	}
@@ -102,7 +103,7 @@ func orgIssueCmd(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := orgs.WriteFileAtomic(*out, cred, 0o644); err != nil {
+	if err := orgfile.WriteFileAtomic(*out, cred, 0o644); err != nil {
 		return err
 	}
 	m, _ := orgs.OpenCredential(cred)
@@ -159,7 +160,7 @@ func orgRevokeCmd(_ context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := orgs.WriteFileAtomic(*out, raw, 0o644); err != nil {
+	if err := orgfile.WriteFileAtomic(*out, raw, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: revocation list %d of %s, %d peers and %d serials revoked\n", *out, r.Seq, k.Name, len(r.Peers), len(r.Serials))
@@ -191,11 +192,11 @@ func orgShowCmd(_ context.Context, args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	if p, _, err := orgs.LoadPublicOrg(path); err == nil {
+	if p, err := orgfile.LoadPublic(path); err == nil {
 		fmt.Fprintf(stdout, "organization %s\norg id: %s (matches its public key)\n", p.Name, p.ID)
 		return nil
 	}
-	if k, err := orgs.LoadOrgKey(path); err == nil {
+	if k, err := orgfile.LoadKey(path); err == nil {
 		fmt.Fprintf(stdout, "PRIVATE key of organization %s\norg id: %s\n", k.Name, k.ID)
 		return nil
 	}

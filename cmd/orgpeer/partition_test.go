@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -53,11 +54,11 @@ func netnsPair(t *testing.T, addrA, addrB string) (nsA, nsB, linkA string) {
 }
 
 // nsView runs `orgpeer view --json` inside p's namespace, where its API is.
-func nsView(p *proc) (orgs.Snapshot, error) {
+func nsView(t testing.TB, p *cluster.Proc) (orgs.Snapshot, error) {
 	var s orgs.Snapshot
-	out, err := exec.Command("ip", "netns", "exec", p.netns, binPath, "view", "--data-dir", p.dataDir, "--json").Output()
+	out, err := exec.Command("ip", "netns", "exec", p.Netns(), orgpeerBin(t), "view", "--data-dir", p.DataDir(), "--json").Output()
 	if err != nil {
-		return s, fmt.Errorf("view at %s: %v", p.name, err)
+		return s, fmt.Errorf("view at %s: %v", p.Name(), err)
 	}
 	return s, json.Unmarshal(out, &s)
 }
@@ -66,22 +67,21 @@ func TestPartitionAndHeal(t *testing.T) {
 	const addrA, addrB = "10.250.77.1", "10.250.77.2"
 	nsA, nsB, linkA := netnsPair(t, addrA, addrB)
 	c := newTestCluster(t)
-	if err := c.ensureOrgKeys("acme", "globex"); err != nil {
+	if err := c.EnsureOrgKeys("acme", "globex"); err != nil {
 		t.Fatal(err)
 	}
-	var sideA, sideB []*proc
+	var sideA, sideB []*cluster.Proc
 	var boot []string
 	for i, spec := range []struct{ org, ns, addr string }{
 		{"acme", nsA, addrA}, {"globex", nsA, addrA}, {"acme", nsB, addrB}, {"globex", nsB, addrB},
 	} {
-		p := c.add(spec.org, spec.ns, boot)
-		p.netns = spec.ns
-		p.listen = []string{"/ip4/" + spec.addr + "/tcp/0", "/ip4/" + spec.addr + "/udp/0/quic-v1"}
-		if err := c.start(t.Context(), p); err != nil {
+		p := c.Add(cluster.Spec{Org: spec.org, Host: spec.ns, Bootstrap: boot, Netns: spec.ns,
+			Listen: []string{"/ip4/" + spec.addr + "/tcp/0", "/ip4/" + spec.addr + "/udp/0/quic-v1"}})
+		if err := c.Start(t.Context(), p); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			boot = p.info.Addrs[:1]
+			boot = p.Info().Addrs[:1]
 		}
 		if spec.ns == nsA {
 			sideA = append(sideA, p)
@@ -89,23 +89,23 @@ func TestPartitionAndHeal(t *testing.T) {
 			sideB = append(sideB, p)
 		}
 	}
-	counting := func(ps []*proc, want map[string]int) func() string {
+	counting := func(ps []*cluster.Proc, want map[string]int) func() string {
 		return func() string {
 			for _, p := range ps {
-				s, err := nsView(p)
+				s, err := nsView(t, p)
 				if err != nil {
 					return err.Error()
 				}
 				for org, n := range want {
 					if got := s.OrgCounts(org); got.Alive != n || got.Verified != n {
-						return fmt.Sprintf("%s counts %s %+v, want %d", p.name, org, got, n)
+						return fmt.Sprintf("%s counts %s %+v, want %d", p.Name(), org, got, n)
 					}
 				}
 			}
 			return ""
 		}
 	}
-	all := append(append([]*proc{}, sideA...), sideB...)
+	all := append(append([]*cluster.Proc{}, sideA...), sideB...)
 	full := map[string]int{"acme": 2, "globex": 2}
 	t.Logf("both sides converged in %v", poll(t, 30*time.Second, counting(all, full)))
 
@@ -129,8 +129,8 @@ func TestPartitionAndHeal(t *testing.T) {
 	link("up")
 	t.Logf("healed: full counts again after %v, nothing restarted", poll(t, 60*time.Second, counting(all, full)))
 	for _, p := range all {
-		if p.cmd.ProcessState != nil {
-			t.Fatalf("%s exited during the partition", p.name)
+		if !p.Running() {
+			t.Fatalf("%s exited during the partition", p.Name())
 		}
 	}
 }

@@ -117,14 +117,10 @@ func newLogger(level string, asJSON bool) (*slog.Logger, error) {
 
 // tuneRuntime applies the preset's Go runtime settings: the node owns this
 // process. GOGC and GOMAXPROCS in the environment take precedence. While
-// the node starts, the GC target is StartGCPercent; the channel it returns
-// fires when GCPercent is due (nil: it is set already).
-//
-// Why (N = 20 nodes starting on 2 cores, local preset): with GOGC 50 from
-// the start, the collector took 12 % of a node's start-up CPU (perf). 100
-// while starting cut start-up CPU by 11 % (five interleaved pairs) for
-// 0.4 MB more RSS per node once settled; 200 cut 9-16 % but cost 2 MB, 400
-// more still.
+// the node starts, the GC target is StartGCPercent, because a start-up at
+// the settled target spends 12 % of its CPU collecting (see the performance
+// notes); the channel it returns fires when GCPercent is due (nil: it is
+// set already).
 func tuneRuntime(cfg *node.Config) (settle <-chan time.Time) {
 	if cfg.MaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(cfg.MaxProcs)

@@ -12,9 +12,8 @@ import (
 
 // setTimerSlack gives every thread of this process a timer slack of at
 // least d: the kernel may then fire their timers up to d late and batch
-// wake-ups. It matters for the Go runtime's sysmon thread, which polls in
-// 20 µs sleeps while the node works; with 1 ms of slack it wakes far less
-// (two 20-node clusters side by side: idle CPU per node -18 and -26 %). A thread takes
+// wake-ups, which the Go runtime's sysmon thread, polling in 20 µs sleeps
+// while the node works, needs (see the performance notes). A thread takes
 // its slack from the thread that creates it, and the runtime starts its
 // threads before main runs, so the slack is set on this thread and the
 // binary executed again in place (same PID, arguments and environment):

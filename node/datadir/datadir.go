@@ -22,7 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/orgpeer/orgpeer/node/api"
-	"github.com/orgpeer/orgpeer/orgs"
+	"github.com/orgpeer/orgpeer/orgs/orgfile"
 )
 
 const (
@@ -100,7 +100,7 @@ func LoadOrCreateIdentity(dir string) (crypto.PrivKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := orgs.WriteFileAtomic(path, raw, 0o600); err != nil {
+		if err := orgfile.WriteFileAtomic(path, raw, 0o600); err != nil {
 			return nil, fmt.Errorf("write identity: %w", err)
 		}
 		return priv, nil
@@ -136,7 +136,7 @@ func (d *Dir) NextEpoch() (uint64, error) {
 			path, n, identityFile, epochFile)
 	}
 	n++
-	return n, orgs.WriteFileAtomic(path, []byte(strconv.FormatUint(n, 10)+"\n"), 0o600)
+	return n, orgfile.WriteFileAtomic(path, []byte(strconv.FormatUint(n, 10)+"\n"), 0o600)
 }
 
 // WriteInfo writes node.json, where the CLI finds the running node's API.
@@ -145,7 +145,7 @@ func (d *Dir) WriteInfo(info api.SelfInfo) error {
 	if err != nil {
 		return err
 	}
-	return orgs.WriteFileAtomic(filepath.Join(d.path, api.InfoFile), append(b, '\n'), 0o644)
+	return orgfile.WriteFileAtomic(filepath.Join(d.path, api.InfoFile), append(b, '\n'), 0o644)
 }
 
 // Revocations returns the revocation lists SaveRevocation stored, unread
@@ -168,5 +168,5 @@ func (d *Dir) SaveRevocation(orgID string, raw []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return orgs.WriteFileAtomic(filepath.Join(dir, orgID+".rev"), raw, 0o600)
+	return orgfile.WriteFileAtomic(filepath.Join(dir, orgID+".rev"), raw, 0o600)
 }

@@ -21,14 +21,16 @@ import (
 )
 
 // Eventually polls cond every 100 ms until it returns "" or deadline has
-// passed; then it fails t with cond's last complaint.
-func Eventually(t testing.TB, deadline time.Duration, cond func() string) {
+// passed; then it fails t with cond's last complaint. It returns how long
+// cond took to hold.
+func Eventually(t testing.TB, deadline time.Duration, cond func() string) time.Duration {
 	t.Helper()
-	end := time.Now().Add(deadline)
+	start := time.Now()
+	end := start.Add(deadline)
 	for {
 		msg := cond()
 		if msg == "" {
-			return
+			return time.Since(start)
 		}
 		if time.Now().After(end) {
 			t.Fatalf("not within %v: %s", deadline, msg)

@@ -1,10 +1,9 @@
-package main
+package bench
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -12,108 +11,96 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
-// benchOpts are the settings of one benchmark run.
-type benchOpts struct {
-	bin         string        // the orgpeer binary to run
-	orgs        int           // organizations the nodes are spread over
-	settle      time.Duration // wait after convergence before the idle window
-	idle        time.Duration // window over which CPU and traffic are measured
-	apiRate     float64       // GET /v1/view per second during the latency test
-	apiRequests int           // how many of them
-	timeout     time.Duration // bound on each phase
-	keep        bool          // keep data dirs and logs
-	extra       []string      // flags added to every `orgpeer run`
-	log         *slog.Logger
-}
-
-// benchPollInterval is how often each node is asked during a timed phase: the
+// pollInterval is how often each node is asked during a timed phase: the
 // resolution of the times. Larger clusters are asked less often so that the
 // asking does not load the machine that runs them.
-func benchPollInterval(nodes int) time.Duration {
+func pollInterval(nodes int) time.Duration {
 	return max(50*time.Millisecond, time.Duration(nodes)*4*time.Millisecond)
 }
 
-// benchRun starts nodes processes, takes every figure once and stops them
+// runOnce starts nodes processes, takes every figure once and stops them
 // all. Every process it started has exited when it returns.
-func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err error) {
+func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error) {
 	dir, err := os.MkdirTemp("", "orgpeer-bench-")
 	if err != nil {
 		return nil, err
 	}
-	if o.keep {
-		o.log.Info("keeping data dirs and logs", "dir", dir)
+	if o.Keep {
+		o.Log.Info("keeping data dirs and logs", "dir", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	c := newCluster(o.bin, dir, o.log, o.extra...)
+	c := cluster.New(o.Bin, dir, o.Extra...)
 	defer func() {
-		c.stopAll()
-		for _, p := range c.members() {
-			if p.cmd != nil && p.cmd.ProcessState == nil && err == nil {
-				err = fmt.Errorf("%s (pid %d) still running after the run", p.name, p.cmd.Process.Pid)
+		c.StopAll()
+		for _, p := range c.Members() {
+			if p.Running() && err == nil {
+				err = fmt.Errorf("%s (pid %d) still running after the run", p.Name(), p.PID())
 			}
 		}
 	}()
-	fig := runFigures{"load_avg_1m": loadAverage()}
+	fig := runFigures{"load_avg_1m": procstat.LoadAverage()}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
 	defer hc.CloseIdleConnections()
-	poll := benchPollInterval(nodes)
+	poll := pollInterval(nodes)
 
 	// Launch: the seed first, every other node bootstrapped from it. The
 	// clock starts once identities and credentials are on disk.
-	o.log.Info("launching", "nodes", nodes, "orgs", o.orgs)
-	launch, err := benchLaunch(ctx, c, nodes, o.orgs)
+	o.Log.Info("launching", "nodes", nodes, "orgs", o.Orgs)
+	launch, err := launchAll(ctx, c, nodes, o.Orgs)
 	if err != nil {
 		return nil, err
 	}
-	o.log.Info("every process up; waiting for every node to count the truth", "after", time.Since(launch).Round(time.Millisecond))
-	if _, err := c.waitConverged(ctx, o.timeout); err != nil {
+	o.Log.Info("every process up; waiting for every node to count the truth", "after", time.Since(launch).Round(time.Millisecond))
+	if _, err := c.WaitConverged(ctx, o.Timeout); err != nil {
 		return nil, fmt.Errorf("convergence: %w", err)
 	}
 	fig["converge_all_s"] = time.Since(launch).Seconds()
 	var startCPU []float64
-	for _, p := range c.live() {
-		if cpu, err := procCPU(p.cmd.Process.Pid); err == nil {
+	for _, p := range c.Live() {
+		if cpu, err := procstat.CPU(p.PID()); err == nil {
 			startCPU = append(startCPU, cpu.Seconds())
 		}
 	}
 	fig["converge_cpu_avg_s"] = meanOf(startCPU)
-	o.log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
+	o.Log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
 
 	// Idle costs, with the cluster left alone.
-	if !sleep(ctx, o.settle) {
+	if !sleep(ctx, o.Settle) {
 		return nil, ctx.Err()
 	}
-	o.log.Info("measuring idle costs", "window", o.idle)
-	if err := idleCosts(ctx, hc, c.live(), o.idle, fig); err != nil {
+	o.Log.Info("measuring idle costs", "window", o.Idle)
+	if err := idleCosts(ctx, hc, c.Live(), o.Idle, fig); err != nil {
 		return nil, err
 	}
 
-	o.log.Info("measuring API latency", "requests", o.apiRequests, "rate", o.apiRate)
+	o.Log.Info("measuring API latency", "requests", o.APIRequests, "rate", o.APIRate)
 	var apis []string
-	for _, p := range c.live() {
-		apis = append(apis, p.info.API)
+	for _, p := range c.Live() {
+		apis = append(apis, p.Info().API)
 	}
 	body, err := viewBody(ctx, hc, apis[0])
 	if err != nil {
 		return nil, err
 	}
-	floor, err := startFloor(ctx, o.bin, body)
+	floor, err := startFloor(ctx, o.Bin, body)
 	if err != nil {
 		return nil, err
 	}
-	m0, _ := machineCPU()
-	lat, floorLat, err := apiLatencyWithFloor(ctx, hc, apis, floor.addr, o.apiRate, o.apiRequests)
+	m0, _ := procstat.MachineCPU()
+	lat, floorLat, err := apiLatencyWithFloor(ctx, hc, apis, floor.addr, o.APIRate, o.APIRequests)
 	floor.stop()
 	if err != nil {
 		return nil, err
 	}
 	fig["api_floor_p99_ms"] = msOf(nearestRank(floorLat, 99))
-	m1, _ := machineCPU()
-	if st, ok := stealPct(m0, m1); ok {
+	m1, _ := procstat.MachineCPU()
+	if st, ok := procstat.StealPct(m0, m1); ok {
 		fig["steal_api_pct"] = st
 	}
 	fig["api_p50_ms"] = msOf(nearestRank(lat, 50))
@@ -121,96 +108,94 @@ func benchRun(ctx context.Context, o benchOpts, nodes int) (_ runFigures, err er
 
 	// Events: a crash, a graceful leave, the crashed node's return. The
 	// seed stays up: the restarted node bootstraps from it.
-	members := c.members()
+	members := c.Members()
 	victim, leaver := members[nodes-1], members[nodes-2]
-	observers := procsWithout(c.live(), victim)
-	o.log.Info("kill -9", "node", victim.name)
+	victimID, leaverID := victim.Info().PeerID, leaver.Info().PeerID
+	observers := procsWithout(c.Live(), victim)
+	o.Log.Info("kill -9", "node", victim.Name())
 	t0 := time.Now()
-	c.kill9(victim)
-	took, err := waitAllAgree(ctx, observers, victim.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victim.info.PeerID); n == 1 && st == orgs.StateAlive {
+	c.Kill9(victim)
+	took, err := waitAllAgree(ctx, observers, victim.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victimID); n == 1 && st == orgs.StateAlive {
 			return "still counts it alive"
 		}
 		return ""
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kill -9 of %s: %w", victim.name, err)
+		return nil, fmt.Errorf("kill -9 of %s: %w", victim.Name(), err)
 	}
 	fig["kill9_detect_all_s"] = took.Seconds()
 
-	o.log.Info("SIGTERM", "node", leaver.name)
+	o.Log.Info("SIGTERM", "node", leaver.Name())
 	observers = procsWithout(observers, leaver)
 	t0 = time.Now()
 	var stopped sync.WaitGroup
-	stopped.Go(func() { c.stop(leaver) })
-	took, err = waitAllAgree(ctx, observers, leaver.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, leaver.info.PeerID); n != 1 || st != orgs.StateLeft {
+	stopped.Go(func() { c.Stop(leaver) })
+	took, err = waitAllAgree(ctx, observers, leaver.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, leaverID); n != 1 || st != orgs.StateLeft {
 			return fmt.Sprintf("lists it %d times, state %v", n, st)
 		}
 		return ""
 	})
 	stopped.Wait()
 	if err != nil {
-		return nil, fmt.Errorf("SIGTERM to %s: %w", leaver.name, err)
+		return nil, fmt.Errorf("SIGTERM to %s: %w", leaver.Name(), err)
 	}
 	fig["leave_detect_all_s"] = took.Seconds()
 
-	o.log.Info("restarting", "node", victim.name)
-	before := victim.info.PeerID
+	o.Log.Info("restarting", "node", victim.Name())
 	t0 = time.Now()
-	if err := c.start(ctx, victim); err != nil {
+	if err := c.Start(ctx, victim); err != nil {
 		return nil, err
 	}
-	if victim.info.PeerID != before {
-		return nil, fmt.Errorf("restart changed the peer ID of %s", victim.name)
+	if victim.Info().PeerID != victimID {
+		return nil, fmt.Errorf("restart changed the peer ID of %s", victim.Name())
 	}
-	took, err = waitAllAgree(ctx, c.live(), victim.org, poll, o.timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victim.info.PeerID); n != 1 || st != orgs.StateAlive {
+	took, err = waitAllAgree(ctx, c.Live(), victim.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
+		if n, st := findPeer(ps, victimID); n != 1 || st != orgs.StateAlive {
 			return fmt.Sprintf("lists it %d times, state %v", n, st)
 		}
 		return ""
 	})
 	if err != nil {
-		return nil, fmt.Errorf("restart of %s: %w", victim.name, err)
+		return nil, fmt.Errorf("restart of %s: %w", victim.Name(), err)
 	}
 	fig["rejoin_all_s"] = took.Seconds()
-	o.log.Info("run done", "nodes", nodes)
+	o.Log.Info("run done", "nodes", nodes)
 	return fig, nil
 }
 
-// benchLaunch prepares every node's identity and credential, then
+// launchAll prepares every node's identity and credential, then
 // launches the seed, then every other node in parallel, each bootstrapped
 // from the seed only, in organizations org1..orgK in turn. It returns when
 // the launch began: preparing the data dirs is not part of starting.
-func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) (time.Time, error) {
+func launchAll(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.Time, error) {
 	org := func(i int) string { return fmt.Sprintf("org%d", i%nOrgs+1) }
-	host := func(i int) string { return fmt.Sprintf("host-%d", i%2+1) }
+	host := func(i int) string { return cluster.HostName(i % 2) }
 	var names []string
 	for i := range nOrgs {
 		names = append(names, org(i))
 	}
-	if err := c.ensureOrgKeys(names...); err != nil { // counts are verified ones
+	if err := c.EnsureOrgKeys(names...); err != nil { // counts are verified ones
 		return time.Time{}, err
 	}
-	ps := make([]*proc, nodes)
+	ps := make([]*cluster.Proc, nodes)
 	for i := range nodes {
-		ps[i] = c.add(org(i), host(i), nil)
-		if _, err := c.membershipArgs(ps[i]); err != nil {
-			return time.Time{}, err
-		}
+		ps[i] = c.Add(cluster.Spec{Org: org(i), Host: host(i)})
+	}
+	if err := c.Prepare(ps...); err != nil {
+		return time.Time{}, err
 	}
 	launch := time.Now()
-	if err := c.start(ctx, ps[0]); err != nil {
+	if err := c.Start(ctx, ps[0]); err != nil {
 		return launch, err
 	}
-	boot := ps[0].info.Addrs[:1]
+	boot := ps[0].Info().Addrs[:1]
 	var wg sync.WaitGroup
 	errs := make([]error, nodes)
 	for i := 1; i < nodes; i++ {
-		c.mu.Lock()
-		ps[i].bootstrap = boot
-		c.mu.Unlock()
-		wg.Go(func() { errs[i] = c.start(ctx, ps[i]) })
+		c.SetBootstrap(ps[i], boot)
+		wg.Go(func() { errs[i] = c.Start(ctx, ps[i]) })
 	}
 	wg.Wait()
 	return launch, errors.Join(errs...)
@@ -218,47 +203,47 @@ func benchLaunch(ctx context.Context, c *cluster, nodes, nOrgs int) (time.Time, 
 
 // idleCosts measures, per node, CPU and traffic over the window, then
 // memory and goroutines at its end, and records their averages and maxima.
-func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Duration, fig runFigures) error {
+func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window time.Duration, fig runFigures) error {
 	type sample struct {
 		at  time.Time
 		cpu time.Duration
 		m   scrapedMetrics
 	}
-	take := func(p *proc) (sample, error) {
+	take := func(p *cluster.Proc) (sample, error) {
 		s := sample{at: time.Now()}
 		var err error
-		if s.cpu, err = procCPU(p.cmd.Process.Pid); err != nil {
+		if s.cpu, err = procstat.CPU(p.PID()); err != nil {
 			return s, err
 		}
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		s.m, err = scrapeMetrics(sctx, hc, p.info.API)
+		s.m, err = scrapeMetrics(sctx, hc, p.Info().API)
 		return s, err
 	}
-	m0, _ := machineCPU()
-	self0, _ := procCPU(os.Getpid())
+	m0, _ := procstat.MachineCPU()
+	self0, _ := procstat.CPU(os.Getpid())
 	first := make([]sample, len(ps))
 	for i, p := range ps {
 		var err error
 		if first[i], err = take(p); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
 	}
 	if !sleep(ctx, window) {
 		return ctx.Err()
 	}
-	m1, _ := machineCPU()
-	self1, _ := procCPU(os.Getpid())
+	m1, _ := procstat.MachineCPU()
+	self1, _ := procstat.CPU(os.Getpid())
 	var nodesCPU time.Duration
 	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
 	for i, p := range ps {
 		last, err := take(p)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
-		r, err := procRSS(p.cmd.Process.Pid)
+		r, err := procstat.RSS(p.PID())
 		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return fmt.Errorf("%s: %w", p.Name(), err)
 		}
 		secs := last.at.Sub(first[i].at).Seconds()
 		bin := (last.m.bytesIn - first[i].m.bytesIn) / secs / 1e3
@@ -280,11 +265,11 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 	// Details behind the traffic, in the JSON only (see detailKeys).
 	fig["pubsub_in_avg_kBps"], fig["dht_in_avg_kBps"] = meanOf(psIn), meanOf(dhtIn)
 	fig["messages_in_avg_per_s"] = meanOf(msgs)
-	if st, ok := stealPct(m0, m1); ok {
+	if st, ok := procstat.StealPct(m0, m1); ok {
 		// The machine's busy time not spent by the nodes, the benchmark or
 		// the hypervisor: other work that inflates every figure of this run.
-		others := (m1.busy - m0.busy) - (m1.steal - m0.steal) - nodesCPU - (self1 - self0)
-		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(m1.total-m0.total).Seconds())
+		others := (m1.Busy - m0.Busy) - (m1.Steal - m0.Steal) - nodesCPU - (self1 - self0)
+		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(m1.Total-m0.Total).Seconds())
 		fig["steal_idle_pct"] = st
 	}
 	if m := meanOf(msgs); m > 0 {
@@ -296,19 +281,20 @@ func idleCosts(ctx context.Context, hc *http.Client, ps []*proc, window time.Dur
 // waitAllAgree asks every observer, every interval, for its peers of org until
 // check returns "" for each, and returns how long after t0 the last one got
 // there. check says what is still wrong.
-func waitAllAgree(ctx context.Context, observers []*proc, org string, interval, timeout time.Duration, t0 time.Time, check func([]orgs.PeerInfo) string) (time.Duration, error) {
+func waitAllAgree(ctx context.Context, observers []*cluster.Proc, org string, interval, timeout time.Duration, t0 time.Time, check func([]orgs.PeerInfo) string) (time.Duration, error) {
 	wctx, cancel := context.WithDeadline(ctx, t0.Add(timeout))
 	defer cancel()
 	took := make([]time.Duration, len(observers))
 	wrong := make([]string, len(observers))
 	var wg sync.WaitGroup
 	for i, p := range observers {
+		client := p.Client()
 		wg.Go(func() {
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			for {
 				qctx, qcancel := context.WithTimeout(wctx, 2*time.Second)
-				ps, err := p.client.Peers(qctx, org, "")
+				ps, err := client.Peers(qctx, org, "")
 				qcancel()
 				switch {
 				case err != nil:
@@ -332,7 +318,7 @@ func waitAllAgree(ctx context.Context, observers []*proc, org string, interval, 
 	var late []string
 	for i, p := range observers {
 		if wrong[i] != "" {
-			late = append(late, p.name+": "+wrong[i])
+			late = append(late, p.Name()+": "+wrong[i])
 		}
 	}
 	if len(late) > 0 {
@@ -344,7 +330,7 @@ func waitAllAgree(ctx context.Context, observers []*proc, org string, interval, 
 	return slices.Max(took), nil
 }
 
-// find returns how many times ps lists the peer, and its state.
+// findPeer returns how many times ps lists the peer, and its state.
 func findPeer(ps []orgs.PeerInfo, id string) (int, orgs.PeerState) {
 	n, st := 0, orgs.StateUnknown
 	for _, p := range ps {
@@ -355,8 +341,8 @@ func findPeer(ps []orgs.PeerInfo, id string) (int, orgs.PeerState) {
 	return n, st
 }
 
-func procsWithout(ps []*proc, drop *proc) []*proc {
-	return slices.DeleteFunc(slices.Clone(ps), func(p *proc) bool { return p == drop })
+func procsWithout(ps []*cluster.Proc, drop *cluster.Proc) []*cluster.Proc {
+	return slices.DeleteFunc(slices.Clone(ps), func(p *cluster.Proc) bool { return p == drop })
 }
 
 func meanOf(v []float64) float64 {
@@ -368,13 +354,3 @@ func meanOf(v []float64) float64 {
 }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
-}

@@ -1,4 +1,7 @@
-package orgs
+// Package orgfile keeps organizations' files on disk: org keys, .org files
+// and trust specs, written atomically. It is the one place of orgs that
+// touches the file system, so that orgs itself stays pure logic.
+package orgfile
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 const (
@@ -21,13 +21,13 @@ const (
 	termRedraw     = 250 * time.Millisecond // TTY mode: redraw this often
 )
 
-// demoTerm shows the demo in the terminal: on a TTY a table redrawn in
+// terminal shows the demo in the terminal: on a TTY a table redrawn in
 // place with the latest events under it, otherwise plain lines: a table
 // when the counts change and a line per event.
-type demoTerm struct {
+type terminal struct {
 	w      io.Writer
 	tty    bool
-	mon    *monitor
+	mon    *Monitor
 	header func() string // the line above the table
 	keys   string        // the key help; "" when keys are not read
 
@@ -35,46 +35,43 @@ type demoTerm struct {
 	drawn   int    // lines of the last redraw
 	note    string // last message for the user (a refused key)
 	printed map[int]int
-	last    []demoRow
+	last    []Row
 	lastAt  time.Time
 }
 
-func newDemoTerm(w io.Writer, tty bool, mon *monitor, header func() string) *demoTerm {
-	return &demoTerm{w: w, tty: tty, mon: mon, header: header, printed: map[int]int{}}
+func newTerminal(w io.Writer, tty bool, mon *Monitor, header func() string) *terminal {
+	return &terminal{w: w, tty: tty, mon: mon, header: header, printed: map[int]int{}}
 }
 
 // isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // termWidth is the width of the terminal w writes to (80 if unknown).
 func termWidth(w io.Writer) int {
 	if f, ok := w.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+			return width
 		}
 	}
 	return 80
 }
 
 // run shows updates until ctx ends.
-func (t *demoTerm) run(ctx context.Context) {
+func (t *terminal) run(ctx context.Context) {
 	redraw := time.NewTicker(termRedraw)
 	defer redraw.Stop()
 	if !t.tty {
 		redraw.Stop()
 	}
 	for ctx.Err() == nil {
-		updates, cancel := t.mon.subscribe()
+		updates, cancel := t.mon.Subscribe()
 		t.follow(ctx, updates, redraw.C)
 		cancel()
 	}
 }
 
 // follow handles updates until ctx ends or the monitor drops us.
-func (t *demoTerm) follow(ctx context.Context, updates <-chan demoUpdate, redraw <-chan time.Time) {
+func (t *terminal) follow(ctx context.Context, updates <-chan Update, redraw <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -89,9 +86,9 @@ func (t *demoTerm) follow(ctx context.Context, updates <-chan demoUpdate, redraw
 				continue // the next redraw shows it
 			}
 			switch d := u.Data.(type) {
-			case demoEvent:
+			case Event:
 				t.plainEvent(d)
-			case demoTick:
+			case Tick:
 				t.plainTable(d.Rows)
 			}
 		}
@@ -100,7 +97,7 @@ func (t *demoTerm) follow(ctx context.Context, updates <-chan demoUpdate, redraw
 
 // say shows a message for the user: under the table on a TTY, as a line
 // otherwise.
-func (t *demoTerm) say(msg string) {
+func (t *terminal) say(msg string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.note = msg
@@ -110,12 +107,12 @@ func (t *demoTerm) say(msg string) {
 }
 
 // draw redraws the whole block in place.
-func (t *demoTerm) draw() {
+func (t *terminal) draw() {
 	rows, events, _ := t.mon.snapshot()
 	now := time.Now()
 	var b bytes.Buffer
 	fmt.Fprintln(&b, t.header())
-	writeDemoTable(&b, rows, now)
+	writeTable(&b, rows, now)
 	fmt.Fprintln(&b)
 	if len(events) == 0 {
 		fmt.Fprintln(&b, "no events yet")
@@ -150,7 +147,7 @@ func (t *demoTerm) draw() {
 
 // plainTable prints the table when the counts changed (at most every
 // plainEvery) and otherwise every plainHeartbeat.
-func (t *demoTerm) plainTable(rows []demoRow) {
+func (t *terminal) plainTable(rows []Row) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
@@ -159,7 +156,7 @@ func (t *demoTerm) plainTable(rows []demoRow) {
 		changed = changed || !rows[i].sameCounts(t.last[i])
 	}
 	if since := now.Sub(t.lastAt); (changed && since >= plainEvery) || since >= plainHeartbeat {
-		writeDemoTable(t.w, rows, now)
+		writeTable(t.w, rows, now)
 		t.last, t.lastAt = rows, now
 	}
 }
@@ -171,7 +168,7 @@ const (
 	printedRecovered
 )
 
-func (t *demoTerm) plainEvent(e demoEvent) {
+func (t *terminal) plainEvent(e Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at := e.At.Format(time.TimeOnly)
@@ -191,7 +188,7 @@ func (t *demoTerm) plainEvent(e demoEvent) {
 }
 
 // eventLine is one event as the TTY table shows it.
-func eventLine(e demoEvent, now time.Time) string {
+func eventLine(e Event, now time.Time) string {
 	status := "counting… " + fmtSeconds(now.Sub(e.At))
 	if d, ok := e.recovered(); ok {
 		status = "right again after " + fmtSeconds(d)
@@ -203,10 +200,10 @@ func eventLine(e demoEvent, now time.Time) string {
 		actionLabel(e.Action), e.Node, e.Org, e.Host, e.Source, status)
 }
 
-// writeDemoTable prints, per organization, the truth against the minimum,
+// writeTable prints, per organization, the truth against the minimum,
 // median and maximum of the nodes' counts, how many nodes are exactly
 // right, and the time since the row last changed.
-func writeDemoTable(w io.Writer, rows []demoRow, now time.Time) {
+func writeTable(w io.Writer, rows []Row, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "%s\tTRUTH\tMIN\tMEDIAN\tMAX\tEXACT\tHOSTS SEEN\tLAST CHANGE\n", now.Format(time.TimeOnly))
 	for _, r := range rows {
@@ -232,14 +229,14 @@ func fmtSeconds(d time.Duration) string {
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }
 
-// printDemoSummary prints the events and the times back to correct counts.
-func printDemoSummary(w io.Writer, s demoSummary) {
+// printSummary prints the events and the times back to correct counts.
+func printSummary(w io.Writer, s summary) {
 	if s.Events == 0 {
 		fmt.Fprintln(w, "summary: no events (--churn, the dashboard or the keys k/s/r/a change the network)")
 		return
 	}
 	var parts []string
-	for _, a := range demoActions {
+	for _, a := range actions {
 		if n := s.ByAction[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, actionLabel(a)))
 		}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -23,8 +23,8 @@ const (
 var svgColors = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
 
 // writeSVG draws the report's N-scaling.
-func writeSVG(w io.Writer, r benchReport) error {
-	rows := (len(benchPanels) + svgCols - 1) / svgCols
+func writeSVG(w io.Writer, r Report) error {
+	rows := (len(panels) + svgCols - 1) / svgCols
 	width, height := svgCols*svgPanelW, svgTop+rows*svgPanelH+svgBottom
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, height, width, height)
@@ -33,7 +33,7 @@ func writeSVG(w io.Writer, r benchReport) error {
 		esc(fmt.Sprintf("orgpeer bench: N-scaling, %d organizations, %s preset", r.Settings.Orgs, r.Settings.Preset)))
 	sub := fmt.Sprintf("median over %d run(s), bar: min-max · %d cores, %s · %s", r.Settings.Runs, r.Machine.CPUs, r.Machine.CPUModel, r.When.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, `<text x="10" y="40" fill="#555">%s</text>`+"\n", esc(sub))
-	for i, title := range benchPanels {
+	for i, title := range panels {
 		x0, y0 := (i%svgCols)*svgPanelW, svgTop+(i/svgCols)*svgPanelH
 		drawPanel(&b, r, i, title, x0, y0)
 	}
@@ -44,9 +44,9 @@ func writeSVG(w io.Writer, r benchReport) error {
 	return err
 }
 
-func drawPanel(b *strings.Builder, r benchReport, panel int, title string, x0, y0 int) {
-	var ms []benchMetric
-	for _, m := range benchMetrics {
+func drawPanel(b *strings.Builder, r Report, panel int, title string, x0, y0 int) {
+	var ms []Metric
+	for _, m := range Metrics {
 		if m.Panel == panel {
 			ms = append(ms, m)
 		}

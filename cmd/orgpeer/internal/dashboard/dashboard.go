@@ -1,4 +1,7 @@
-package main
+// Package dashboard serves the demo's web page on loopback: the state as
+// JSON, its updates as server-sent events, a node's own view, and POST
+// endpoints that change the network through the demo's controller.
+package dashboard
 
 import (
 	"context"
@@ -7,58 +10,54 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"syscall"
 	"time"
 
-	"github.com/orgpeer/orgpeer/node"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/demo"
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
-//go:embed dashboard
-var dashboardFiles embed.FS
+//go:embed static
+var staticFiles embed.FS
 
 const sseKeepAlive = 15 * time.Second
 
-// dashboard serves the demo's web page on loopback: the state as JSON, its
-// updates as server-sent events, a node's own view, and POST endpoints that
-// change the network through the controller.
+// dashboard is the HTTP front of one running demo.
 type dashboard struct {
-	ctx   context.Context // the demo's: streams end with it
-	mon   *monitor
-	ctl   *controller
-	c     *cluster
-	hosts int
-	churn string
-	log   *slog.Logger
+	ctx context.Context // the demo's: streams end with it
+	s   *demo.Session
 }
 
-// listenDashboard binds the dashboard's address, which must be on loopback.
-// Every failure is the user's to fix: a usage error.
-func listenDashboard(addr string) (net.Listener, error) {
+// Listen binds the dashboard's address, which must be on loopback: the
+// dashboard can stop processes.
+func Listen(addr string) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, usagef("demo: --web %q: want HOST:PORT on loopback, e.g. 127.0.0.1:8080", addr)
+		return nil, errors.New("want HOST:PORT on loopback, e.g. 127.0.0.1:8080")
 	}
-	if !node.IsLoopbackHost(host) {
-		return nil, usagef("demo: --web %q: the dashboard can stop processes, so it serves on loopback only (127.0.0.1)", addr)
+	if !api.IsLoopbackHost(host) {
+		return nil, errors.New("the dashboard can stop processes, so it serves on loopback only (127.0.0.1)")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, usagef("demo: --web %s: address already in use", addr)
+		return nil, errors.New("address already in use")
 	}
-	if err != nil {
-		return nil, usagef("demo: --web %s: %v", addr, err)
-	}
-	return ln, nil
+	return ln, err
 }
 
-// loopbackName reports whether host (no port) is a loopback IP or localhost.
+// Handler serves the dashboard of s; its streams end with ctx.
+func Handler(ctx context.Context, s *demo.Session) http.Handler {
+	d := &dashboard{ctx: ctx, s: s}
+	return d.handler()
+}
+
 func (d *dashboard) handler() http.Handler {
-	static, _ := fs.Sub(dashboardFiles, "dashboard")
+	static, _ := fs.Sub(staticFiles, "static")
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(static))
 	mux.HandleFunc("GET /api/state", d.stateHandler)
@@ -78,7 +77,7 @@ func (d *dashboard) guard(next http.Handler) http.Handler {
 		if h, _, err := net.SplitHostPort(r.Host); err == nil {
 			host = h
 		}
-		if !node.IsLoopbackHost(host) {
+		if !api.IsLoopbackHost(host) {
 			http.Error(w, "not a loopback host name", http.StatusForbidden)
 			return
 		}
@@ -99,14 +98,8 @@ func (d *dashboard) guard(next http.Handler) http.Handler {
 	})
 }
 
-func (d *dashboard) state() demoState {
-	s := d.mon.state()
-	s.Hosts, s.Churn, s.Paused = d.hosts, d.churn, d.ctl.paused.Load()
-	return s
-}
-
 func (d *dashboard) stateHandler(w http.ResponseWriter, r *http.Request) {
-	writeDashJSON(w, http.StatusOK, d.state())
+	api.WriteJSON(w, http.StatusOK, d.s.State())
 }
 
 // stream sends the whole state, then every update, as server-sent events,
@@ -117,14 +110,14 @@ func (d *dashboard) stream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	updates, cancel := d.mon.subscribe() // before the state: nothing is missed
+	updates, cancel := d.s.Monitor.Subscribe() // before the state: nothing is missed
 	defer cancel()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	send := func(kind string, v any) bool {
 		b, err := json.Marshal(v)
 		if err != nil {
-			d.log.Warn("dashboard: encode", "kind", kind, "err", err)
+			d.s.Log.Warn("dashboard: encode", "kind", kind, "err", err)
 			return false
 		}
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", kind, b); err != nil {
@@ -133,7 +126,7 @@ func (d *dashboard) stream(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 		return true
 	}
-	if !send("state", d.state()) {
+	if !send("state", d.s.State()) {
 		return
 	}
 	keep := time.NewTicker(sseKeepAlive)
@@ -159,29 +152,29 @@ func (d *dashboard) stream(w http.ResponseWriter, r *http.Request) {
 
 // nodeDetail is the drill-down of one node: its state and its own view.
 type nodeDetail struct {
-	Member memberState     `json:"member"`
-	View   *orgs.Snapshot  `json:"view,omitempty"`
-	Peers  []orgs.PeerInfo `json:"peers,omitempty"`
-	Err    string          `json:"error,omitempty"`
+	Member cluster.MemberState `json:"member"`
+	View   *orgs.Snapshot      `json:"view,omitempty"`
+	Peers  []orgs.PeerInfo     `json:"peers,omitempty"`
+	Err    string              `json:"error,omitempty"`
 }
 
 func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	p := d.c.member(name)
+	p := d.s.Cluster.Member(name)
 	if p == nil {
-		writeDashJSON(w, http.StatusNotFound, nodeDetail{Err: fmt.Sprintf("no node %q", name)})
+		api.WriteJSON(w, http.StatusNotFound, nodeDetail{Err: fmt.Sprintf("no node %q", name)})
 		return
 	}
 	var out nodeDetail
-	for _, m := range d.c.states() {
+	for _, m := range d.s.Cluster.States() {
 		if m.Name == name {
 			out.Member = m
 		}
 	}
-	client := d.c.clientOf(p)
+	client := p.Client()
 	if client == nil {
 		out.Err = name + " is not running"
-		writeDashJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -194,58 +187,57 @@ func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		out.Err = err.Error()
 	}
-	writeDashJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 func (d *dashboard) actionHandler(w http.ResponseWriter, r *http.Request) {
-	var req actionRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeDashJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+	var req demo.ActionRequest
+	if !readJSON(w, r, &req) {
 		return
 	}
 	req.Action, req.Source = r.PathValue("action"), "dashboard"
-	ev, err := d.ctl.apply(d.ctx, req)
-	var ae *actionError
+	ev, err := d.s.Controller.Apply(d.ctx, req)
+	var ae *demo.ActionError
 	switch {
 	case errors.As(err, &ae):
-		writeDashJSON(w, ae.Code, map[string]string{"error": ae.Msg})
+		api.WriteJSON(w, ae.Code, map[string]string{"error": ae.Msg})
 	default: // a change that failed half-way is an event too, with its error
-		writeDashJSON(w, http.StatusOK, ev)
+		api.WriteJSON(w, http.StatusOK, ev)
 	}
 }
 
 // churnHandler pauses or resumes the churn; it answers once no change is
 // in progress.
 func (d *dashboard) churnHandler(w http.ResponseWriter, r *http.Request) {
-	var req churnState
+	var req demo.ChurnState
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if d.s.Churn == "" {
+		api.WriteJSON(w, http.StatusConflict, map[string]string{"error": "this demo runs without --churn"})
+		return
+	}
+	d.s.Controller.Pause(req.Paused)
+	api.WriteJSON(w, http.StatusOK, req)
+}
+
+// readJSON decodes the request's body into v, refusing unknown fields; on
+// failure it has answered 400.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeDashJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
-		return
+	if err := dec.Decode(v); err != nil {
+		api.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+		return false
 	}
-	if d.churn == "" {
-		writeDashJSON(w, http.StatusConflict, map[string]string{"error": "this demo runs without --churn"})
-		return
-	}
-	d.ctl.pause(req.Paused)
-	writeDashJSON(w, http.StatusOK, req)
+	return true
 }
 
-func writeDashJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
-// serve runs the dashboard on ln until ctx ends (the demo's streams end
+// Serve runs the dashboard of s on ln until ctx ends (its streams end
 // with ctx too), then shuts it down.
-func (d *dashboard) serve(ctx context.Context, ln net.Listener) {
+func Serve(ctx context.Context, s *demo.Session, ln net.Listener) {
 	srv := &http.Server{
-		Handler:           d.handler(),
+		Handler:           Handler(ctx, s),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		IdleTimeout:       60 * time.Second,
@@ -261,7 +253,7 @@ func (d *dashboard) serve(ctx context.Context, ln net.Listener) {
 		}
 	})
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		d.log.Error("dashboard", "err", err)
+		s.Log.Error("dashboard", "err", err)
 	}
 	if !stop() {
 		<-done // the shutdown started: wait for it

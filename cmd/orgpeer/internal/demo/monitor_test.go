@@ -1,9 +1,10 @@
-package main
+package demo
 
 import (
 	"testing"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -20,7 +21,7 @@ func snap(counts map[string]int, hosts int) orgs.Snapshot {
 // and had no other change begin during it.
 func TestMonitorRecordsRecoveryOnlyWhenEveryNodeIsRight(t *testing.T) {
 	m := newMonitor(nil, time.Second, 10)
-	members := []memberState{
+	members := []cluster.MemberState{
 		{Name: "n01", Org: "acme", Host: "host-1", Up: true},
 		{Name: "n02", Org: "globex", Host: "host-2", Up: true},
 		{Name: "n03", Org: "acme", Host: "host-2", Up: false}, // just killed
@@ -33,7 +34,7 @@ func TestMonitorRecordsRecoveryOnlyWhenEveryNodeIsRight(t *testing.T) {
 		"n01": snap(map[string]int{"acme": 1, "globex": 1}, 1),
 		"n02": snap(map[string]int{"acme": 2, "globex": 1}, 2), // still counts n03
 	}
-	id := m.begin(demoEvent{Action: actKill, Node: "n03"})
+	id := m.begin(Event{Action: actKill, Node: "n03"})
 	// finish reads the cluster; set the fields it would set.
 	m.mu.Lock()
 	m.events[id-1].Done, m.events[id-1].doneAt = true, time.Now()
@@ -41,27 +42,27 @@ func TestMonitorRecordsRecoveryOnlyWhenEveryNodeIsRight(t *testing.T) {
 	recovered := func() bool { _, evs, _ := m.snapshot(); _, ok := evs[id-1].recovered(); return ok }
 
 	t0 := time.Now().Add(-time.Second)
-	m.record(demoRound{start: t0, end: t0.Add(10 * time.Millisecond), members: members, views: right})
+	m.record(round{start: t0, end: t0.Add(10 * time.Millisecond), members: members, views: right})
 	if recovered() {
 		t.Fatal("a round that started before the change was complete counted as recovery")
 	}
 	now := time.Now().Add(time.Millisecond)
-	m.record(demoRound{start: now, end: now, members: members, views: stale})
+	m.record(round{start: now, end: now, members: members, views: stale})
 	if recovered() {
 		t.Fatal("recovered while n02 still counts the killed node")
 	}
-	m.record(demoRound{start: now, end: now, members: members, views: map[string]orgs.Snapshot{"n01": right["n01"]}})
+	m.record(round{start: now, end: now, members: members, views: map[string]orgs.Snapshot{"n01": right["n01"]}})
 	if recovered() {
 		t.Fatal("recovered while n02 did not answer")
 	}
 	roundStart := time.Now()
-	m.begin(demoEvent{Action: actAdd, Node: "n04"}) // begins during the round
-	m.record(demoRound{start: roundStart, end: time.Now(), members: members, views: right})
+	m.begin(Event{Action: actAdd, Node: "n04"}) // begins during the round
+	m.record(round{start: roundStart, end: time.Now(), members: members, views: right})
 	if recovered() {
 		t.Fatal("recovered in a round during which another change began")
 	}
 	later := time.Now().Add(time.Millisecond)
-	m.record(demoRound{start: later, end: later, members: members, views: right})
+	m.record(round{start: later, end: later, members: members, views: right})
 	if !recovered() {
 		t.Fatal("not recovered although every live node counts the truth")
 	}

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -28,7 +29,7 @@ func pollPlan(nodes, orgs int) (time.Duration, int) {
 	return every, keep
 }
 
-// monitor polls every live node's view a few times a second, compares it
+// Monitor polls every live node's view a few times a second, compares it
 // with the cluster's truth and keeps what the terminal table and the
 // dashboard show: per-org rows, a short history, the topology, and the
 // events with the time until every node counted right again.
@@ -36,35 +37,35 @@ func pollPlan(nodes, orgs int) (time.Duration, int) {
 // Its methods may be called concurrently. Subscribers get every update in
 // order; one that falls subscriberBuffer updates behind is dropped (its
 // channel is closed) and must subscribe again.
-type monitor struct {
-	c          *cluster
+type Monitor struct {
+	c          *cluster.Cluster
 	started    time.Time
 	interval   time.Duration // between polls
 	historyLen int           // samples kept
 
 	mu        sync.Mutex
-	history   []demoSample
-	rows      []demoRow
-	members   []memberState
+	history   []Sample
+	rows      []Row
+	members   []cluster.MemberState
 	edges     [][2]string
-	events    []demoEvent // events[i].ID == i+1
+	events    []Event // events[i].ID == i+1
 	lastBegin time.Time
-	subs      map[chan demoUpdate]struct{}
+	subs      map[chan Update]struct{}
 }
 
-func newMonitor(c *cluster, interval time.Duration, historyLen int) *monitor {
-	return &monitor{c: c, started: time.Now(), interval: interval, historyLen: historyLen, subs: map[chan demoUpdate]struct{}{}}
+func newMonitor(c *cluster.Cluster, interval time.Duration, historyLen int) *Monitor {
+	return &Monitor{c: c, started: time.Now(), interval: interval, historyLen: historyLen, subs: map[chan Update]struct{}{}}
 }
 
-// demoRound is one poll: the cluster's members, then their views.
-type demoRound struct {
+// round is one poll: the cluster's members, then their views.
+type round struct {
 	start, end time.Time
-	members    []memberState
+	members    []cluster.MemberState
 	views      map[string]orgs.Snapshot // by member name; members that did not answer are absent
 }
 
 // run polls until ctx ends.
-func (m *monitor) run(ctx context.Context) {
+func (m *Monitor) run(ctx context.Context) {
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for i := 0; ; i++ {
@@ -80,10 +81,10 @@ func (m *monitor) run(ctx context.Context) {
 	}
 }
 
-func (m *monitor) observe(ctx context.Context) demoRound {
-	r := demoRound{start: time.Now(), members: m.c.states(), views: map[string]orgs.Snapshot{}}
-	for p, s := range m.c.views(ctx) {
-		r.views[p.name] = s
+func (m *Monitor) observe(ctx context.Context) round {
+	r := round{start: time.Now(), members: m.c.States(), views: map[string]orgs.Snapshot{}}
+	for p, s := range m.c.Views(ctx) {
+		r.views[p.Name()] = s
 	}
 	r.end = time.Now()
 	return r
@@ -91,7 +92,7 @@ func (m *monitor) observe(ctx context.Context) demoRound {
 
 // truthOf counts the live members and their distinct hosts per
 // organization, and lists the organizations in the order members joined.
-func truthOf(members []memberState) (truth, hosts map[string]int, names []string) {
+func truthOf(members []cluster.MemberState) (truth, hosts map[string]int, names []string) {
 	truth, hosts = map[string]int{}, map[string]int{}
 	seen := map[string]map[string]bool{}
 	for _, mem := range members {
@@ -115,9 +116,9 @@ func truthOf(members []memberState) (truth, hosts map[string]int, names []string
 // shows the network has recovered from: every live node answered and
 // counted every organization exactly, in a round that started after the
 // event was complete and during which no other event began.
-func (m *monitor) record(r demoRound) {
+func (m *Monitor) record(r round) {
 	truth, hostTruth, names := truthOf(r.members)
-	sample := demoSample{T: r.start.UnixMilli(), Truth: truth, Counts: map[string]map[string]int{}}
+	sample := Sample{T: r.start.UnixMilli(), Truth: truth, Counts: map[string]map[string]int{}}
 	for name, s := range r.views {
 		counts := map[string]int{}
 		for _, o := range names {
@@ -126,9 +127,9 @@ func (m *monitor) record(r demoRound) {
 		sample.Counts[name] = counts
 	}
 	allRight := true
-	rows := make([]demoRow, 0, len(names))
+	rows := make([]Row, 0, len(names))
 	for _, o := range names {
-		row := demoRow{Org: o, Truth: truth[o], TruthHosts: hostTruth[o]}
+		row := Row{Org: o, Truth: truth[o], TruthHosts: hostTruth[o]}
 		var alive, hosts []int
 		for _, mem := range r.members {
 			if !mem.Up {
@@ -172,7 +173,7 @@ func (m *monitor) record(r demoRound) {
 	if len(m.history) > m.historyLen {
 		m.history = slices.Delete(m.history, 0, len(m.history)-m.historyLen)
 	}
-	m.publishLocked(demoUpdate{"tick", demoTick{Sample: sample, Rows: slices.Clone(rows), Members: r.members}})
+	m.publishLocked(Update{"tick", Tick{Sample: sample, Rows: slices.Clone(rows), Members: r.members}})
 	if !allRight || !m.lastBegin.Before(r.start) {
 		return
 	}
@@ -181,7 +182,7 @@ func (m *monitor) record(r demoRound) {
 		if e.Done && e.RecoveredMs == nil && !e.doneAt.After(r.start) {
 			ms := r.end.Sub(e.At).Milliseconds()
 			e.RecoveredMs = &ms
-			m.publishLocked(demoUpdate{"event", *e})
+			m.publishLocked(Update{"event", *e})
 		}
 	}
 }
@@ -190,9 +191,9 @@ func (m *monitor) record(r demoRound) {
 // to and returns each connection to another live node once, as a pair of
 // member names. (A connection to a process that is gone may linger a
 // moment in its peer's view; it is no connection.)
-func (m *monitor) topology(ctx context.Context) [][2]string {
+func (m *Monitor) topology(ctx context.Context) [][2]string {
 	names := map[string]string{}
-	for _, mem := range m.c.states() {
+	for _, mem := range m.c.States() {
 		if mem.Up && mem.PeerID != "" {
 			names[mem.PeerID] = mem.Name
 		}
@@ -200,8 +201,8 @@ func (m *monitor) topology(ctx context.Context) [][2]string {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	set := map[[2]string]bool{}
-	for _, p := range m.c.live() {
-		client := m.c.clientOf(p)
+	for _, p := range m.c.Live() {
+		client := p.Client()
 		if client == nil {
 			continue
 		}
@@ -216,10 +217,10 @@ func (m *monitor) topology(ctx context.Context) [][2]string {
 			defer mu.Unlock()
 			for _, q := range ps {
 				other, ok := names[q.PeerID]
-				if !q.Connected || q.Self || !ok || other == p.name {
+				if !q.Connected || q.Self || !ok || other == p.Name() {
 					continue
 				}
-				e := [2]string{p.name, other}
+				e := [2]string{p.Name(), other}
 				if e[1] < e[0] {
 					e[0], e[1] = e[1], e[0]
 				}
@@ -238,30 +239,30 @@ func (m *monitor) topology(ctx context.Context) [][2]string {
 	return edges
 }
 
-func (m *monitor) setEdges(edges [][2]string) {
+func (m *Monitor) setEdges(edges [][2]string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if slices.Equal(edges, m.edges) {
 		return
 	}
 	m.edges = edges
-	m.publishLocked(demoUpdate{"topology", edges})
+	m.publishLocked(Update{"topology", edges})
 }
 
 // begin records that a change to the network starts now and returns its ID.
-func (m *monitor) begin(e demoEvent) int {
+func (m *Monitor) begin(e Event) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e.ID, e.At = len(m.events)+1, time.Now()
 	m.lastBegin = e.At
 	m.events = append(m.events, e)
-	m.publishLocked(demoUpdate{"event", e})
+	m.publishLocked(Update{"event", e})
 	return e.ID
 }
 
 // finish records that the change is complete (err: it failed).
-func (m *monitor) finish(id int, err error) {
-	truth, _, _ := truthOf(m.c.states())
+func (m *Monitor) finish(id int, err error) {
+	truth, _, _ := truthOf(m.c.States())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := &m.events[id-1]
@@ -269,11 +270,11 @@ func (m *monitor) finish(id int, err error) {
 	if err != nil {
 		e.Err = err.Error()
 	}
-	m.publishLocked(demoUpdate{"event", *e})
+	m.publishLocked(Update{"event", *e})
 }
 
 // pending reports how many events the network has not yet recovered from.
-func (m *monitor) pending() int {
+func (m *Monitor) pending() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -286,27 +287,27 @@ func (m *monitor) pending() int {
 }
 
 // snapshot returns the rows, the events and the members, as copies.
-func (m *monitor) snapshot() ([]demoRow, []demoEvent, []memberState) {
+func (m *Monitor) snapshot() ([]Row, []Event, []cluster.MemberState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.rows), slices.Clone(m.events), slices.Clone(m.members)
 }
 
-// state returns everything the dashboard shows.
-func (m *monitor) state() demoState {
+// State returns everything the dashboard shows.
+func (m *Monitor) State() State {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, _, names := truthOf(m.members)
-	return demoState{
+	return State{
 		Started: m.started, HistoryLen: m.historyLen, Orgs: names, Rows: slices.Clone(m.rows), Members: slices.Clone(m.members),
 		History: slices.Clone(m.history), Events: slices.Clone(m.events), Edges: slices.Clone(m.edges),
 	}
 }
 
-func (m *monitor) summary() demoSummary {
+func (m *Monitor) summary() summary {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := demoSummary{Events: len(m.events), ByAction: map[string]int{}}
+	s := summary{Events: len(m.events), ByAction: map[string]int{}}
 	for _, e := range m.events {
 		s.ByAction[e.Action]++
 		if d, ok := e.recovered(); ok {
@@ -319,10 +320,10 @@ func (m *monitor) summary() demoSummary {
 	return s
 }
 
-// subscribe returns a channel of every update from now on, and a func that
+// Subscribe returns a channel of every update from now on, and a func that
 // ends the subscription.
-func (m *monitor) subscribe() (<-chan demoUpdate, func()) {
-	ch := make(chan demoUpdate, subscriberBuffer)
+func (m *Monitor) Subscribe() (<-chan Update, func()) {
+	ch := make(chan Update, subscriberBuffer)
 	m.mu.Lock()
 	m.subs[ch] = struct{}{}
 	m.mu.Unlock()
@@ -337,13 +338,13 @@ func (m *monitor) subscribe() (<-chan demoUpdate, func()) {
 }
 
 // notify sends u to every subscriber.
-func (m *monitor) notify(u demoUpdate) {
+func (m *Monitor) notify(u Update) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.publishLocked(u)
 }
 
-func (m *monitor) publishLocked(u demoUpdate) {
+func (m *Monitor) publishLocked(u Update) {
 	for ch := range m.subs {
 		select {
 		case ch <- u:

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -10,17 +10,17 @@ import (
 	"time"
 )
 
-// benchMetric is one figure the benchmark reports, for every cluster size.
-type benchMetric struct {
+// Metric is one figure the benchmark reports, for every cluster size.
+type Metric struct {
 	Key    string  `json:"key"`    // the name in JSON and in the table
 	Unit   string  `json:"unit"`   // s, MB (10^6 bytes), %, kB/s (10^3 bytes), ms or count
 	Help   string  `json:"help"`   // what exactly is measured
 	Target float64 `json:"target"` // the issue's bound at N = 20 (0: none); every figure is better lower
-	Panel  int     `json:"-"`      // which chart of the SVG shows it (index into benchPanels)
+	Panel  int     `json:"-"`      // which chart of the SVG shows it (index into panels)
 }
 
-// benchMetrics lists every figure in the order of the table.
-var benchMetrics = []benchMetric{
+// Metrics lists every figure in the order of the table.
+var Metrics = []Metric{
 	{"converge_all_s", "s", "from launching the first process until every node counts every organization exactly", 2.0, 0},
 	{"converge_cpu_avg_s", "s", "CPU time (user+system) each node used from its start until convergence, average: on a small machine, start-up is CPU-bound", 0, 0},
 	{"kill9_detect_all_s", "s", "from kill -9 of one node until no node counts it alive", 3.0, 0},
@@ -50,8 +50,8 @@ var benchMetrics = []benchMetric{
 // message's size times the copies that arrive).
 var detailKeys = []string{"load_avg_1m", "others_cpu_pct", "steal_idle_pct", "steal_api_pct", "pubsub_in_avg_kBps", "dht_in_avg_kBps", "messages_in_avg_per_s", "pubsub_bytes_per_message"}
 
-// benchPanels titles the charts of the SVG, indexed by benchMetric.Panel.
-var benchPanels = []string{
+// panels titles the charts of the SVG, indexed by Metric.Panel.
+var panels = []string{
 	"Detection and convergence (s)",
 	"Resident memory per node (MB)",
 	"Idle CPU per node (% of one core)",
@@ -62,7 +62,7 @@ var benchPanels = []string{
 
 func metricKeys() []string {
 	var keys []string
-	for _, m := range benchMetrics {
+	for _, m := range Metrics {
 		keys = append(keys, m.Key)
 	}
 	return keys
@@ -71,7 +71,7 @@ func metricKeys() []string {
 // targetNodes is the cluster size the targets are set for.
 const targetNodes = 20
 
-// runFigures is one run's figures by benchMetric key.
+// runFigures is one run's figures by Metric key.
 type runFigures map[string]float64
 
 // figureSpread is the minimum, median and maximum of a figure over the runs.
@@ -117,16 +117,16 @@ func newSizeResult(nodes int, runs []runFigures) sizeResult {
 	return r
 }
 
-// benchMachine describes where the benchmark ran.
-type benchMachine struct {
+// Machine describes where the benchmark ran.
+type Machine struct {
 	CPUs     int    `json:"cpus"`
 	CPUModel string `json:"cpu_model"`
 	Go       string `json:"go"`
 	OS       string `json:"os"`
 }
 
-// benchSettings are the knobs of a benchmark invocation.
-type benchSettings struct {
+// Settings are the knobs of a benchmark invocation.
+type Settings struct {
 	Orgs           int      `json:"orgs"`
 	Runs           int      `json:"runs"`
 	Preset         string   `json:"preset"`
@@ -138,25 +138,25 @@ type benchSettings struct {
 	PollIntervalMs []int    `json:"poll_interval_ms"` // per size: the resolution of the times
 }
 
-// benchReport is the JSON the benchmark writes.
-type benchReport struct {
-	When     time.Time     `json:"when"`
-	Machine  benchMachine  `json:"benchMachine"`
-	Settings benchSettings `json:"settings"`
-	Metrics  []benchMetric `json:"metrics"`
-	Results  []sizeResult  `json:"results"`
+// Report is the JSON the benchmark writes.
+type Report struct {
+	When     time.Time    `json:"when"`
+	Machine  Machine      `json:"machine"`
+	Settings Settings     `json:"settings"`
+	Metrics  []Metric     `json:"metrics"`
+	Results  []sizeResult `json:"results"`
 }
 
-// printBenchTable prints one row per benchMetric and one column per cluster size:
+// PrintTable prints one row per Metric and one column per cluster size:
 // the median, and with several runs the range.
-func printBenchTable(w io.Writer, r benchReport) error {
+func PrintTable(w io.Writer, r Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "METRIC\tUNIT\tTARGET")
 	for _, s := range r.Results {
 		fmt.Fprintf(tw, "\tN=%d", s.Nodes)
 	}
 	fmt.Fprintln(tw)
-	for _, m := range benchMetrics {
+	for _, m := range Metrics {
 		target := "-"
 		if m.Target > 0 {
 			target = "<= " + fmtFigure(m.Target)

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -91,8 +91,8 @@ func apiLatencyWithFloor(ctx context.Context, hc *http.Client, apis []string, fl
 	return nodes, floors, err
 }
 
-// nearestRank returns the nearest-rank p-th nearestRank (0 < p <= 100) of
-// sorted values.
+// nearestRank returns the p-th percentile (0 < p <= 100) of sorted values,
+// by the nearest-rank method.
 func nearestRank(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0

@@ -1,7 +1,8 @@
-package main
+package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,26 +15,32 @@ import (
 	"time"
 )
 
-// floorEnv makes the orgpeer binary the benchmark's floor server instead
-// of a command: its value is the body to serve.
-const floorEnv = "ORGPEER_BENCH_FLOOR_BODY"
+// FloorCommand is the hidden subcommand of the orgpeer binary that runs
+// ServeFloor: the floor server is the same binary, started by the benchmark.
+const FloorCommand = "bench-floor"
 
-// The floor server answers GET /v1/view with a fixed copy of a node's
-// answer and does nothing else. The benchmark measures it in the same
-// window and at the same rate as the nodes: its p99 is what the machine
-// allows at that moment (other processes, the hypervisor taking the vCPUs,
-// the nodes' own work waves), and the nodes' p99 above it is theirs. It is
-// a process of its own with one P, as a node is.
-func serveFloor(ctx context.Context, body string, stdout io.Writer) error {
+// ServeFloor reads a body from in, prints the loopback address it listens
+// on to out, and answers every GET /v1/view with that body until ctx ends.
+//
+// The benchmark measures this server in the same window and at the same
+// rate as the nodes: its p99 is what the machine allows at that moment
+// (other processes, the hypervisor, the nodes' own work), and the nodes'
+// p99 above it is theirs. It runs as a process of its own with one P, as a
+// node does.
+func ServeFloor(ctx context.Context, in io.Reader, out io.Writer) error {
+	body, err := io.ReadAll(io.LimitReader(in, maxViewBody))
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, body)
+		w.Write(body)
 	})}
-	fmt.Fprintln(stdout, ln.Addr())
+	fmt.Fprintln(out, ln.Addr())
 	stop := context.AfterFunc(ctx, func() { srv.Close() })
 	defer stop()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -41,6 +48,9 @@ func serveFloor(ctx context.Context, body string, stdout io.Writer) error {
 	}
 	return nil
 }
+
+// maxViewBody bounds a node's /v1/view answer that the floor server copies.
+const maxViewBody = 1 << 20
 
 // floorProc is a running floor server.
 type floorProc struct {
@@ -52,8 +62,9 @@ type floorProc struct {
 // startFloor starts bin as a floor server serving body and returns once it
 // listens.
 func startFloor(ctx context.Context, bin string, body []byte) (*floorProc, error) {
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), floorEnv+"="+string(body), "GOMAXPROCS=1")
+	cmd := exec.Command(bin, FloorCommand)
+	cmd.Stdin = bytes.NewReader(body)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -112,7 +123,7 @@ func viewBody(ctx context.Context, hc *http.Client, api string) ([]byte, error) 
 		return nil, err
 	}
 	defer body.Close()
-	b, err := io.ReadAll(io.LimitReader(body, 1<<20))
+	b, err := io.ReadAll(io.LimitReader(body, maxViewBody))
 	if err == nil && !strings.HasPrefix(strings.TrimSpace(string(b)), "{") {
 		err = fmt.Errorf("%s/v1/view: not JSON", api)
 	}

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// demoKeys maps single keys to demo actions.
-var demoKeys = map[byte]string{'k': actKill, 's': actStop, 'r': actRestart, 'a': actAdd}
+// canReadKeys: Linux has the cbreak mode readKeys needs.
+const canReadKeys = true
 
 // readKeys puts the terminal on fd in cbreak mode (keys arrive one by one,
-// unechoed; Ctrl-C still interrupts), calls onKey for each key until ctx
-// ends or input ends, and restores the terminal.
+// unechoed; Ctrl-C still interrupts and output keeps its line endings,
+// which golang.org/x/term's raw mode would not keep), calls onKey for each
+// key until ctx ends or input ends, and restores the terminal.
 func readKeys(ctx context.Context, fd int, onKey func(byte)) error {
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {

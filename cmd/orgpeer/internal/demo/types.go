@@ -1,8 +1,10 @@
-package main
+package demo
 
 import (
 	"slices"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 )
 
 // The demo's own types: the monitor fills them, the terminal table prints
@@ -17,8 +19,11 @@ const (
 	actAdd     = "add"     // a new node joins
 )
 
-// demoActions lists every action, in the order churn cycles through them.
-var demoActions = []string{actKill, actStop, actRestart, actAdd}
+// actions lists every action, in the order churn cycles through them.
+var actions = []string{actKill, actStop, actRestart, actAdd}
+
+// keys maps single keys to demo actions.
+var keys = map[byte]string{'k': actKill, 's': actStop, 'r': actRestart, 'a': actAdd}
 
 // actionLabel is how an action is shown to people.
 func actionLabel(a string) string {
@@ -28,8 +33,8 @@ func actionLabel(a string) string {
 	return a
 }
 
-// demoRow is one organization's line: the truth against what the nodes count.
-type demoRow struct {
+// Row is one organization's line: the truth against what the nodes count.
+type Row struct {
 	Org        string    `json:"org"`
 	Truth      int       `json:"truth"`       // live members
 	TruthHosts int       `json:"truth_hosts"` // distinct simulated hosts among them
@@ -44,21 +49,21 @@ type demoRow struct {
 }
 
 // sameCounts reports whether two rows differ only in ChangedAt.
-func (r demoRow) sameCounts(o demoRow) bool {
+func (r Row) sameCounts(o Row) bool {
 	r.ChangedAt, o.ChangedAt = time.Time{}, time.Time{}
 	return r == o
 }
 
-// demoSample is one poll of every live node, for the chart.
-type demoSample struct {
+// Sample is one poll of every live node, for the chart.
+type Sample struct {
 	T      int64                     `json:"t"` // unix milliseconds
 	Truth  map[string]int            `json:"truth"`
 	Counts map[string]map[string]int `json:"counts"` // node -> org -> alive; nodes that did not answer are absent
 }
 
-// demoEvent is one change to the network and how long the nodes took to
+// Event is one change to the network and how long the nodes took to
 // count it.
-type demoEvent struct {
+type Event struct {
 	ID     int            `json:"id"`
 	At     time.Time      `json:"at"`
 	Action string         `json:"action"`
@@ -77,58 +82,58 @@ type demoEvent struct {
 }
 
 // recovered returns the time back to correct counts, if reached.
-func (e demoEvent) recovered() (time.Duration, bool) {
+func (e Event) recovered() (time.Duration, bool) {
 	if e.RecoveredMs == nil {
 		return 0, false
 	}
 	return time.Duration(*e.RecoveredMs) * time.Millisecond, true
 }
 
-// demoTick is what changes on every poll.
-type demoTick struct {
-	Sample  demoSample    `json:"sample"`
-	Rows    []demoRow     `json:"rows"`
-	Members []memberState `json:"members"`
+// Tick is what changes on every poll.
+type Tick struct {
+	Sample  Sample                `json:"sample"`
+	Rows    []Row                 `json:"rows"`
+	Members []cluster.MemberState `json:"members"`
 }
 
-// demoUpdate is one message to a subscriber of the monitor.
-type demoUpdate struct {
-	Kind string // "tick" (demoTick), "event" (demoEvent), "topology" ([][2]string) or "churn" (churnState)
+// Update is one message to a subscriber of the monitor.
+type Update struct {
+	Kind string // "tick" (Tick), "event" (Event), "topology" ([][2]string) or "churn" (ChurnState)
 	Data any
 }
 
-// demoState is everything the dashboard shows, for a page that just opened.
-type demoState struct {
-	Started time.Time     `json:"started"`
-	Hosts   int           `json:"hosts"`
-	Churn   string        `json:"churn"` // "" without churn
-	Paused  bool          `json:"churn_paused"`
-	Orgs    []string      `json:"orgs"`
-	Rows    []demoRow     `json:"rows"`
-	Members []memberState `json:"members"`
-	History []demoSample  `json:"history"`
+// State is everything the dashboard shows, for a page that just opened.
+type State struct {
+	Started time.Time             `json:"started"`
+	Hosts   int                   `json:"hosts"`
+	Churn   string                `json:"churn"` // "" without churn
+	Paused  bool                  `json:"churn_paused"`
+	Orgs    []string              `json:"orgs"`
+	Rows    []Row                 `json:"rows"`
+	Members []cluster.MemberState `json:"members"`
+	History []Sample              `json:"history"`
 	// HistoryLen is how many samples the server keeps; so does the page.
 	HistoryLen int         `json:"history_len"`
-	Events     []demoEvent `json:"events"`
+	Events     []Event     `json:"events"`
 	Edges      [][2]string `json:"edges"`
 }
 
-// demoSummary is printed when the demo ends.
-type demoSummary struct {
+// summary is printed when the demo ends.
+type summary struct {
 	Events    int
 	ByAction  map[string]int
 	Recovered []time.Duration // sorted
 	Pending   int             // never back to correct counts before the end
 }
 
-func (s demoSummary) median() time.Duration {
+func (s summary) median() time.Duration {
 	if len(s.Recovered) == 0 {
 		return 0
 	}
 	return s.Recovered[len(s.Recovered)/2]
 }
 
-func (s demoSummary) worst() time.Duration {
+func (s summary) worst() time.Duration {
 	if len(s.Recovered) == 0 {
 		return 0
 	}

@@ -1,16 +1,17 @@
-package main
+package demo
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
 )
 
 // resources is what one node process costs at one moment.
@@ -22,39 +23,31 @@ type resources struct {
 
 // sampleResources reads the RSS (from /proc) and goroutine count (from the
 // node's /metrics) of every live member, by PID.
-func sampleResources(ctx context.Context, c *cluster) map[int]resources {
-	hc := &http.Client{Timeout: 5 * time.Second}
-	defer hc.CloseIdleConnections()
+func sampleResources(ctx context.Context, c *cluster.Cluster) map[int]resources {
 	out := map[int]resources{}
-	for _, p := range c.live() {
-		c.mu.Lock()
-		cmd, api := p.cmd, p.info.API
-		c.mu.Unlock()
-		if cmd == nil || api == "" {
+	for _, p := range c.Live() {
+		pid, client := p.PID(), p.Client()
+		if pid == 0 || client == nil {
 			continue
 		}
-		rss, err := procRSS(cmd.Process.Pid)
+		rss, err := procstat.RSS(pid)
 		if err != nil {
 			continue
 		}
-		m, err := scrapeMetrics(ctx, hc, api)
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		text, err := client.Metrics(mctx)
+		cancel()
 		if err != nil {
 			continue
 		}
-		out[cmd.Process.Pid] = resources{name: p.name, rssMB: float64(rss) / (1 << 20), goroutines: int(m.goroutines)}
+		m, err := procstat.ParseMetrics(strings.NewReader(text))
+		g, ok := m["go_goroutines"]
+		if err != nil || !ok {
+			continue
+		}
+		out[pid] = resources{name: p.Name(), rssMB: float64(rss) / (1 << 20), goroutines: int(g)}
 	}
 	return out
-}
-
-// metricValue finds an unlabelled sample in Prometheus exposition text.
-func metricValue(text, name string) (float64, bool) {
-	for _, l := range strings.Split(text, "\n") {
-		if rest, ok := strings.CutPrefix(l, name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
 }
 
 // Growth a soak tolerates in a surviving node between the sample after
@@ -67,7 +60,7 @@ const (
 
 // soakReport prints how the nodes that ran through the whole soak changed,
 // and fails when one grew past the tolerance or an event never recovered.
-func soakReport(w io.Writer, before, after map[int]resources, s demoSummary) error {
+func soakReport(w io.Writer, before, after map[int]resources, s summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SURVIVOR\tRSS MB (start → end)\tGOROUTINES (start → end)\tFLAT")
 	var grown []string
