@@ -104,14 +104,14 @@ func (a *apiServer) viewHandler(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r) {
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, a.view.Snapshot())
+	api.WriteJSON(w, http.StatusOK, a.view.Snapshot(), true)
 }
 
 func (a *apiServer) self(w http.ResponseWriter, r *http.Request) {
 	if !onlyParams(w, r) {
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, a.info())
+	api.WriteJSON(w, http.StatusOK, a.info(), true)
 }
 
 func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +123,7 @@ func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, a.view.Peers(f))
+	api.WriteJSON(w, http.StatusOK, a.view.Peers(f), true)
 }
 
 // onlyParams answers 400 when the query has a parameter not in allowed.

@@ -69,6 +69,6 @@ func serveChecks(checks func() []api.Check, connections func() int) http.Handler
 		if len(h.Failing()) > 0 {
 			h.Status, code = "failing", http.StatusServiceUnavailable
 		}
-		api.WriteJSON(w, code, h)
+		api.WriteJSON(w, code, h, true)
 	}
 }

@@ -123,6 +123,7 @@ func TestMultiProcessCountsFollowCrashLeaveAndRestart(t *testing.T) {
 
 func TestCLIErrors(t *testing.T) {
 	dir := t.TempDir()
+	os.Chmod(dir, 0o700) // a data dir open to others is tightened with a warning, a second line
 	for _, tc := range []struct {
 		args []string
 		code int

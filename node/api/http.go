@@ -21,17 +21,20 @@ func IsLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// WriteJSON answers code with v as indented JSON that no cache keeps.
-func WriteJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON answers code with v as JSON that no cache keeps; indented for
+// a person reading it with curl, compact for the dashboard's page.
+func WriteJSON(w http.ResponseWriter, code int, v any, indent bool) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	if indent {
+		enc.SetIndent("", "  ")
+	}
 	enc.Encode(v)
 }
 
-// WriteError answers code with an APIError.
+// WriteError answers code with an APIError, on one line.
 func WriteError(w http.ResponseWriter, code int, format string, a ...any) {
-	WriteJSON(w, code, APIError{Error: fmt.Sprintf(format, a...)})
+	WriteJSON(w, code, APIError{Error: fmt.Sprintf(format, a...)}, false)
 }

@@ -99,7 +99,7 @@ func (d *dashboard) guard(next http.Handler) http.Handler {
 }
 
 func (d *dashboard) stateHandler(w http.ResponseWriter, r *http.Request) {
-	api.WriteJSON(w, http.StatusOK, d.s.State())
+	api.WriteJSON(w, http.StatusOK, d.s.State(), false)
 }
 
 // stream sends the whole state, then every update, as server-sent events,
@@ -162,7 +162,7 @@ func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	p := d.s.Cluster.Member(name)
 	if p == nil {
-		api.WriteJSON(w, http.StatusNotFound, nodeDetail{Err: fmt.Sprintf("no node %q", name)})
+		api.WriteJSON(w, http.StatusNotFound, nodeDetail{Err: fmt.Sprintf("no node %q", name)}, false)
 		return
 	}
 	var out nodeDetail
@@ -174,7 +174,7 @@ func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
 	client := p.Client()
 	if client == nil {
 		out.Err = name + " is not running"
-		api.WriteJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out, false)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -187,7 +187,7 @@ func (d *dashboard) nodeHandler(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		out.Err = err.Error()
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out, false)
 }
 
 func (d *dashboard) actionHandler(w http.ResponseWriter, r *http.Request) {
@@ -200,9 +200,9 @@ func (d *dashboard) actionHandler(w http.ResponseWriter, r *http.Request) {
 	var ae *demo.ActionError
 	switch {
 	case errors.As(err, &ae):
-		api.WriteJSON(w, ae.Code, map[string]string{"error": ae.Msg})
+		api.WriteJSON(w, ae.Code, map[string]string{"error": ae.Msg}, false)
 	default: // a change that failed half-way is an event too, with its error
-		api.WriteJSON(w, http.StatusOK, ev)
+		api.WriteJSON(w, http.StatusOK, ev, false)
 	}
 }
 
@@ -214,11 +214,11 @@ func (d *dashboard) churnHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.s.Churn == "" {
-		api.WriteJSON(w, http.StatusConflict, map[string]string{"error": "this demo runs without --churn"})
+		api.WriteJSON(w, http.StatusConflict, map[string]string{"error": "this demo runs without --churn"}, false)
 		return
 	}
 	d.s.Controller.Pause(req.Paused)
-	api.WriteJSON(w, http.StatusOK, req)
+	api.WriteJSON(w, http.StatusOK, req, false)
 }
 
 // readJSON decodes the request's body into v, refusing unknown fields; on
@@ -227,7 +227,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		api.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+		api.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()}, false)
 		return false
 	}
 	return true
