@@ -77,15 +77,14 @@ func (t *topics) join(ctx context.Context, name string, validate pubsub.Validato
 }
 
 // readLoop hands every validated message from others to handle until ctx
-// ends or the subscription is cancelled.
+// ends or the subscription is cancelled. The node's own publications come
+// back on its subscription without ValidatorData (validate accepts them
+// unjudged) and are skipped.
 func readLoop(ctx context.Context, ts *topicSub, handle func(*pubsub.Message, *received)) {
 	for {
 		m, err := ts.sub.Next(ctx)
 		if err != nil {
 			return
-		}
-		if m.Local {
-			continue
 		}
 		if r, ok := m.ValidatorData.(*received); ok {
 			handle(m, r)

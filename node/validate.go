@@ -24,6 +24,7 @@ type received struct {
 // sender lied; GossipSub lowers its score) or Ignore (stale, over its rate,
 // or not wanted). It may be called concurrently.
 type validator struct {
+	self         peer.ID // the node: its own publications are not judged
 	maxSize      int
 	requireCreds bool
 	view         *orgs.View // the versions already seen
@@ -38,8 +39,14 @@ type validator struct {
 
 // validate is the checks every topic shares (judge) for a message that
 // reached the node through via. It records the verdict in metrics.
+//
+// The node's own publications pass through here too, with via the node
+// itself (pubsub's Message.Local is set only for WithLocalPublication):
+// they are accepted unjudged, since judged against the node's own state
+// they look stale (a revocation list it holds) or unproven (a compact
+// heartbeat naming a credential it never received from itself).
 func (v *validator) validate(via peer.ID, m *pubsub.Message, check func(*received) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
-	if m.Local {
+	if v.own(via, m) {
 		return pubsub.ValidationAccept
 	}
 	r, res, reason := v.judge(via, m.GetFrom(), m.Data, check)
@@ -48,6 +55,12 @@ func (v *validator) validate(via peer.ID, m *pubsub.Message, check func(*receive
 	}
 	v.metrics.countMessage(res, reason)
 	return res
+}
+
+// own reports whether m is the node's own publication: received from the
+// node itself and signed by it.
+func (v *validator) own(via peer.ID, m *pubsub.Message) bool {
+	return via == v.self && m.GetFrom() == v.self
 }
 
 // judge decodes a message that from wrote and that reached the node

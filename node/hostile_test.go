@@ -1,0 +1,83 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/orgpeer/orgpeer/node/datadir"
+	"github.com/orgpeer/orgpeer/node/nodetest"
+	"github.com/orgpeer/orgpeer/orgs"
+)
+
+// Tests of the promises a hostile peer once broke (docs/protocol.md,
+// "Hostile peers: what is bounded").
+
+// withCredential gives the node of cfg a credential of k with serial,
+// valid for an hour.
+func withCredential(t testing.TB, cfg *Config, k *orgs.OrgKey, serial uint64) {
+	t.Helper()
+	priv, err := datadir.LoadOrCreateIdentity(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := peer.IDFromPrivateKey(priv)
+	cred, err := k.Issue(id, time.Now().Add(-time.Minute), time.Hour, serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CredentialFile = filepath.Join(cfg.DataDir, "member.cred")
+	if err := os.WriteFile(cfg.CredentialFile, cred, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verifiedIn reports how a node's verified count of org differs from want,
+// and whether it counts the peer revoked verified.
+func verifiedIn(nodes []*Node, org string, want int, revoked string) func() string {
+	return func() string {
+		for i, n := range nodes {
+			if got := n.view.Snapshot().OrgCounts(org).Verified; got != want {
+				return fmt.Sprintf("node %d counts %d verified in %s, want %d", i, got, org, want)
+			}
+			if p, ok := n.view.Get(revoked); ok && p.Verified {
+				return fmt.Sprintf("node %d counts the revoked peer verified", i)
+			}
+		}
+		return ""
+	}
+}
+
+// TestRevocationListSpreadsFromAJoiner: a node started with --revocations
+// gets every other node to apply the list. Its own publication passes its
+// own validator, which once refused it as stale (it holds the list).
+func TestRevocationListSpreadsFromAJoiner(t *testing.T) {
+	acme, acmePub := savedOrgKey(t, "acme")
+	serial := uint64(0)
+	member := func(c *Config) {
+		serial++
+		c.Trust = []string{acmePub}
+		withCredential(t, c, acme, serial)
+	}
+	nodes := startNodes(t, []string{"acme", "acme", "acme"}, member)
+	revoked := nodes[2].Info().PeerID // serial 3
+	nodetest.Eventually(t, 20*time.Second, verifiedIn(nodes, "acme", 3, ""))
+
+	rev, err := acme.SignRevocation(&orgs.Revocation{Seq: 1, Issued: time.Now(), Serials: []uint64{3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "acme")
+	cfg.Bootstrap = nodes[0].Info().Addrs[:1]
+	member(&cfg)
+	cfg.RevocationFiles = []string{filepath.Join(t.TempDir(), "acme.rev")}
+	if err := os.WriteFile(cfg.RevocationFiles[0], rev, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nodes = append(nodes, newTestNode(t, cfg))
+	nodetest.Eventually(t, 10*time.Second, verifiedIn(nodes, "acme", 3, revoked))
+}
