@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +81,36 @@ func TestRevocationListSpreadsFromAJoiner(t *testing.T) {
 	}
 	nodes = append(nodes, newTestNode(t, cfg))
 	nodetest.Eventually(t, 10*time.Second, verifiedIn(nodes, "acme", 3, revoked))
+}
+
+// TestDamagedStoredRevocationRefused: a stored revocation list that no
+// longer opens stops the node at start, naming the file; it was once
+// dropped silently, and the peers it revoked counted verified again.
+func TestDamagedStoredRevocationRefused(t *testing.T) {
+	acme, acmePub := savedOrgKey(t, "acme")
+	rev, err := acme.SignRevocation(&orgs.Revocation{Seq: 1, Issued: time.Now(), Serials: []uint64{7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "acme")
+	cfg.Trust = []string{acmePub}
+	cfg.RevocationFiles = []string{filepath.Join(t.TempDir(), "acme.rev")}
+	if err := os.WriteFile(cfg.RevocationFiles[0], rev, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newTestNode(t, cfg).Close()
+
+	stored := filepath.Join(cfg.DataDir, "revocations", string(acme.ID)+".rev")
+	if err := os.WriteFile(stored, rev[:len(rev)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.RevocationFiles = nil
+	n, err := New(t.Context(), cfg, WithLogger(quietLogger()))
+	if err == nil {
+		n.Close()
+		t.Fatal("a node started on a damaged stored revocation list")
+	}
+	if !strings.Contains(err.Error(), stored) {
+		t.Fatalf("the error does not name the file %s: %v", stored, err)
+	}
 }
