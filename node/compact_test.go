@@ -19,8 +19,8 @@ import (
 // TestCompactHeartbeats: a node sends its credential only while starting
 // and when asked; receivers judge compact heartbeats by the credential they
 // remember for the sender, count a credential they never received as
-// unverified and ask for it, and refuse a compact heartbeat naming a
-// refused credential just as the full one.
+// unverified and ask for it, and count a compact heartbeat naming a
+// refused credential as a bare claim.
 func TestCompactHeartbeats(t *testing.T) {
 	dir := t.TempDir()
 	acme, acmePub := savedOrgKey(t, "acme")
@@ -87,13 +87,17 @@ func TestCompactHeartbeats(t *testing.T) {
 	// A credential ID that does not match the credential is malformed.
 	publishUntil(t, member, victim, hb(4, good, []byte("12345678")), "rejected", "malformed")
 
-	// A refused credential refuses the compact heartbeats naming it too.
+	// A refused credential is not remembered: the compact heartbeats
+	// naming it are bare claims, never verified.
 	expired := rogueOn(t, victim, wire.OrgTopic("acme"))
 	old := issue(expired.ID, now.Add(-2*time.Hour), 3)
 	publishUntil(t, expired, victim, hb(1, old, nil), "rejected", orgs.ReasonExpired)
-	publishUntil(t, expired, victim, hb(2, nil, orgs.CredentialID(old)), "rejected", orgs.ReasonExpired)
 	if _, ok := victim.view.Get(expired.ID.String()); ok {
 		t.Fatal("a peer with an expired credential reached the view")
+	}
+	publishUntil(t, expired, victim, hb(2, nil, orgs.CredentialID(old)), "accepted", "ok")
+	if p, ok := victim.view.Get(expired.ID.String()); !ok || p.Verified {
+		t.Fatalf("compact heartbeat naming an expired credential: %+v %v", p, ok)
 	}
 	if got := victim.view.Snapshot().OrgCounts("acme"); got.Verified != 2 {
 		t.Fatalf("acme counts %+v, want 2 verified (the node and the member)", got)

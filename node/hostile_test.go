@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/node/nodetest"
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -112,5 +114,61 @@ func TestDamagedStoredRevocationRefused(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), stored) {
 		t.Fatalf("the error does not name the file %s: %v", stored, err)
+	}
+}
+
+// TestCredentialFloodKeepsVerifiedCounts: minted peers, each with a
+// credential of the attacker's own key named acme, flood a node that
+// requires credentials. Their credentials were once remembered unchecked,
+// and the memory, full, dropped every honest peer's and the node's own: the
+// node ignored the honest compact heartbeats and its own, for good. Now
+// only verified credentials are remembered, and the node's own
+// publications are not judged.
+func TestCredentialFloodKeepsVerifiedCounts(t *testing.T) {
+	acme, acmePub := savedOrgKey(t, "acme")
+	serial := uint64(0)
+	nodes := startNodes(t, []string{"acme", "acme", "acme"}, func(c *Config) {
+		serial++
+		c.Trust = []string{acmePub}
+		c.RequireCredentials = true
+		c.MaxKnownPeers = 100 // the credential memory's size: the flood is twenty times it
+		withCredential(t, c, acme, serial)
+	})
+	nodetest.Eventually(t, 20*time.Second, verifiedIn(nodes, "acme", 3, ""))
+	nodetest.Eventually(t, 10*time.Second, func() string { // everyone past its full heartbeats
+		for i, n := range nodes {
+			if full, all := testutil.ToFloat64(n.metrics.fullSent), testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat)); all <= full+2 {
+				return fmt.Sprintf("node %d still sends full heartbeats", i)
+			}
+		}
+		return ""
+	})
+
+	victim := nodes[0]
+	evil := mustOrgKey(t, "acme") // the attacker's own key, named acme too
+	att := rogueOn(t, victim, wire.OrgTopic("acme"))
+	before := counter(victim, "ignored", "unverified")
+	for i := range 2000 {
+		key, id := nodetest.Mint(t)
+		cred, err := evil.Issue(id, time.Now().Add(-time.Minute), time.Hour, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "evil", Cred: cred, CredID: orgs.CredentialID(cred)}
+		att.PublishAs(t, key, m.Encode())
+		if i%20 == 19 {
+			time.Sleep(10 * time.Millisecond) // the victim's validation queue, not the attacker, sets the pace
+		}
+	}
+	if n := counter(victim, "ignored", "unverified") - before; n < 500 {
+		t.Fatalf("only %v of the flood's heartbeats were judged: the test proves nothing", n)
+	}
+	// Within one liveness window every count is exact again, and stays so.
+	nodetest.Eventually(t, victim.cfg.LivenessWindow, verifiedIn(nodes, "acme", 3, ""))
+	for range 10 {
+		if msg := verifiedIn(nodes, "acme", 3, "")(); msg != "" {
+			t.Fatal(msg)
+		}
+		time.Sleep(victim.cfg.HeartbeatInterval)
 	}
 }

@@ -29,7 +29,7 @@ type validator struct {
 	requireCreds bool
 	view         *orgs.View // the versions already seen
 	trust        *orgs.Trust
-	creds        *orgs.PeerCredentials // each peer's last full credential, for its compact heartbeats
+	creds        *orgs.PeerCredentials // each peer's last verified credential, for its compact heartbeats
 	limiter      *senderLimiter
 	flood        *floodScore
 	metrics      *nodeMetrics
@@ -121,20 +121,21 @@ func (v *validator) org(org string) pubsub.ValidatorEx {
 
 // checkHeartbeat drops replays and judges the credential: a refused
 // credential rejects the message, a bare claim passes as unverified unless
-// credentials are required.
+// credentials are required. Only a credential that verified is remembered
+// for the sender's compact heartbeats: anyone can mint peers and keys, and
+// their credentials must never displace the honest ones. A compact
+// heartbeat naming a credential this node does not hold, refused or never
+// received, is a bare claim.
 func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string) {
 	if v.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
 		return pubsub.ValidationIgnore, "stale"
 	}
 	cred := r.Cred
-	switch {
-	case len(cred) != 0:
-		v.creds.Remember(r.Peer, cred) // judged below; a refused one refuses its compact heartbeats too
-	case len(r.CredID) != 0:
+	if len(cred) == 0 && len(r.CredID) != 0 {
 		if cred = v.creds.Recall(r.Peer, r.CredID); cred == nil {
-			// Named but never received: not proven to this node yet.
-			// Counted unverified until the credential comes, which
-			// the next heartbeat's Want asks for.
+			// Not proven to this node yet: counted unverified until
+			// the credential comes, which the next heartbeat's Want
+			// asks for.
 			v.missing()
 			v.metrics.credMissing.Inc()
 		}
@@ -145,6 +146,9 @@ func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string
 		return pubsub.ValidationReject, reason
 	case !verified && v.requireCreds:
 		return pubsub.ValidationIgnore, "unverified"
+	}
+	if verified && len(r.Cred) != 0 {
+		v.creds.RememberVerified(r.Peer, r.Cred)
 	}
 	r.verified, r.member = verified, member
 	return pubsub.ValidationAccept, ""

@@ -55,10 +55,7 @@ type Rogue struct {
 // rogue in its mesh, which a target with more than Dhi mesh peers may not.
 func NewRogue(t testing.TB, target peer.AddrInfo, topic string, opts ...pubsub.Option) *Rogue {
 	t.Helper()
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv, _ := Mint(t)
 	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +103,31 @@ func (r *Rogue) PublishRaw(t testing.TB, data []byte, opts ...pubsub.PubOpt) {
 	if err := r.Topic.Publish(context.Background(), data, opts...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Mint returns a fresh identity: a peer anyone can make up at no cost.
+func Mint(t testing.TB) (crypto.PrivKey, peer.ID) {
+	t.Helper()
+	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, id
+}
+
+// PublishAs publishes data on the rogue's topic signed by key, a minted
+// peer's: the rogue relays it as its author's.
+func (r *Rogue) PublishAs(t testing.TB, key crypto.PrivKey, data []byte) {
+	t.Helper()
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.PublishRaw(t, data, pubsub.WithSecretKeyAndPeerId(key, id))
 }
 
 // NextFrom returns the next message the rogue hears on its topic from id
