@@ -54,7 +54,7 @@ func TestCompactHeartbeats(t *testing.T) {
 		t.Fatalf("compact heartbeat: %+v", compact)
 	}
 	// A peer that wants credentials gets a full heartbeat.
-	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Want: true}, "accepted", "ok")
+	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Org: "acme", Epoch: 1, Seq: 1, Want: true}, "accepted", "ok")
 	full := att.NextFrom(t, victimID, 5*time.Second, func(m *wire.Message) bool { return m.Kind == wire.KindHeartbeat && m.Cred != nil })
 	if len(full.Addrs) == 0 || string(full.CredID) != string(orgs.CredentialID(full.Cred)) {
 		t.Fatalf("full heartbeat: %+v", full)
@@ -67,7 +67,7 @@ func TestCompactHeartbeats(t *testing.T) {
 	missing := func() float64 { return testutil.ToFloat64(victim.metrics.credMissing) }
 	before := missing()
 	hb := func(seq uint64, cred []byte, id []byte) *wire.Message {
-		return &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: seq, Host: "h", Cred: cred, CredID: id}
+		return &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Org: "acme", Epoch: 1, Seq: seq, Host: "h", Cred: cred, CredID: id}
 	}
 	publishUntil(t, member, victim, hb(1, nil, orgs.CredentialID(good)), "accepted", "ok")
 	if p, ok := victim.view.Get(member.ID.String()); !ok || p.State != orgs.StateAlive || p.Verified {

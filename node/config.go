@@ -41,10 +41,14 @@ type Config struct {
 	OrgRetention        time.Duration // an organization nobody mentions is forgotten after this
 	DirectoryInterval   time.Duration // how often the node lists its organizations on the directory topic
 	LeavePropagateDelay time.Duration // how long a leaving node waits for its leave to spread
+	MaxMessageAge       time.Duration // a heartbeat or leave sent longer ago than this (plus MaxClockSkew) is ignored: a replay
+	MaxClockSkew        time.Duration // how far another peer's clock may be off this node's, either way
+	TombstoneRetention  time.Duration // a forgotten peer's last version is kept this long, against replays of its old heartbeats
 
 	MaxPeers       int           // connection manager high water; discovery dials only below it
 	ConnGrace      time.Duration // new connections are not trimmed for this long
 	MaxKnownPeers  int           // peers the view remembers
+	MaxTombstones  int           // forgotten peers whose last version the view keeps
 	MaxOrgs        int           // organizations the node follows at most
 	MaxMessageSize int           // larger messages, on a topic or a hello stream, are rejected
 	SenderRate     float64       // messages per second one sender may have accepted
@@ -90,9 +94,13 @@ func DefaultConfig() Config {
 		OrgRetention:        30 * time.Minute,
 		DirectoryInterval:   30 * time.Second,
 		LeavePropagateDelay: time.Second,
+		MaxMessageAge:       15 * time.Second, // the liveness window: an older heartbeat could not keep a peer alive anyway
+		MaxClockSkew:        30 * time.Second,
+		TombstoneRetention:  30 * time.Minute,
 		MaxPeers:            64,
 		ConnGrace:           30 * time.Second,
 		MaxKnownPeers:       10000,
+		MaxTombstones:       10000,
 		MaxOrgs:             256,
 		MaxMessageSize:      4096,
 		SenderRate:          2,
@@ -119,6 +127,9 @@ func LocalConfig() Config {
 	c.OrgRetention = time.Minute
 	c.DirectoryInterval = 15 * time.Second // newcomers are answered at once; the period is a safety net
 	c.LeavePropagateDelay = 300 * time.Millisecond
+	c.MaxMessageAge = c.LivenessWindow
+	c.MaxClockSkew = 5 * time.Second // one machine, or a LAN with NTP
+	c.TombstoneRetention = 5 * time.Minute
 	c.ConnGrace = 5 * time.Second
 	c.SenderRate = 10
 	c.AdvertiseInterval = 10 * time.Minute
@@ -169,6 +180,10 @@ func (c *Config) Validate() error {
 		return configErr("the liveness window (%v) must be at least one heartbeat interval (%v)", c.LivenessWindow, c.HeartbeatInterval)
 	case c.ProbeAfter < 0 || c.ProbeAfter > 0 && c.ProbeAfter < c.HeartbeatInterval:
 		return configErr("the probe delay (%v) must be 0 (no probes) or at least one heartbeat interval (%v)", c.ProbeAfter, c.HeartbeatInterval)
+	case c.MaxMessageAge <= 0 || c.MaxClockSkew < 0:
+		return configErr("the message age bound (%v) must be positive and the clock skew (%v) not negative", c.MaxMessageAge, c.MaxClockSkew)
+	case c.TombstoneRetention <= c.MaxMessageAge+c.MaxClockSkew:
+		return configErr("the tombstone retention (%v) must exceed the message age bound and clock skew (%v): a replay within them would find no tombstone", c.TombstoneRetention, c.MaxMessageAge+c.MaxClockSkew)
 	case c.MaxPeers < 1:
 		return configErr("--max-peers must be at least 1")
 	case c.MeshDegree < 0 || c.MeshDegree == 1:
@@ -207,12 +222,14 @@ func (c *Config) StartupPeriod() time.Duration { return helloFor * c.HeartbeatIn
 
 func (c *Config) viewConfig() orgs.Config {
 	return orgs.Config{
-		LivenessWindow:   c.LivenessWindow,
-		SuspectRetention: c.SuspectRetention,
-		LeftRetention:    c.LeftRetention,
-		OrgRetention:     c.OrgRetention,
-		MaxPeers:         c.MaxKnownPeers,
-		MaxOrgs:          c.MaxOrgs,
+		LivenessWindow:     c.LivenessWindow,
+		SuspectRetention:   c.SuspectRetention,
+		LeftRetention:      c.LeftRetention,
+		OrgRetention:       c.OrgRetention,
+		MaxPeers:           c.MaxKnownPeers,
+		MaxOrgs:            c.MaxOrgs,
+		TombstoneRetention: c.TombstoneRetention,
+		MaxTombstones:      c.MaxTombstones,
 	}
 }
 

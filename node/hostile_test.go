@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -154,7 +155,7 @@ func TestCredentialFloodKeepsVerifiedCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "evil", Cred: cred, CredID: orgs.CredentialID(cred)}
+		m := &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Org: "acme", Epoch: 1, Seq: 1, Host: "evil", Cred: cred, CredID: orgs.CredentialID(cred)}
 		att.PublishAs(t, key, m.Encode())
 		if i%20 == 19 {
 			time.Sleep(10 * time.Millisecond) // the victim's validation queue, not the attacker, sets the pace
@@ -170,5 +171,81 @@ func TestCredentialFloodKeepsVerifiedCounts(t *testing.T) {
 			t.Fatal(msg)
 		}
 		time.Sleep(victim.cfg.HeartbeatInterval)
+	}
+}
+
+// TestReplayedHeartbeatsNeverRevive: a real node's signed heartbeats,
+// recorded by a rogue and replayed after the node was killed and
+// forgotten, never make it alive again: not at a node that forgot it (a
+// tombstone keeps its last version), nor at a node started afresh, which
+// has neither versions nor a seen cache (the send time is too old). A
+// heartbeat with an old send time, or none, is ignored.
+func TestReplayedHeartbeatsNeverRevive(t *testing.T) {
+	a := newTestNode(t, testConfig(t, "acme"))
+	aID := a.host.ID()
+	rec := rogueOn(t, a, wire.OrgTopic("acme"))
+	var recorded []*pb.Message
+	for range 3 {
+		recorded = append(recorded, rec.Record(t, aID, 5*time.Second, func(m *wire.Message) bool { return m.Kind == wire.KindHeartbeat }))
+	}
+	// A node that joins once GossipSub's history no longer holds them
+	// (5 gossip heartbeats), so that its seen cache does not either.
+	time.Sleep(6 * time.Second)
+	cfg := testConfig(t, "acme")
+	cfg.Bootstrap = a.Info().Addrs[:1]
+	cfg.SuspectRetention = time.Second
+	cfg.MaxMessageAge = time.Minute // the tombstone, not the send time, must stop the replay
+	v := newTestNode(t, cfg)
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		if p, ok := v.view.Get(aID.String()); !ok || p.State != orgs.StateAlive {
+			return "the node never counted a"
+		}
+		return ""
+	})
+	a.Close() // killed: no leave
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		if _, ok := v.view.Get(aID.String()); ok {
+			return "a not forgotten"
+		}
+		return ""
+	})
+
+	// replay sends the recorded heartbeats to n until it has judged them
+	// (counted under reason), failing if they ever revive a.
+	replay := func(n *Node, reason string) {
+		t.Helper()
+		r := rogueOn(t, n, "")
+		before := counter(n, "ignored", reason)
+		nodetest.Eventually(t, 10*time.Second, func() string {
+			r.Replay(t, n.host.ID(), recorded...)
+			if p, ok := n.view.Get(aID.String()); ok {
+				t.Fatalf("a replay made the killed node %v", p.State)
+			}
+			if counter(n, "ignored", reason) <= before {
+				return "replay not judged"
+			}
+			return ""
+		})
+		for range 5 {
+			time.Sleep(cfg.HeartbeatInterval)
+			if p, ok := n.view.Get(aID.String()); ok {
+				t.Fatalf("a replay made the killed node %v", p.State)
+			}
+		}
+	}
+	replay(v, "stale")
+
+	fresh := testConfig(t, "acme")
+	fresh.MaxMessageAge, fresh.MaxClockSkew = time.Second, time.Second // the recordings are older than 2 s
+	f := newTestNode(t, fresh)
+	replay(f, "not-fresh")
+
+	att := rogueOn(t, f, wire.OrgTopic("acme"))
+	hb := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "evil", Sent: time.Now().Add(-time.Hour).UnixMilli()}
+	publishUntil(t, att, f, hb, "ignored", "not-fresh")
+	hb.Sent, hb.Seq = 0, 2
+	publishUntil(t, att, f, hb, "ignored", "no-send-time")
+	if _, ok := f.view.Get(att.ID.String()); ok {
+		t.Fatal("a heartbeat without a fresh send time reached the view")
 	}
 }

@@ -47,7 +47,7 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 		cred: member.cred, credID: member.credID, topics: p.topics, view: view, metrics: metrics, log: log, started: time.Now()}
 	p.wants = newWants(wantSpacing*cfg.HeartbeatInterval, cfg.MaxKnownPeers, p.beats.greet, p.beats.fullNext)
 	p.revs = &revocations{org: cfg.Org, member: member, view: view, topics: p.topics, metrics: metrics, log: log}
-	p.valid = &validator{self: h.ID(), maxSize: cfg.MaxMessageSize, requireCreds: cfg.RequireCredentials, view: view,
+	p.valid = &validator{self: h.ID(), maxSize: cfg.MaxMessageSize, maxAge: cfg.MaxMessageAge, maxSkew: cfg.MaxClockSkew, requireCreds: cfg.RequireCredentials, view: view,
 		trust: member.trust, creds: orgs.NewPeerCredentials(cfg.MaxKnownPeers),
 		limiter: newSenderLimiter(cfg.SenderRate, cfg.SenderBurst, 4*cfg.MaxKnownPeers),
 		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials}

@@ -26,6 +26,8 @@ type received struct {
 type validator struct {
 	self         peer.ID // the node: its own publications are not judged
 	maxSize      int
+	maxAge       time.Duration // Config.MaxMessageAge
+	maxSkew      time.Duration // Config.MaxClockSkew
 	requireCreds bool
 	view         *orgs.View // the versions already seen
 	trust        *orgs.Trust
@@ -127,8 +129,8 @@ func (v *validator) org(org string) pubsub.ValidatorEx {
 // heartbeat naming a credential this node does not hold, refused or never
 // received, is a bare claim.
 func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string) {
-	if v.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
-		return pubsub.ValidationIgnore, "stale"
+	if res, reason := v.checkVersion(r); res != pubsub.ValidationAccept {
+		return res, reason
 	}
 	cred := r.Cred
 	if len(cred) == 0 && len(r.CredID) != 0 {
@@ -156,7 +158,20 @@ func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string
 
 // checkLeave drops a leave older than what the node knows of its sender.
 func (v *validator) checkLeave(r *received) (pubsub.ValidationResult, string) {
-	if v.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
+	return v.checkVersion(r)
+}
+
+// checkVersion drops a heartbeat or leave sent too long ago or not newer
+// than what the node knows, or knew when it forgot the sender: a replay. A
+// restarted node knows no versions, and GossipSub's seen cache expires
+// (2 minutes): the send time is what bounds a replay then.
+func (v *validator) checkVersion(r *received) (pubsub.ValidationResult, string) {
+	switch {
+	case r.Sent == 0:
+		return pubsub.ValidationIgnore, "no-send-time"
+	case !orgs.Fresh(time.UnixMilli(r.Sent), time.Now(), v.maxAge, v.maxSkew):
+		return pubsub.ValidationIgnore, "not-fresh"
+	case v.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}):
 		return pubsub.ValidationIgnore, "stale"
 	}
 	return pubsub.ValidationAccept, ""

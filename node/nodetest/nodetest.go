@@ -13,9 +13,12 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/orgpeer/orgpeer/node/wire"
 )
@@ -134,6 +137,20 @@ func (r *Rogue) PublishAs(t testing.TB, key crypto.PrivKey, data []byte) {
 // that decodes and satisfies want, or fails t after timeout.
 func (r *Rogue) NextFrom(t testing.TB, id peer.ID, timeout time.Duration, want func(*wire.Message) bool) *wire.Message {
 	t.Helper()
+	msg, _ := r.next(t, id, timeout, want)
+	return msg
+}
+
+// Record returns the next message the rogue hears on its topic from id
+// that satisfies want as it travelled, signed by its author, for Replay.
+func (r *Rogue) Record(t testing.TB, id peer.ID, timeout time.Duration, want func(*wire.Message) bool) *pb.Message {
+	t.Helper()
+	_, raw := r.next(t, id, timeout, want)
+	return raw
+}
+
+func (r *Rogue) next(t testing.TB, id peer.ID, timeout time.Duration, want func(*wire.Message) bool) (*wire.Message, *pb.Message) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
@@ -149,8 +166,30 @@ func (r *Rogue) NextFrom(t testing.TB, id peer.ID, timeout time.Duration, want f
 			t.Fatalf("undecodable message from %s: %v", id, err)
 		}
 		if want(msg) {
-			return msg
+			return msg, m.Message
 		}
+	}
+}
+
+// Replay sends recorded messages, signed by their authors, to peer to in
+// one GossipSub RPC, as a relay would forward them. It opens a GossipSub
+// stream of its own: call it on a rogue without a topic, since a second
+// stream would replace its GossipSub's.
+func (r *Rogue) Replay(t testing.TB, to peer.ID, msgs ...*pb.Message) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := r.Host.NewStream(ctx, to, pubsub.GossipSubID_v11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rpc, err := proto.Marshal(&pb.RPC{Publish: msgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(append(protowire.AppendVarint(nil, uint64(len(rpc))), rpc...)); err != nil {
+		t.Fatal(err)
 	}
 }
 
