@@ -1,9 +1,12 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +251,91 @@ func TestReplayedHeartbeatsNeverRevive(t *testing.T) {
 	if _, ok := f.view.Get(att.ID.String()); ok {
 		t.Fatal("a heartbeat without a fresh send time reached the view")
 	}
+}
+
+// TestJunkListingsStayHints: five signed listings of 64 junk names each
+// once filled every node's organization limit (each followed name joins a
+// topic), and honest nodes listed the junk onward, keeping it alive; a real
+// new organization then stayed uncounted. Listed names are hints now:
+// followed only on probation, listed onward only once a member is heard.
+func TestJunkListingsStayHints(t *testing.T) {
+	orgNames := []string{"acme", "globex", "acme"}
+	nodes := startNodes(t, orgNames, func(c *Config) { c.OrgRetention = 5 * time.Second })
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	att := rogueOn(t, nodes[0], wire.DirectoryTopic)
+	time.Sleep(time.Second) // the rogue's connections settle
+	goroutines := runtime.NumGoroutine()
+	var junk []string
+	for l := range 5 {
+		var names []string
+		for i := range wire.MaxDirOrgs {
+			names = append(names, fmt.Sprintf("0junk-%d-%d", l, i)) // sorted before every real name
+		}
+		junk = append(junk, names...)
+		publishUntil(t, att, nodes[0], &wire.Message{Kind: wire.KindDirectory, Orgs: names}, "accepted", "ok")
+	}
+	isJunk := func(o string) bool { return strings.HasPrefix(o, "0junk-") }
+	bounded := func() string {
+		for i, n := range nodes {
+			var followedJunk int
+			for _, o := range n.pres.topics.followed() {
+				if isJunk(o) {
+					followedJunk++
+				}
+			}
+			if followedJunk > probationMax {
+				return fmt.Sprintf("node %d follows %d junk organizations, at most %d on probation", i, followedJunk, probationMax)
+			}
+			if c := n.view.CountedOrgs(); slices.ContainsFunc(c, isJunk) {
+				return fmt.Sprintf("node %d counts junk: %v", i, c)
+			}
+		}
+		return ""
+	}
+	for range 10 {
+		if msg := bounded(); msg != "" {
+			t.Fatal(msg)
+		}
+		if g := runtime.NumGoroutine(); g > goroutines+len(nodes)*probationMax*4+50 {
+			t.Fatalf("%d goroutines, %d before the junk", g, goroutines)
+		}
+		time.Sleep(nodes[0].cfg.HeartbeatInterval)
+	}
+
+	cfg := testConfig(t, "newco")
+	cfg.Bootstrap = nodes[1].Info().Addrs[:1]
+	nodes = append(nodes, newTestNode(t, cfg))
+	orgNames = append(orgNames, "newco")
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	if msg := bounded(); msg != "" {
+		t.Fatal(msg)
+	}
+
+	// The node's listings name no junk, and the junk is forgotten within
+	// OrgRetention.
+	att.Publish(t, &wire.Message{Kind: wire.KindDirectory}) // lacks every name: the nodes answer
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for listings := 0; listings < 2; {
+		m, err := att.Sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("%d listings from the nodes: %v", listings, err)
+		}
+		if m.GetFrom() == att.ID {
+			continue
+		}
+		l, err := wire.DecodeMessage(m.Data, 1<<20)
+		if err != nil || slices.ContainsFunc(l.Orgs, isJunk) {
+			t.Fatalf("a node listed %v (%v)", l, err)
+		}
+		listings++
+	}
+	nodetest.Eventually(t, 3*nodes[0].cfg.OrgRetention, func() string {
+		for i, n := range nodes {
+			if o := n.view.Orgs(); slices.ContainsFunc(o, isJunk) {
+				return fmt.Sprintf("node %d still knows junk: %d names", i, len(o))
+			}
+		}
+		return ""
+	})
 }
