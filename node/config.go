@@ -45,14 +45,20 @@ type Config struct {
 	MaxClockSkew        time.Duration // how far another peer's clock may be off this node's, either way
 	TombstoneRetention  time.Duration // a forgotten peer's last version is kept this long, against replays of its old heartbeats
 
-	MaxPeers       int           // connection manager high water; discovery dials only below it
-	ConnGrace      time.Duration // new connections are not trimmed for this long
-	MaxKnownPeers  int           // peers the view remembers
-	MaxTombstones  int           // forgotten peers whose last version the view keeps
-	MaxOrgs        int           // organizations the node follows at most
-	MaxMessageSize int           // larger messages, on a topic or a hello stream, are rejected
-	SenderRate     float64       // messages per second one sender may have accepted
-	SenderBurst    int           // burst allowance for SenderRate
+	MaxPeers      int           // connection manager high water; discovery dials only below it
+	ConnGrace     time.Duration // new connections are not trimmed for this long
+	MaxKnownPeers int           // peers the view remembers
+	MaxTombstones int           // forgotten peers whose last version the view keeps
+	MaxUnverified int           // unverified peers the view remembers; 0: MaxKnownPeers/10 when an org is trusted, else MaxKnownPeers
+	// RelayUnverified is how many new unverified peers one neighbour may
+	// bring per minute (a bucket of that size); beyond it their heartbeats
+	// are ignored and the neighbour's score lowered, since minted peers
+	// cost nothing. 0: MaxUnverified/10 when an org is trusted, else none.
+	RelayUnverified int
+	MaxOrgs         int     // organizations the node follows at most
+	MaxMessageSize  int     // larger messages, on a topic or a hello stream, are rejected
+	SenderRate      float64 // messages per second one sender may have accepted
+	SenderBurst     int     // burst allowance for SenderRate
 
 	AdvertiseInterval time.Duration // DHT re-advertisement period
 	FindInterval      time.Duration // DHT lookup period per organization (the first lookups come faster)
@@ -230,7 +236,31 @@ func (c *Config) viewConfig() orgs.Config {
 		MaxOrgs:            c.MaxOrgs,
 		TombstoneRetention: c.TombstoneRetention,
 		MaxTombstones:      c.MaxTombstones,
+		MaxUnverified:      c.maxUnverified(),
 	}
+}
+
+// maxUnverified is MaxUnverified, or its default: a tenth of the view when
+// credentials are in use, where unverified peers are few.
+func (c *Config) maxUnverified() int {
+	switch {
+	case c.MaxUnverified > 0:
+		return c.MaxUnverified
+	case len(c.Trust) > 0:
+		return max(c.MaxKnownPeers/10, 1)
+	}
+	return c.MaxKnownPeers
+}
+
+// relayUnverified is RelayUnverified, or its default; 0: no bound.
+func (c *Config) relayUnverified() int {
+	switch {
+	case c.RelayUnverified > 0:
+		return c.RelayUnverified
+	case len(c.Trust) > 0:
+		return max(c.maxUnverified()/10, 10)
+	}
+	return 0
 }
 
 // IsLoopbackHost reports whether host (a name or an IP, brackets allowed)

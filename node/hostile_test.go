@@ -339,3 +339,40 @@ func TestJunkListingsStayHints(t *testing.T) {
 		return ""
 	})
 }
+
+// TestRelayOfMintedPeersBounded: a rogue relays heartbeats of thousands
+// of minted peers, bare claims each signed by its own key. The relay is
+// not their author, so no rate limit saw it and the view filled with them;
+// now each neighbour may bring few new unverified peers, and one that
+// brings more is graylisted.
+func TestRelayOfMintedPeersBounded(t *testing.T) {
+	acme, acmePub := savedOrgKey(t, "acme")
+	serial := uint64(0)
+	nodes := startNodes(t, []string{"acme", "acme"}, func(c *Config) {
+		serial++
+		c.Trust = []string{acmePub}
+		c.MaxUnverified, c.RelayUnverified = 200, 50
+		withCredential(t, c, acme, serial)
+	})
+	nodetest.Eventually(t, 20*time.Second, verifiedIn(nodes, "acme", 2, ""))
+	victim := nodes[0]
+	att := rogueOn(t, victim, wire.OrgTopic("acme"))
+	for sent := range 3000 {
+		key, _ := nodetest.Mint(t)
+		m := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "minted", Sent: time.Now().UnixMilli()}
+		att.PublishAs(t, key, m.Encode())
+		if sent%20 == 19 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	nodetest.Eventually(t, 5*time.Second, func() string {
+		if v, _ := sample(get(t, victim.Info().API, "/metrics", ""), "orgpeer_graylisted_peers"); v < 1 {
+			return fmt.Sprintf("the relay is not graylisted (app score %.0f)", victim.flood.score(att.ID))
+		}
+		return ""
+	})
+	if c := victim.view.Snapshot().OrgCounts("acme"); c.Unverified+c.Suspect > 50 {
+		t.Fatalf("the victim remembers %d unverified peers (%d alive), budget 50", c.Unverified+c.Suspect, c.Unverified)
+	}
+	nodetest.Eventually(t, victim.cfg.LivenessWindow, verifiedIn(nodes, "acme", 2, ""))
+}

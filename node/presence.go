@@ -50,6 +50,7 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 	p.valid = &validator{self: h.ID(), maxSize: cfg.MaxMessageSize, maxAge: cfg.MaxMessageAge, maxSkew: cfg.MaxClockSkew, requireCreds: cfg.RequireCredentials, view: view,
 		trust: member.trust, creds: orgs.NewPeerCredentials(cfg.MaxKnownPeers),
 		limiter: newSenderLimiter(cfg.SenderRate, cfg.SenderBurst, 4*cfg.MaxKnownPeers),
+		relays:  newRelayBudget(cfg.relayUnverified(), cfg.MaxPeers),
 		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials}
 	p.dir = newDirectory(view, p.topics, cfg.DirectoryInterval, cfg.OrgRetention, metrics, log)
 	p.recv = &receiver{view: view, connected: connected, wants: p.wants}

@@ -15,6 +15,7 @@ import (
 // credential, handed from validator to handler as ValidatorData.
 type received struct {
 	*wire.Message
+	via      peer.ID // the neighbour it came from
 	verified bool
 	member   *orgs.Membership // the credential, when it opened
 }
@@ -33,6 +34,7 @@ type validator struct {
 	trust        *orgs.Trust
 	creds        *orgs.PeerCredentials // each peer's last verified credential, for its compact heartbeats
 	limiter      *senderLimiter
+	relays       *senderLimiter // new unverified peers per relaying neighbour; nil: no bound
 	flood        *floodScore
 	metrics      *nodeMetrics
 	revs         *revocations
@@ -85,7 +87,7 @@ func (v *validator) judge(via, from peer.ID, data []byte, check func(*received) 
 		}
 		return nil, pubsub.ValidationIgnore, "rate-limited"
 	}
-	r := &received{Message: msg}
+	r := &received{Message: msg, via: via}
 	res, reason := check(r)
 	if res != pubsub.ValidationAccept {
 		r = nil
@@ -146,6 +148,8 @@ func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string
 	switch {
 	case reason != "":
 		return pubsub.ValidationReject, reason
+	case !verified && !v.relayMayAdd(r):
+		return pubsub.ValidationIgnore, "relay-budget"
 	case !verified && v.requireCreds:
 		return pubsub.ValidationIgnore, "unverified"
 	}
@@ -154,6 +158,22 @@ func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string
 	}
 	r.verified, r.member = verified, member
 	return pubsub.ValidationAccept, ""
+}
+
+// relayMayAdd charges a heartbeat of a peer the view does not know to the
+// budget of the neighbour it came through, and lowers that neighbour's
+// score when its budget is spent: the author of a minted peer's heartbeat
+// is the minted peer, whose score means nothing, and the relay is who
+// brings them.
+func (v *validator) relayMayAdd(r *received) bool {
+	if v.relays == nil {
+		return true
+	}
+	if _, known := v.view.Get(r.Peer); known || v.relays.allow(r.via) {
+		return true
+	}
+	v.flood.strike(r.via)
+	return false
 }
 
 // checkLeave drops a leave older than what the node knows of its sender.
