@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/node/datadir"
 	"github.com/orgpeer/orgpeer/node/nodetest"
 	"github.com/orgpeer/orgpeer/node/wire"
@@ -375,4 +376,73 @@ func TestRelayOfMintedPeersBounded(t *testing.T) {
 		t.Fatalf("the victim remembers %d unverified peers (%d alive), budget 50", c.Unverified+c.Suspect, c.Unverified)
 	}
 	nodetest.Eventually(t, victim.cfg.LivenessWindow, verifiedIn(nodes, "acme", 2, ""))
+}
+
+// TestBareIDTrustVouchesForOneName: an organization trusted by bare ID is
+// bound to the name of its first verified credential (here the node's
+// own, globex); a credential its key signed naming acme does not make a
+// peer a verified acme member.
+func TestBareIDTrustVouchesForOneName(t *testing.T) {
+	globex := mustOrgKey(t, "globex")
+	cfg := testConfig(t, "globex")
+	cfg.Trust = []string{string(globex.ID)}
+	withCredential(t, &cfg, globex, 1)
+	n := newTestNode(t, cfg)
+	if c := n.view.Snapshot().OrgCounts("globex"); c.Verified != 1 {
+		t.Fatalf("the node's own globex credential: %+v", c)
+	}
+	h := rogueOn(t, n, "")
+	impostor := &orgs.OrgKey{Name: "acme", ID: globex.ID, Priv: globex.Priv}
+	cred, err := impostor.Issue(h.ID, time.Now().Add(-time.Minute), time.Hour, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "h", Cred: cred, Sent: time.Now().UnixMilli()}
+	h.Hello(t, n.host.ID(), hello.Encode())
+	if got := counter(n, "rejected", orgs.ReasonWrongOrg); got != 1 {
+		t.Fatalf("%v hellos rejected as %s, want 1", got, orgs.ReasonWrongOrg)
+	}
+	if p, ok := n.view.Get(h.ID.String()); ok {
+		t.Fatalf("the impostor reached the view: %+v", p)
+	}
+	if c := n.view.Snapshot().OrgCounts("acme"); c.Verified != 0 {
+		t.Fatalf("acme counts %+v", c)
+	}
+}
+
+// TestTwoOrganizationsOfOneName: two trusted keys both named acme are two
+// organizations, with a row each in the metrics and the API's view; their
+// members share the topic of the name.
+func TestTwoOrganizationsOfOneName(t *testing.T) {
+	keys := make([]*orgs.OrgKey, 2)
+	var trust []string
+	for i := range keys {
+		k, pub := savedOrgKey(t, "acme")
+		keys[i], trust = k, append(trust, pub)
+	}
+	i := 0
+	nodes := startNodes(t, []string{"acme", "acme"}, func(c *Config) {
+		c.Trust = trust
+		withCredential(t, c, keys[i], 1)
+		i++
+	})
+	nodetest.Eventually(t, 20*time.Second, func() string {
+		for _, n := range nodes {
+			s, err := api.NewClient(n.Info().API, "").View(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics := get(t, n.Info().API, "/metrics", "")
+			for _, k := range keys {
+				if c := s.ByID(string(k.ID)); c.Org != "acme" || c.Alive != 1 || c.Verified != 1 {
+					return fmt.Sprintf("the API's row of %s: %+v", k.ID, c)
+				}
+				series := fmt.Sprintf(`orgpeer_peers{org="acme",org_id="%s",state="alive"}`, k.ID)
+				if v, ok := sample(metrics, series); !ok || v != 1 {
+					return fmt.Sprintf("%s = %v (%v)", series, v, ok)
+				}
+			}
+		}
+		return ""
+	})
 }
