@@ -76,7 +76,7 @@ func TestCompactHeartbeats(t *testing.T) {
 	if missing() <= before {
 		t.Fatal("missing credential not counted")
 	}
-	member.NextFrom(t, victimID, 5*time.Second, func(m *wire.Message) bool { return m.Kind == wire.KindHeartbeat && m.Want })
+	member.NextFrom(t, victimID, 10*time.Second, func(m *wire.Message) bool { return m.Kind == wire.KindHeartbeat && m.Want })
 
 	// Its full heartbeat verifies it, and its compact ones keep it verified.
 	publishUntil(t, member, victim, hb(2, good, orgs.CredentialID(good)), "accepted", "ok")

@@ -16,7 +16,9 @@ import (
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -177,12 +179,7 @@ func (r *Rogue) next(t testing.TB, id peer.ID, timeout time.Duration, want func(
 // stream would replace its GossipSub's.
 func (r *Rogue) Replay(t testing.TB, to peer.ID, msgs ...*pb.Message) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := r.Host.NewStream(ctx, to, pubsub.GossipSubID_v11)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := r.open(t, to, pubsub.GossipSubID_v11)
 	defer s.Close()
 	rpc, err := proto.Marshal(&pb.RPC{Publish: msgs})
 	if err != nil {
@@ -197,18 +194,26 @@ func (r *Rogue) Replay(t testing.TB, to peer.ID, msgs ...*pb.Message) {
 // returns the answer (empty when to answered nothing).
 func (r *Rogue) Hello(t testing.TB, to peer.ID, data []byte) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := r.Host.NewStream(ctx, to, wire.HelloProtocol)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := r.open(t, to, wire.HelloProtocol)
 	defer s.Close()
-	s.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := s.Write(data); err != nil {
 		t.Fatal(err)
 	}
 	s.CloseWrite()
 	answer, _ := io.ReadAll(s)
 	return answer
+}
+
+// open opens a stream of protocol proto to peer to, which must be done
+// within 5 seconds.
+func (r *Rogue) open(t testing.TB, to peer.ID, proto protocol.ID) network.Stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := r.Host.NewStream(ctx, to, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetDeadline(time.Now().Add(5 * time.Second))
+	return s
 }
