@@ -55,7 +55,7 @@ func TestAttacksFail(t *testing.T) {
 	att := rogueOn(t, victim, wire.OrgTopic("acme"))
 	now := time.Now()
 	hb := func(seq uint64, cred []byte) *wire.Message {
-		return &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: seq, Host: "evil", Cred: cred}
+		return &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: seq, Host: "evil", Cred: cred}
 	}
 	issue := func(k *orgs.OrgKey, p peer.ID, from time.Time, valid time.Duration, serial uint64) []byte {
 		c, err := k.Issue(p, from, valid, serial)
@@ -173,7 +173,7 @@ func TestAttacksFail(t *testing.T) {
 	sent := 0
 	for ; sent < 3000 && victim.flood.graylisted.Load() == 0; sent++ {
 		<-pace.C
-		fl.Publish(t, &wire.Message{Kind: wire.KindHeartbeat, Peer: fl.ID.String(), Org: "acme", Epoch: 1, Seq: uint64(1 + sent)})
+		fl.Publish(t, &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Peer: fl.ID.String(), Org: "acme", Epoch: 1, Seq: uint64(1 + sent)})
 	}
 	pace.Stop()
 	if n := flooded() - before; n < 5 {
@@ -233,7 +233,7 @@ func TestRequireCredentialsIgnoresBareClaims(t *testing.T) {
 	cfg.RequireCredentials = true
 	victim := newTestNode(t, cfg)
 	att := rogueOn(t, victim, wire.OrgTopic("acme"))
-	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: 1}, "ignored", "unverified")
+	publishUntil(t, att, victim, &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: 1}, "ignored", "unverified")
 	if _, ok := victim.view.Get(att.ID.String()); ok {
 		t.Fatal("bare claim counted although credentials are required")
 	}
@@ -248,7 +248,7 @@ func TestUnsignedMessageRejectedAndCounted(t *testing.T) {
 	// GossipSub has set up the attacker's stream is lost, not rejected.
 	nodetest.Eventually(t, 10*time.Second, func() string {
 		seq++
-		att.Publish(t, &wire.Message{Kind: wire.KindHeartbeat, Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: seq})
+		att.Publish(t, &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Peer: att.ID.String(), Org: "acme", Epoch: 1, Seq: seq})
 		if counter(victim, "rejected", "pubsub-missing-signature") == before {
 			return "no unsigned message counted"
 		}

@@ -42,14 +42,24 @@ type Config struct {
 	OrgRetention        time.Duration // an organization nobody mentions is forgotten after this
 	DirectoryInterval   time.Duration // how often the node lists its organizations on the directory topic
 	LeavePropagateDelay time.Duration // how long a leaving node waits for its leave to spread
+	MaxMessageAge       time.Duration // a heartbeat or leave sent longer ago than this (plus MaxClockSkew) is ignored: a replay
+	MaxClockSkew        time.Duration // how far another peer's clock may be off this node's, either way
+	TombstoneRetention  time.Duration // a forgotten peer's last version is kept this long, against replays of its old heartbeats
 
-	MaxPeers       int           // connection manager high water; discovery dials only below it
-	ConnGrace      time.Duration // new connections are not trimmed for this long
-	MaxKnownPeers  int           // peers the view remembers
-	MaxOrgs        int           // organizations the node follows at most
-	MaxMessageSize int           // larger messages, on a topic or a hello stream, are rejected
-	SenderRate     float64       // messages per second one sender may have accepted
-	SenderBurst    int           // burst allowance for SenderRate
+	MaxPeers      int           // connection manager high water; discovery dials only below it
+	ConnGrace     time.Duration // new connections are not trimmed for this long
+	MaxKnownPeers int           // peers the view remembers
+	MaxTombstones int           // forgotten peers whose last version the view keeps
+	MaxUnverified int           // unverified peers the view remembers; 0: MaxKnownPeers/10 when an org is trusted, else MaxKnownPeers
+	// RelayUnverified is how many new unverified peers one neighbour may
+	// bring per minute (a bucket of that size); beyond it their heartbeats
+	// are ignored and the neighbour's score lowered, since minted peers
+	// cost nothing. 0: MaxUnverified/10 when an org is trusted, else none.
+	RelayUnverified int
+	MaxOrgs         int     // organizations the node follows at most
+	MaxMessageSize  int     // larger messages, on a topic or a hello stream, are rejected
+	SenderRate      float64 // messages per second one sender may have accepted
+	SenderBurst     int     // burst allowance for SenderRate
 
 	AdvertiseInterval time.Duration // DHT re-advertisement period
 	FindInterval      time.Duration // DHT lookup period per organization (the first lookups come faster)
@@ -91,9 +101,13 @@ func DefaultConfig() Config {
 		OrgRetention:        30 * time.Minute,
 		DirectoryInterval:   30 * time.Second,
 		LeavePropagateDelay: time.Second,
+		MaxMessageAge:       15 * time.Second, // the liveness window: an older heartbeat could not keep a peer alive anyway
+		MaxClockSkew:        30 * time.Second,
+		TombstoneRetention:  30 * time.Minute,
 		MaxPeers:            64,
 		ConnGrace:           30 * time.Second,
 		MaxKnownPeers:       10000,
+		MaxTombstones:       10000,
 		MaxOrgs:             256,
 		MaxMessageSize:      4096,
 		SenderRate:          2,
@@ -120,6 +134,9 @@ func LocalConfig() Config {
 	c.OrgRetention = time.Minute
 	c.DirectoryInterval = 15 * time.Second // newcomers are answered at once; the period is a safety net
 	c.LeavePropagateDelay = 300 * time.Millisecond
+	c.MaxMessageAge = c.LivenessWindow
+	c.MaxClockSkew = 5 * time.Second // one machine, or a LAN with NTP
+	c.TombstoneRetention = 5 * time.Minute
 	c.ConnGrace = 5 * time.Second
 	c.SenderRate = 10
 	c.AdvertiseInterval = 10 * time.Minute
@@ -170,6 +187,10 @@ func (c *Config) Validate() error {
 		return configErr("the liveness window (%v) must be at least one heartbeat interval (%v)", c.LivenessWindow, c.HeartbeatInterval)
 	case c.ProbeAfter < 0 || c.ProbeAfter > 0 && c.ProbeAfter < c.HeartbeatInterval:
 		return configErr("the probe delay (%v) must be 0 (no probes) or at least one heartbeat interval (%v)", c.ProbeAfter, c.HeartbeatInterval)
+	case c.MaxMessageAge <= 0 || c.MaxClockSkew < 0:
+		return configErr("the message age bound (%v) must be positive and the clock skew (%v) not negative", c.MaxMessageAge, c.MaxClockSkew)
+	case c.TombstoneRetention <= c.MaxMessageAge+c.MaxClockSkew:
+		return configErr("the tombstone retention (%v) must exceed the message age bound and clock skew (%v): a replay within them would find no tombstone", c.TombstoneRetention, c.MaxMessageAge+c.MaxClockSkew)
 	case c.MaxPeers < 1:
 		return configErr("--max-peers must be at least 1")
 	case c.MeshDegree < 0 || c.MeshDegree == 1:
@@ -208,13 +229,39 @@ func (c *Config) StartupPeriod() time.Duration { return helloFor * c.HeartbeatIn
 
 func (c *Config) viewConfig() orgs.Config {
 	return orgs.Config{
-		LivenessWindow:   c.LivenessWindow,
-		SuspectRetention: c.SuspectRetention,
-		LeftRetention:    c.LeftRetention,
-		OrgRetention:     c.OrgRetention,
-		MaxPeers:         c.MaxKnownPeers,
-		MaxOrgs:          c.MaxOrgs,
+		LivenessWindow:     c.LivenessWindow,
+		SuspectRetention:   c.SuspectRetention,
+		LeftRetention:      c.LeftRetention,
+		OrgRetention:       c.OrgRetention,
+		MaxPeers:           c.MaxKnownPeers,
+		MaxOrgs:            c.MaxOrgs,
+		TombstoneRetention: c.TombstoneRetention,
+		MaxTombstones:      c.MaxTombstones,
+		MaxUnverified:      c.maxUnverified(),
 	}
+}
+
+// maxUnverified is MaxUnverified, or its default: a tenth of the view when
+// credentials are in use, where unverified peers are few.
+func (c *Config) maxUnverified() int {
+	switch {
+	case c.MaxUnverified > 0:
+		return c.MaxUnverified
+	case len(c.Trust) > 0:
+		return max(c.MaxKnownPeers/10, 1)
+	}
+	return c.MaxKnownPeers
+}
+
+// relayUnverified is RelayUnverified, or its default; 0: no bound.
+func (c *Config) relayUnverified() int {
+	switch {
+	case c.RelayUnverified > 0:
+		return c.RelayUnverified
+	case len(c.Trust) > 0:
+		return max(c.maxUnverified()/10, 10)
+	}
+	return 0
 }
 
 // defaultHostID derives a stable identifier of this machine: a hash of its

@@ -6,18 +6,24 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
-// directory lists the organizations the node knows on the directory topic
-// and notes those it hears of in the view, so that every node learns of
-// every organization and can follow its topic. Listings start fast and slow
+// directory lists the organizations the node counts on the directory topic
+// and notes those it hears of in the view as hints, so that every node
+// learns of every organization and can follow its topic (on probation
+// first: see probation.go). Only counted organizations are listed onward,
+// so that junk names a listing carried die out instead of being
+// re-published by every honest node; a sender may add at most
+// hintsPerSender hints per hintWindow. Listings start fast and slow
 // down to interval. A node stays quiet if it heard a listing holding all it
 // knows since its last one: about one listing per period for the whole
 // cluster, as in Serf's push-pull, and a cluster starting together does not
@@ -38,11 +44,29 @@ type directory struct {
 
 	wait, last time.Duration // the current and the previous period; run's
 	asked      time.Time     // when a newcomer's ask came; zero: none pending; run's
+
+	hintMu     sync.Mutex
+	hintWindow time.Duration
+	hinted     map[peer.ID]senderHints // at most maxHintSenders
 }
 
-func newDirectory(view *orgs.View, t *topics, interval time.Duration, m *nodeMetrics, log *slog.Logger) *directory {
+// Per-sender bounds on hints: an honest node lists only organizations it
+// counts, which rarely include one new to this node.
+const (
+	hintsPerSender = 16
+	maxHintSenders = 1024
+)
+
+// senderHints is how many hints a sender added since when.
+type senderHints struct {
+	n     int
+	since time.Time
+}
+
+func newDirectory(view *orgs.View, t *topics, interval, hintWindow time.Duration, m *nodeMetrics, log *slog.Logger) *directory {
 	return &directory{view: view, topics: t, interval: interval, metrics: m, log: log,
-		ask: make(chan struct{}, 1), wait: 250 * time.Millisecond, last: math.MaxInt64} // the first listing always goes
+		ask: make(chan struct{}, 1), wait: 250 * time.Millisecond, last: math.MaxInt64, // the first listing always goes
+		hintWindow: hintWindow, hinted: map[peer.ID]senderHints{}}
 }
 
 // tick lists the organizations unless a complete listing was heard within
@@ -77,7 +101,7 @@ func (d *directory) answer(ctx context.Context) {
 }
 
 func (d *directory) publish(ctx context.Context) {
-	known := d.view.Orgs()
+	known := d.view.CountedOrgs()
 	if len(known) > wire.MaxDirOrgs {
 		known = known[:wire.MaxDirOrgs]
 	}
@@ -91,17 +115,24 @@ func (d *directory) publish(ctx context.Context) {
 	d.metrics.sent.WithLabelValues(wire.KindDirectory).Inc()
 }
 
-// handle notes a listing's organizations and asks for an answer when it
-// lacks some this node knows.
-func (d *directory) handle(_ *pubsub.Message, msg *received) {
+// handle notes a listing's organizations as hints, within its sender's
+// bound, and asks for an answer when it lacks some this node counts.
+func (d *directory) handle(m *pubsub.Message, msg *received) {
+	known := d.view.Orgs()
+	var fresh []string
 	for _, o := range msg.Orgs {
+		if _, ok := slices.BinarySearch(known, o); !ok {
+			fresh = append(fresh, o)
+		}
+	}
+	for _, o := range fresh[:d.allowHints(m.GetFrom(), len(fresh))] {
 		d.view.NoteOrg(o)
 	}
-	known := d.view.Orgs()
-	if len(known) > wire.MaxDirOrgs {
+	counted := d.view.CountedOrgs()
+	if len(counted) > wire.MaxDirOrgs {
 		return // a listing cannot hold them all: no answer could complete it
 	}
-	for _, o := range known {
+	for _, o := range counted {
 		if !slices.Contains(msg.Orgs, o) {
 			select {
 			case d.ask <- struct{}{}:
@@ -111,4 +142,26 @@ func (d *directory) handle(_ *pubsub.Message, msg *received) {
 		}
 	}
 	d.heard.Store(time.Now().UnixNano())
+}
+
+// allowHints takes up to n new hints from sender's bound and returns how
+// many it may add.
+func (d *directory) allowHints(sender peer.ID, n int) int {
+	if n == 0 {
+		return 0
+	}
+	d.hintMu.Lock()
+	defer d.hintMu.Unlock()
+	now := time.Now()
+	h, ok := d.hinted[sender]
+	if !ok || now.Sub(h.since) > d.hintWindow {
+		if !ok && len(d.hinted) >= maxHintSenders {
+			clear(d.hinted)
+		}
+		h = senderHints{since: now}
+	}
+	n = min(n, hintsPerSender-h.n)
+	h.n += n
+	d.hinted[sender] = h
+	return n
 }

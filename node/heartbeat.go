@@ -73,10 +73,11 @@ func startBeats(interval time.Duration) []time.Duration {
 	return beats
 }
 
-// message is a message of the node's own organization. The sender is the
-// pubsub signer: Peer stays empty.
+// message is a message of the node's own organization, with its send time
+// (receivers bound its age). The sender is the pubsub signer: Peer stays
+// empty.
 func (b *heartbeats) message(kind string) *wire.Message {
-	return &wire.Message{Kind: kind, Org: b.org, Epoch: b.epoch, Seq: b.seq.Add(1)}
+	return &wire.Message{Kind: kind, Org: b.org, Epoch: b.epoch, Seq: b.seq.Add(1), Sent: time.Now().UnixMilli()}
 }
 
 // wantCredentials makes the next heartbeat say Want.

@@ -29,7 +29,7 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hello := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
+	hello := &wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Org: "acme", Epoch: 1, Seq: 1, Host: "bare", Cred: cred}
 	answer := h.Hello(t, n.host.ID(), hello.Encode())
 	m, err := wire.DecodeMessage(answer, cfg.MaxMessageSize)
 	if err != nil {
@@ -51,7 +51,7 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 		t.Fatalf("a replayed hello was not ignored as stale (%v)", c)
 	}
 	// A goodbye: the peer has left, and is not answered.
-	leave := &wire.Message{Kind: wire.KindLeave, Org: "acme", Epoch: 1, Seq: 2}
+	leave := &wire.Message{Kind: wire.KindLeave, Sent: time.Now().UnixMilli(), Org: "acme", Epoch: 1, Seq: 2}
 	if answer := h.Hello(t, n.host.ID(), leave.Encode()); len(answer) != 0 {
 		t.Fatalf("a goodbye was answered: %q", answer)
 	}
@@ -61,7 +61,7 @@ func TestHelloCountsANeighbourAtOnce(t *testing.T) {
 	// Hellos take sequence numbers, but not the place of the first full
 	// heartbeats: those still number startFull.
 	for i := range 6 {
-		h.Hello(t, n.host.ID(), (&wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
+		h.Hello(t, n.host.ID(), (&wire.Message{Kind: wire.KindHeartbeat, Sent: time.Now().UnixMilli(), Org: "acme", Epoch: 2, Seq: uint64(i + 1), Host: "bare", Cred: cred}).Encode())
 	}
 	nodetest.Eventually(t, 10*time.Second, func() string {
 		if all := testutil.ToFloat64(n.metrics.sent.WithLabelValues(wire.KindHeartbeat)); all <= startFull {

@@ -35,3 +35,13 @@ func (l *senderLimiter) allow(p peer.ID) bool {
 	}
 	return lim.Allow()
 }
+
+// newRelayBudget is a limiter of n new unverified peers per minute for
+// each relaying neighbour (nil for n = 0: no bound); it remembers four
+// times the neighbours a node keeps.
+func newRelayBudget(n, maxPeers int) *senderLimiter {
+	if n == 0 {
+		return nil
+	}
+	return newSenderLimiter(float64(n)/60, n, 4*maxPeers)
+}

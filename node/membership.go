@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -32,8 +33,18 @@ func loadMembership(cfg *Config, store *datadir.Dir, self peer.ID, now time.Time
 			return nil, configErr("--trust %v", err)
 		}
 	}
-	for _, raw := range store.Revocations() {
-		m.trust.ApplyRevocation(raw) // refused when its org is no longer trusted or the file is damaged: not enforced
+	stored, err := store.Revocations()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range stored {
+		// A list of an organization no longer trusted is not enforced;
+		// a damaged one stops the node, since the peers it revokes
+		// would count verified again.
+		if _, err := orgs.OpenRevocation(r.Raw); err != nil {
+			return nil, fmt.Errorf("stored revocation list %s is damaged (%v): restore it, or remove it and pass the list again with --revocations", r.Path, err)
+		}
+		m.trust.ApplyRevocation(r.Raw)
 	}
 	for _, path := range cfg.RevocationFiles {
 		raw, err := os.ReadFile(path)

@@ -181,8 +181,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 			}
 		})
 	}
-	for _, name := range n.member.trust.Names() {
-		n.view.NoteOrg(name)
+	for _, name := range append(n.member.trust.Names(), cfg.Watch...) {
+		n.view.KeepOrg(name) // counted and followed whether or not a member was heard
 	}
 	n.pres = newPresence(&cfg, epoch, n.host, n.ps, n.view, n.member, n.metrics, n.flood, n.log)
 	if err := n.pres.start(runCtx); err != nil {

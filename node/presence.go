@@ -42,16 +42,17 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 	connected := func(id string) bool { return isConnected(h, id) }
 	p := &presence{host: h, view: view, interval: cfg.HeartbeatInterval, connected: connected}
 	p.topics = &topics{ps: ps, view: view, log: log, own: cfg.Org, watch: cfg.Watch, maxOrgs: cfg.MaxOrgs,
-		orgs: map[string]*topicSub{}}
+		probe: newProbation(probationFor(cfg.HeartbeatInterval), cfg.OrgRetention), orgs: map[string]*topicSub{}}
 	p.beats = &heartbeats{org: cfg.Org, hostID: cfg.HostID, epoch: epoch, startup: cfg.StartupPeriod(), host: h,
 		cred: member.cred, credID: member.credID, topics: p.topics, view: view, metrics: metrics, log: log, started: time.Now()}
 	p.wants = newWants(wantSpacing*cfg.HeartbeatInterval, cfg.MaxKnownPeers, p.beats.greet, p.beats.fullNext)
 	p.revs = &revocations{org: cfg.Org, member: member, view: view, topics: p.topics, metrics: metrics, log: log}
-	p.valid = &validator{maxSize: cfg.MaxMessageSize, requireCreds: cfg.RequireCredentials, view: view,
+	p.valid = &validator{self: h.ID(), maxSize: cfg.MaxMessageSize, maxAge: cfg.MaxMessageAge, maxSkew: cfg.MaxClockSkew, requireCreds: cfg.RequireCredentials, view: view,
 		trust: member.trust, creds: orgs.NewPeerCredentials(cfg.MaxKnownPeers),
 		limiter: newSenderLimiter(cfg.SenderRate, cfg.SenderBurst, 4*cfg.MaxKnownPeers),
+		relays:  newRelayBudget(cfg.relayUnverified(), cfg.MaxPeers),
 		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials}
-	p.dir = newDirectory(view, p.topics, cfg.DirectoryInterval, metrics, log)
+	p.dir = newDirectory(view, p.topics, cfg.DirectoryInterval, cfg.OrgRetention, metrics, log)
 	p.recv = &receiver{view: view, connected: connected, wants: p.wants}
 	p.topics.orgValidator, p.topics.handleOrg = p.valid.org, p.recv.handleOrg
 	p.hellos = &hellos{host: h, interval: cfg.HeartbeatInterval, maxKnown: cfg.MaxKnownPeers, maxSize: cfg.MaxMessageSize,

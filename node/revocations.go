@@ -57,6 +57,9 @@ func (rv *revocations) check(r *received) (pubsub.ValidationResult, string) {
 		rv.log.Warn("cannot store revocation list", "org", rev.OrgName, "err", err)
 	}
 	n := rv.view.Unverify(revokedBy(rev))
+	if own := rv.member.own; own != nil && rev.Revokes(own) {
+		rv.view.UpdateSelf(func(p *orgs.PeerInfo) { p.Verified, p.OrgID, p.Serial = false, "", 0 })
+	}
 	rv.log.Info("revocation list applied", "org", rev.OrgName, "seq", rev.Seq, "peers_unverified", n)
 	return pubsub.ValidationAccept, ""
 }

@@ -13,16 +13,17 @@ import (
 // GossipSub v1.1 peer scoring. Two things lower a peer's score:
 //   - messages orgpeer's validators reject (P4, invalid deliveries): an
 //     honest peer validates before it forwards, so only a liar sends them;
-//   - flooding: messages the peer authored itself beyond its rate limit
-//     (the application-specific score). A peer that merely relays someone
-//     else's flood is not punished for it.
+//   - flooding (the application-specific score): messages the peer
+//     authored itself beyond its rate limit, and heartbeats of new
+//     unverified peers it relayed beyond its budget (minted peers cost
+//     nothing; the relay is who brings them).
 //
 // IP colocation (P6) is off: many honest peers share one host by design.
 const (
 	gossipThreshold   = -100
 	publishThreshold  = -200
 	graylistThreshold = -400
-	floodStrike       = -20 // application score per rate-limited self-authored message
+	floodStrike       = -20 // application score per message beyond a sender's rate or a relay's budget
 )
 
 func peerScoreParams(flood *floodScore) *pubsub.PeerScoreParams {
@@ -60,8 +61,9 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 	}
 }
 
-// floodScore is the application-specific score: strikes for self-authored
-// messages beyond the rate limit, decaying by half every halfLife.
+// floodScore is the application-specific score: strikes for messages
+// beyond a sender's rate or a relay's budget, decaying by half every
+// halfLife.
 type floodScore struct {
 	halfLife time.Duration
 	mu       sync.Mutex

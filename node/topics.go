@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
@@ -13,9 +14,14 @@ import (
 )
 
 // topics is the node's topic membership: the directory topic, and one
-// topic per organization it follows (its own, and those the view knows
-// within --watch, at most maxOrgs). Each joined topic has its validator and
-// a read loop that hands what passed to a handler.
+// topic per organization it follows (its own, those the view counts within
+// --watch, and a few hinted ones on probation; at most maxOrgs). Each
+// joined topic has its validator and a read loop that hands what passed to
+// a handler.
+//
+// Topics are keyed by organization name, while the view's counts are keyed
+// by org ID: a topic is a channel, not a count. Two organizations of one
+// name share it, and bare claims, which have no org ID, must find it too.
 type topics struct {
 	ps      *pubsub.PubSub
 	view    *orgs.View // the organizations there are to follow
@@ -23,6 +29,7 @@ type topics struct {
 	own     string   // the node's organization, always followed
 	watch   []string // organizations to follow; empty: all
 	maxOrgs int
+	probe   *probation // hinted organizations; reconcile's
 
 	// orgValidator judges and handleOrg applies what arrives on an
 	// organization's topic.
@@ -77,15 +84,14 @@ func (t *topics) join(ctx context.Context, name string, validate pubsub.Validato
 }
 
 // readLoop hands every validated message from others to handle until ctx
-// ends or the subscription is cancelled.
+// ends or the subscription is cancelled. The node's own publications come
+// back on its subscription without ValidatorData (validate accepts them
+// unjudged) and are skipped.
 func readLoop(ctx context.Context, ts *topicSub, handle func(*pubsub.Message, *received)) {
 	for {
 		m, err := ts.sub.Next(ctx)
 		if err != nil {
 			return
-		}
-		if m.Local {
-			continue
 		}
 		if r, ok := m.ValidatorData.(*received); ok {
 			handle(m, r)
@@ -131,14 +137,24 @@ func (t *topics) follows(org string) bool {
 	return org == t.own || len(t.watch) == 0 || slices.Contains(t.watch, org)
 }
 
-// reconcile follows every organization the view knows (within --watch) and
-// drops those the view forgot.
+// reconcile follows every organization the view counts (within --watch)
+// and a few hinted ones on probation, and drops the others.
 func (t *topics) reconcile(ctx context.Context) {
+	counted := t.view.CountedOrgs()
+	isCounted := func(o string) bool { _, ok := slices.BinarySearch(counted, o); return ok }
 	want := map[string]bool{t.own: true}
+	var hints []string
 	for _, o := range t.view.Orgs() {
-		if t.follows(o) {
+		switch {
+		case !t.follows(o):
+		case isCounted(o):
 			want[o] = true
+		default:
+			hints = append(hints, o)
 		}
+	}
+	for _, o := range t.probe.update(time.Now(), hints, isCounted) {
+		want[o] = true
 	}
 	for _, o := range t.followed() {
 		if !want[o] {

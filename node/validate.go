@@ -15,6 +15,7 @@ import (
 // credential, handed from validator to handler as ValidatorData.
 type received struct {
 	*wire.Message
+	via      peer.ID // the neighbour it came from
 	verified bool
 	member   *orgs.Membership // the credential, when it opened
 }
@@ -24,12 +25,16 @@ type received struct {
 // sender lied; GossipSub lowers its score) or Ignore (stale, over its rate,
 // or not wanted). It may be called concurrently.
 type validator struct {
+	self         peer.ID // the node: its own publications are not judged
 	maxSize      int
+	maxAge       time.Duration // Config.MaxMessageAge
+	maxSkew      time.Duration // Config.MaxClockSkew
 	requireCreds bool
 	view         *orgs.View // the versions already seen
 	trust        *orgs.Trust
-	creds        *orgs.PeerCredentials // each peer's last full credential, for its compact heartbeats
+	creds        *orgs.PeerCredentials // each peer's last verified credential, for its compact heartbeats
 	limiter      *senderLimiter
+	relays       *senderLimiter // new unverified peers per relaying neighbour; nil: no bound
 	flood        *floodScore
 	metrics      *nodeMetrics
 	revs         *revocations
@@ -38,8 +43,14 @@ type validator struct {
 
 // validate is the checks every topic shares (judge) for a message that
 // reached the node through via. It records the verdict in metrics.
+//
+// The node's own publications pass through here too, with via the node
+// itself (pubsub's Message.Local is set only for WithLocalPublication):
+// they are accepted unjudged, since judged against the node's own state
+// they look stale (a revocation list it holds) or unproven (a compact
+// heartbeat naming a credential it never received from itself).
 func (v *validator) validate(via peer.ID, m *pubsub.Message, check func(*received) (pubsub.ValidationResult, string)) pubsub.ValidationResult {
-	if m.Local {
+	if v.own(via, m) {
 		return pubsub.ValidationAccept
 	}
 	r, res, reason := v.judge(via, m.GetFrom(), m.Data, check)
@@ -48,6 +59,12 @@ func (v *validator) validate(via peer.ID, m *pubsub.Message, check func(*receive
 	}
 	v.metrics.countMessage(res, reason)
 	return res
+}
+
+// own reports whether m is the node's own publication: received from the
+// node itself and signed by it.
+func (v *validator) own(via peer.ID, m *pubsub.Message) bool {
+	return via == v.self && m.GetFrom() == v.self
 }
 
 // judge decodes a message that from wrote and that reached the node
@@ -70,7 +87,7 @@ func (v *validator) judge(via, from peer.ID, data []byte, check func(*received) 
 		}
 		return nil, pubsub.ValidationIgnore, "rate-limited"
 	}
-	r := &received{Message: msg}
+	r := &received{Message: msg, via: via}
 	res, reason := check(r)
 	if res != pubsub.ValidationAccept {
 		r = nil
@@ -108,20 +125,21 @@ func (v *validator) org(org string) pubsub.ValidatorEx {
 
 // checkHeartbeat drops replays and judges the credential: a refused
 // credential rejects the message, a bare claim passes as unverified unless
-// credentials are required.
+// credentials are required. Only a credential that verified is remembered
+// for the sender's compact heartbeats: anyone can mint peers and keys, and
+// their credentials must never displace the honest ones. A compact
+// heartbeat naming a credential this node does not hold, refused or never
+// received, is a bare claim.
 func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string) {
-	if v.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
-		return pubsub.ValidationIgnore, "stale"
+	if res, reason := v.checkVersion(r); res != pubsub.ValidationAccept {
+		return res, reason
 	}
 	cred := r.Cred
-	switch {
-	case len(cred) != 0:
-		v.creds.Remember(r.Peer, cred) // judged below; a refused one refuses its compact heartbeats too
-	case len(r.CredID) != 0:
+	if len(cred) == 0 && len(r.CredID) != 0 {
 		if cred = v.creds.Recall(r.Peer, r.CredID); cred == nil {
-			// Named but never received: not proven to this node yet.
-			// Counted unverified until the credential comes, which
-			// the next heartbeat's Want asks for.
+			// Not proven to this node yet: counted unverified until
+			// the credential comes, which the next heartbeat's Want
+			// asks for.
 			v.missing()
 			v.metrics.credMissing.Inc()
 		}
@@ -130,16 +148,50 @@ func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string
 	switch {
 	case reason != "":
 		return pubsub.ValidationReject, reason
+	case !verified && !v.relayMayAdd(r):
+		return pubsub.ValidationIgnore, "relay-budget"
 	case !verified && v.requireCreds:
 		return pubsub.ValidationIgnore, "unverified"
+	}
+	if verified && len(r.Cred) != 0 {
+		v.creds.RememberVerified(r.Peer, r.Cred)
 	}
 	r.verified, r.member = verified, member
 	return pubsub.ValidationAccept, ""
 }
 
+// relayMayAdd charges a heartbeat of a peer the view does not know to the
+// budget of the neighbour it came through, and lowers that neighbour's
+// score when its budget is spent: the author of a minted peer's heartbeat
+// is the minted peer, whose score means nothing, and the relay is who
+// brings them.
+func (v *validator) relayMayAdd(r *received) bool {
+	if v.relays == nil {
+		return true
+	}
+	if _, known := v.view.Get(r.Peer); known || v.relays.allow(r.via) {
+		return true
+	}
+	v.flood.strike(r.via)
+	return false
+}
+
 // checkLeave drops a leave older than what the node knows of its sender.
 func (v *validator) checkLeave(r *received) (pubsub.ValidationResult, string) {
-	if v.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) {
+	return v.checkVersion(r)
+}
+
+// checkVersion drops a heartbeat or leave sent too long ago or not newer
+// than what the node knows, or knew when it forgot the sender: a replay. A
+// restarted node knows no versions, and GossipSub's seen cache expires
+// (2 minutes): the send time is what bounds a replay then.
+func (v *validator) checkVersion(r *received) (pubsub.ValidationResult, string) {
+	switch {
+	case r.Sent == 0:
+		return pubsub.ValidationIgnore, "no-send-time"
+	case !orgs.Fresh(time.UnixMilli(r.Sent), time.Now(), v.maxAge, v.maxSkew):
+		return pubsub.ValidationIgnore, "not-fresh"
+	case v.view.IsStale(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}):
 		return pubsub.ValidationIgnore, "stale"
 	}
 	return pubsub.ValidationAccept, ""

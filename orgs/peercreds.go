@@ -25,9 +25,6 @@ func CredentialID(cred []byte) []byte {
 type PeerCredentials struct {
 	mu       sync.Mutex
 	verified *lru[string, peerCred]
-	// pending holds what Remember is given, unchecked: apart, so that it
-	// can never displace a verified credential.
-	pending *lru[string, peerCred]
 }
 
 type peerCred struct {
@@ -37,7 +34,7 @@ type peerCred struct {
 
 // NewPeerCredentials returns an empty memory for at most max peers.
 func NewPeerCredentials(max int) *PeerCredentials {
-	return &PeerCredentials{verified: newLRU[string, peerCred](max), pending: newLRU[string, peerCred](max)}
+	return &PeerCredentials{verified: newLRU[string, peerCred](max)}
 }
 
 // RememberVerified keeps cred as the last credential peer sent. Call it only
@@ -46,26 +43,10 @@ func NewPeerCredentials(max int) *PeerCredentials {
 func (c *PeerCredentials) RememberVerified(peer string, cred []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pending.remove(peer)
-	keep(c.verified, peer, cred)
-}
-
-// Remember keeps cred, not yet checked, as the last credential peer sent, in
-// a memory of its own so that a flood of them never displaces a verified one.
-//
-// Deprecated: verify first and call RememberVerified.
-func (c *PeerCredentials) Remember(peer string, cred []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	keep(c.pending, peer, cred)
-}
-
-// keep makes cred peer's credential in m, the most recently used.
-func keep(m *lru[string, peerCred], peer string, cred []byte) {
-	if old, ok := m.get(peer, true); ok && bytes.Equal(old.cred, cred) {
+	if old, ok := c.verified.get(peer, true); ok && bytes.Equal(old.cred, cred) {
 		return
 	}
-	m.put(peer, peerCred{id: CredentialID(cred), cred: bytes.Clone(cred)})
+	c.verified.put(peer, peerCred{id: CredentialID(cred), cred: bytes.Clone(cred)})
 }
 
 // Recall returns the credential peer sent last if its ID is id, else nil;
@@ -74,10 +55,8 @@ func keep(m *lru[string, peerCred], peer string, cred []byte) {
 func (c *PeerCredentials) Recall(peer string, id []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, m := range []*lru[string, peerCred]{c.verified, c.pending} {
-		if pc, ok := m.get(peer, true); ok && bytes.Equal(pc.id, id) {
-			return pc.cred
-		}
+	if pc, ok := c.verified.get(peer, true); ok && bytes.Equal(pc.id, id) {
+		return pc.cred
 	}
 	return nil
 }

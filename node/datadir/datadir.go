@@ -148,17 +148,26 @@ func (d *Dir) WriteInfo(info api.SelfInfo) error {
 	return orgfile.WriteFileAtomic(filepath.Join(d.path, api.InfoFile), append(b, '\n'), 0o644)
 }
 
-// Revocations returns the revocation lists SaveRevocation stored, unread
-// files left out: a damaged one is not enforced.
-func (d *Dir) Revocations() [][]byte {
+// StoredRevocation is a revocation list SaveRevocation stored, and its file.
+type StoredRevocation struct {
+	Path string
+	Raw  []byte
+}
+
+// Revocations returns the revocation lists SaveRevocation stored. A file it
+// cannot read is an error: a list silently dropped would make the peers it
+// revokes count verified again.
+func (d *Dir) Revocations() ([]StoredRevocation, error) {
 	paths, _ := filepath.Glob(filepath.Join(d.path, revocationsDir, "*.rev"))
-	var out [][]byte
+	var out []StoredRevocation
 	for _, p := range paths {
-		if raw, err := os.ReadFile(p); err == nil {
-			out = append(out, raw)
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("stored revocation list %s: %w", p, err)
 		}
+		out = append(out, StoredRevocation{Path: p, Raw: raw})
 	}
-	return out
+	return out, nil
 }
 
 // SaveRevocation stores the newest revocation list of the organization

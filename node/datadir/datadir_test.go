@@ -101,15 +101,17 @@ func TestInfoAndRevocationsStored(t *testing.T) {
 	if i, err := api.ReadInfo(dir); err != nil || i.PeerID != "p" || i.API != "127.0.0.1:1" {
 		t.Fatalf("node.json read back: %+v, %v", i, err)
 	}
-	if got := d.Revocations(); len(got) != 0 {
-		t.Fatalf("revocations before any: %q", got)
+	if got, err := d.Revocations(); len(got) != 0 || err != nil {
+		t.Fatalf("revocations before any: %v, %v", got, err)
 	}
 	for _, r := range []struct{ org, raw string }{{"a", "one"}, {"b", "two"}, {"a", "three"}} {
 		if err := d.SaveRevocation(r.org, []byte(r.raw)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := d.Revocations(); len(got) != 2 || string(got[0]) != "three" || string(got[1]) != "two" {
-		t.Fatalf("stored revocations %q, want the newest of each org", got)
+	got, err := d.Revocations()
+	if err != nil || len(got) != 2 || string(got[0].Raw) != "three" || string(got[1].Raw) != "two" ||
+		filepath.Base(got[0].Path) != "a.rev" {
+		t.Fatalf("stored revocations %+v, %v, want the newest of each org", got, err)
 	}
 }

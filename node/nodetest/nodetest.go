@@ -13,9 +13,14 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/orgpeer/orgpeer/node/wire"
 )
@@ -57,10 +62,7 @@ type Rogue struct {
 // rogue in its mesh, which a target with more than Dhi mesh peers may not.
 func NewRogue(t testing.TB, target peer.AddrInfo, topic string, opts ...pubsub.Option) *Rogue {
 	t.Helper()
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv, _ := Mint(t)
 	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
 	if err != nil {
 		t.Fatal(err)
@@ -110,9 +112,48 @@ func (r *Rogue) PublishRaw(t testing.TB, data []byte, opts ...pubsub.PubOpt) {
 	}
 }
 
+// Mint returns a fresh identity: a peer anyone can make up at no cost.
+func Mint(t testing.TB) (crypto.PrivKey, peer.ID) {
+	t.Helper()
+	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, id
+}
+
+// PublishAs publishes data on the rogue's topic signed by key, a minted
+// peer's: the rogue relays it as its author's.
+func (r *Rogue) PublishAs(t testing.TB, key crypto.PrivKey, data []byte) {
+	t.Helper()
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.PublishRaw(t, data, pubsub.WithSecretKeyAndPeerId(key, id))
+}
+
 // NextFrom returns the next message the rogue hears on its topic from id
 // that decodes and satisfies want, or fails t after timeout.
 func (r *Rogue) NextFrom(t testing.TB, id peer.ID, timeout time.Duration, want func(*wire.Message) bool) *wire.Message {
+	t.Helper()
+	msg, _ := r.next(t, id, timeout, want)
+	return msg
+}
+
+// Record returns the next message the rogue hears on its topic from id
+// that satisfies want as it travelled, signed by its author, for Replay.
+func (r *Rogue) Record(t testing.TB, id peer.ID, timeout time.Duration, want func(*wire.Message) bool) *pb.Message {
+	t.Helper()
+	_, raw := r.next(t, id, timeout, want)
+	return raw
+}
+
+func (r *Rogue) next(t testing.TB, id peer.ID, timeout time.Duration, want func(*wire.Message) bool) (*wire.Message, *pb.Message) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -129,8 +170,25 @@ func (r *Rogue) NextFrom(t testing.TB, id peer.ID, timeout time.Duration, want f
 			t.Fatalf("undecodable message from %s: %v", id, err)
 		}
 		if want(msg) {
-			return msg
+			return msg, m.Message
 		}
+	}
+}
+
+// Replay sends recorded messages, signed by their authors, to peer to in
+// one GossipSub RPC, as a relay would forward them. It opens a GossipSub
+// stream of its own: call it on a rogue without a topic, since a second
+// stream would replace its GossipSub's.
+func (r *Rogue) Replay(t testing.TB, to peer.ID, msgs ...*pb.Message) {
+	t.Helper()
+	s := r.open(t, to, pubsub.GossipSubID_v11)
+	defer s.Close()
+	rpc, err := proto.Marshal(&pb.RPC{Publish: msgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(append(protowire.AppendVarint(nil, uint64(len(rpc))), rpc...)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -138,18 +196,26 @@ func (r *Rogue) NextFrom(t testing.TB, id peer.ID, timeout time.Duration, want f
 // returns the answer (empty when to answered nothing).
 func (r *Rogue) Hello(t testing.TB, to peer.ID, data []byte) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := r.Host.NewStream(ctx, to, wire.HelloProtocol)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := r.open(t, to, wire.HelloProtocol)
 	defer s.Close()
-	s.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := s.Write(data); err != nil {
 		t.Fatal(err)
 	}
 	s.CloseWrite()
 	answer, _ := io.ReadAll(s)
 	return answer
+}
+
+// open opens a stream of protocol proto to peer to, which must be done
+// within 5 seconds.
+func (r *Rogue) open(t testing.TB, to peer.ID, proto protocol.ID) network.Stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := r.Host.NewStream(ctx, to, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetDeadline(time.Now().Add(5 * time.Second))
+	return s
 }

@@ -60,6 +60,7 @@ type Message struct {
 	CredID []byte   // heartbeat: orgs.CredentialID of the sender's credential
 	Want   bool     // heartbeat: the sender lacks credentials it heard of
 	Rev    []byte   // revoke: revocation list (signed envelope)
+	Sent   int64    // heartbeat, leave: when the sender sent it, its clock's unix milliseconds; a receiver bounds its age
 }
 
 // DecodeError says why a payload was rejected; Reason is a short label
