@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os/exec"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/child"
 )
 
 // Agent is one member of a cluster, up or down. Its methods may be called
@@ -21,9 +22,8 @@ type Agent struct {
 
 	rpcMu sync.Mutex // one RPC call at a time
 
-	mu   sync.Mutex // guards the fields below
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has been waited for
+	mu   sync.Mutex     // guards the fields below
+	proc *child.Process // the last process started (nil: never)
 	up   bool
 	conn *rpcConn // nil until the RPC answers, and after a failed call
 }
@@ -41,10 +41,7 @@ func (a *Agent) Addr() string { return a.bind }
 func (a *Agent) PID() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cmd == nil || a.cmd.Process == nil {
-		return 0
-	}
-	return a.cmd.Process.Pid
+	return a.proc.PID()
 }
 
 // Up reports whether the agent is running, as far as the cluster knows:
@@ -58,17 +55,8 @@ func (a *Agent) Up() bool {
 // Running reports whether the agent's last process has not exited yet.
 func (a *Agent) Running() bool {
 	a.mu.Lock()
-	done := a.done
-	a.mu.Unlock()
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
+	defer a.mu.Unlock()
+	return a.proc.Running()
 }
 
 // Member is one entry of an agent's member list.
@@ -149,23 +137,14 @@ func (a *Agent) setDown() {
 	}
 }
 
-// signal sends sig to the agent's process and waits until it has exited;
+// signal sends sig to the agent's process and returns once it has exited;
 // after 30 s (a graceful leave that hangs) it kills it.
 func (a *Agent) signal(sig syscall.Signal) {
 	a.mu.Lock()
-	cmd, done := a.cmd, a.done
+	proc := a.proc
 	a.mu.Unlock()
 	a.setDown()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
+	proc.Stop(sig, 30*time.Second)
 }
 
 // Ports are taken from below the kernel's ephemeral range (32768 and up by

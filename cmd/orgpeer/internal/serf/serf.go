@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/child"
 )
 
 // Cluster is a set of Serf agents, each a process or a place for one. Its
@@ -70,49 +72,27 @@ func (c *Cluster) Start(ctx context.Context, a *Agent, join ...string) error {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(c.LogPath(a), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	proc, err := child.Start(exec.Command(c.bin, args...), c.LogPath(a))
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(c.bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return err
-	}
-	done := make(chan struct{})
-	go func() { // owned by the process: ends when it exits
-		cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
 	a.mu.Lock()
-	a.cmd, a.done, a.up = cmd, done, true
+	a.proc, a.up = proc, true
 	a.mu.Unlock()
-
-	deadline := time.Now().Add(30 * time.Second)
-	wait := 5 * time.Millisecond // as the orgpeer cluster looks for node.json
-	for {
+	err = proc.Await(ctx, 30*time.Second, func() bool {
 		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		defer cancel()
 		_, err := a.connect(cctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-done:
-			a.setDown()
-			return fmt.Errorf("%s exited during start-up (see %s)", a.name, c.LogPath(a))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 50*time.Millisecond)
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: no RPC at %s within 30s (see %s)", a.name, a.rpc, c.LogPath(a))
-		}
+		return err == nil
+	})
+	switch {
+	case errors.Is(err, child.ErrExited):
+		a.setDown()
+		return fmt.Errorf("%s exited during start-up (see %s)", a.name, c.LogPath(a))
+	case errors.Is(err, child.ErrTimeout):
+		return fmt.Errorf("%s: no RPC at %s within 30s (see %s)", a.name, a.rpc, c.LogPath(a))
 	}
+	return err
 }
 
 // Kill9 crashes a: no leave is announced.

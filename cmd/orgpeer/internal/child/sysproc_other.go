@@ -1,9 +1,9 @@
 //go:build !linux
 
-package serf
+package child
 
 import "syscall"
 
 // sysProcAttr is empty off Linux, which has no parent-death signal: the
-// cluster's StopAll is what ends the agents.
+// caller's Stop is what ends the children.
 func sysProcAttr() *syscall.SysProcAttr { return nil }
