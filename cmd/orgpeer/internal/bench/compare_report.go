@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -45,20 +46,62 @@ type CompareSettings struct {
 
 // sideResult is every run of one system at one size and pair.
 type sideResult struct {
-	Runs    []runFigures            `json:"runs"`
-	Summary map[string]figureSpread `json:"summary"`
+	Runs    []runFigures            `json:"runs"`             // the runs that completed
+	Failed  []string                `json:"failed,omitempty"` // why the others did not
+	Summary map[string]figureSpread `json:"summary"`          // over the runs that have the figure
+}
+
+// missedKey is the key that marks a run in which not every member saw
+// the event of figure key within the timeout.
+func missedKey(key string) string { return "missed_" + key }
+
+// medianOf is the median of a figure over the completed runs, a run that
+// missed it counting as slower than any that has it; never is true when
+// the median falls on such a run.
+func (s sideResult) medianOf(key string) (median float64, never bool, missed int) {
+	var vals []float64
+	for _, r := range s.Runs {
+		if v, ok := r[key]; ok {
+			vals = append(vals, v)
+		} else if r[missedKey(key)] > 0 {
+			missed++
+		}
+	}
+	all := len(vals) + missed
+	if all == 0 {
+		return 0, false, 0
+	}
+	slices.Sort(vals)
+	at := func(i int) float64 {
+		if i >= len(vals) {
+			return math.Inf(1)
+		}
+		return vals[i]
+	}
+	median = at(all / 2)
+	if all%2 == 0 {
+		median = (at(all/2-1) + median) / 2
+	}
+	if math.IsInf(median, 1) {
+		return 0, true, missed
+	}
+	return median, false, missed
 }
 
 // ratio compares the medians of one figure.
 type ratio struct {
-	Key     string   `json:"key"`
-	Orgpeer float64  `json:"orgpeer"`          // median
-	Serf    float64  `json:"serf"`             // median
-	Ratio   *float64 `json:"ratio"`            // orgpeer / serf; null when Serf's median is 0
-	Target  float64  `json:"target"`           // the bound on Ratio (0: none)
-	Met     *bool    `json:"met,omitempty"`    // Ratio <= Target; absent without a target or a ratio
-	Judged  bool     `json:"judged"`           // on medians of at least minRuns runs, as the targets are set
-	Missing bool     `json:"missing,omitzero"` // a side has no value
+	Key           string   `json:"key"`
+	Orgpeer       float64  `json:"orgpeer"`                 // median
+	Serf          float64  `json:"serf"`                    // median
+	OrgpeerNever  bool     `json:"orgpeer_never,omitzero"`  // the median run never saw the event
+	SerfNever     bool     `json:"serf_never,omitzero"`     //
+	OrgpeerMissed int      `json:"orgpeer_missed,omitzero"` // runs that never saw it (slower than any other)
+	SerfMissed    int      `json:"serf_missed,omitzero"`    //
+	Ratio         *float64 `json:"ratio"`                   // orgpeer / serf; null when a median is never or Serf's is 0
+	Target        float64  `json:"target"`                  // the bound on Ratio (0: none)
+	Met           *bool    `json:"met,omitempty"`           // Ratio <= Target, or only Serf never; absent without a target or a verdict
+	Judged        bool     `json:"judged"`                  // on medians of at least minRuns runs, as the targets are set
+	Missing       bool     `json:"missing,omitzero"`        // a side has no value at all
 }
 
 // pairResult is one size and pair of a comparison.
@@ -80,31 +123,40 @@ type Comparison struct {
 	Results  []pairResult    `json:"results"`
 }
 
-func newPairResult(nodes int, pair Pair, poll time.Duration, ours, theirs []runFigures) pairResult {
+func newPairResult(nodes int, pair Pair, poll time.Duration, ours, theirs sideResult) pairResult {
 	keys := slices.Concat(keysOf(comparedFigures), compareDetailKeys)
-	r := pairResult{Nodes: nodes, Pair: pair, PollIntervalMs: int(poll.Milliseconds()),
-		Orgpeer: sideResult{Runs: ours, Summary: summarize(ours, keys)},
-		Serf:    sideResult{Runs: theirs, Summary: summarize(theirs, keys)}}
-	judged := min(len(ours), len(theirs)) >= minRuns
+	ours.Summary, theirs.Summary = summarize(ours.Runs, keys), summarize(theirs.Runs, keys)
+	r := pairResult{Nodes: nodes, Pair: pair, PollIntervalMs: int(poll.Milliseconds()), Orgpeer: ours, Serf: theirs}
+	judged := min(len(ours.Runs), len(theirs.Runs)) >= minRuns
 	for _, f := range comparedFigures {
-		r.Ratios = append(r.Ratios, ratioOf(f, r.Orgpeer.Summary, r.Serf.Summary, judged))
+		r.Ratios = append(r.Ratios, ratioOf(f, ours, theirs, judged))
 	}
 	return r
 }
 
 // ratioOf compares the medians of figure f.
-func ratioOf(f Metric, ours, theirs map[string]figureSpread, judged bool) ratio {
-	a, okA := ours[f.Key]
-	b, okB := theirs[f.Key]
-	r := ratio{Key: f.Key, Orgpeer: a.Median, Serf: b.Median, Target: f.Target, Judged: judged, Missing: !okA || !okB}
-	if r.Missing || b.Median <= 0 {
-		return r
+func ratioOf(f Metric, ours, theirs sideResult, judged bool) ratio {
+	r := ratio{Key: f.Key, Target: f.Target, Judged: judged}
+	r.Orgpeer, r.OrgpeerNever, r.OrgpeerMissed = ours.medianOf(f.Key)
+	r.Serf, r.SerfNever, r.SerfMissed = theirs.medianOf(f.Key)
+	_, okA := ours.Summary[f.Key]
+	_, okB := theirs.Summary[f.Key]
+	r.Missing = (!okA && r.OrgpeerMissed == 0) || (!okB && r.SerfMissed == 0)
+	verdict := func(met bool) {
+		if f.Target > 0 {
+			r.Met = &met
+		}
 	}
-	q := a.Median / b.Median
-	r.Ratio = &q
-	if f.Target > 0 {
-		met := q <= f.Target
-		r.Met = &met
+	switch {
+	case r.Missing, r.OrgpeerNever && r.SerfNever:
+	case r.OrgpeerNever:
+		verdict(false)
+	case r.SerfNever:
+		verdict(true)
+	case r.Serf > 0:
+		q := r.Orgpeer / r.Serf
+		r.Ratio = &q
+		verdict(q <= f.Target)
 	}
 	return r
 }
@@ -122,8 +174,8 @@ func PrintComparison(w io.Writer, c Comparison) error {
 		fmt.Fprintln(tw, "FIGURE\tUNIT\tORGPEER\tSERF\tRATIO\tTARGET\tMET?")
 		for j, f := range comparedFigures {
 			q := r.Ratios[j]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Key, f.Unit, spreadCell(r.Orgpeer, f.Key),
-				spreadCell(r.Serf, f.Key), ratioCell(q), targetCell(q.Target), metCell(q))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Key, f.Unit, spreadCell(r.Orgpeer, f.Key, q.OrgpeerMissed),
+				spreadCell(r.Serf, f.Key, q.SerfMissed), ratioCell(q), targetCell(q.Target), metCell(q))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -132,6 +184,16 @@ func PrintComparison(w io.Writer, c Comparison) error {
 			name string
 			res  sideResult
 		}{{"orgpeer", r.Orgpeer}, {"serf", r.Serf}} {
+			for _, f := range side.res.Failed {
+				fmt.Fprintf(w, "%s %s\n", side.name, f)
+			}
+			for i, run := range side.res.Runs {
+				for _, f := range comparedFigures {
+					if run[missedKey(f.Key)] > 0 {
+						fmt.Fprintf(w, "%s run %d: %s never seen everywhere within the timeout (counted slower than any run)\n", side.name, i+1, f.Key)
+					}
+				}
+			}
 			if d := disturbed(side.res.Runs); d != "" {
 				fmt.Fprintf(w, "%s %s\n", side.name, d)
 			}
@@ -145,22 +207,35 @@ func PrintComparison(w io.Writer, c Comparison) error {
 	return err
 }
 
-func spreadCell(s sideResult, key string) string {
+func spreadCell(s sideResult, key string, missed int) string {
 	sp, ok := s.Summary[key]
+	var cell string
 	switch {
+	case !ok && missed > 0:
+		return "never"
 	case !ok:
 		return "-"
 	case len(s.Runs) > 1:
-		return fmt.Sprintf("%s (%s-%s)", fmtFigure(sp.Median), fmtFigure(sp.Min), fmtFigure(sp.Max))
+		cell = fmt.Sprintf("%s (%s-%s)", fmtFigure(sp.Median), fmtFigure(sp.Min), fmtFigure(sp.Max))
+	default:
+		cell = fmtFigure(sp.Median)
 	}
-	return fmtFigure(sp.Median)
+	if missed > 0 {
+		cell += fmt.Sprintf(" +%d never", missed)
+	}
+	return cell
 }
 
 func ratioCell(q ratio) string {
-	if q.Ratio == nil {
-		return "-"
+	switch {
+	case q.Ratio != nil:
+		return fmtFigure(*q.Ratio)
+	case q.OrgpeerNever && !q.SerfNever:
+		return "inf"
+	case q.SerfNever && !q.OrgpeerNever:
+		return "0"
 	}
-	return fmtFigure(*q.Ratio)
+	return "-"
 }
 
 func targetCell(t float64) string {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestRatiosAndTheirTargets(t *testing.T) {
 		{"converge_all_s": 4, "kill9_detect_all_s": 5, "leave_detect_all_s": 0.5, "rss_avg_mb": 20, "cpu_idle_avg_pct": 0},
 		{"converge_all_s": 4, "kill9_detect_all_s": 8, "leave_detect_all_s": 0.6, "rss_avg_mb": 20, "cpu_idle_avg_pct": 0},
 	}
-	r := newPairResult(20, Pairs[0], 80*time.Millisecond, ours, theirs)
+	r := newPairResult(20, Pairs[0], 80*time.Millisecond, sideResult{Runs: ours}, sideResult{Runs: theirs})
 	got := map[string]ratio{}
 	for _, q := range r.Ratios {
 		got[q.Key] = q
@@ -72,7 +73,7 @@ func TestRatiosAndTheirTargets(t *testing.T) {
 	if strings.Contains(out.String(), "indicative") {
 		t.Errorf("three runs called indicative:\n%s", out.String())
 	}
-	r = newPairResult(20, Pairs[1], time.Second, ours[:1], theirs[:1])
+	r = newPairResult(20, Pairs[1], time.Second, sideResult{Runs: ours[:1]}, sideResult{Runs: theirs[:1], Failed: []string{"run 2: convergence: not within 2m0s"}})
 	out.Reset()
 	if err := PrintComparison(&out, Comparison{Results: []pairResult{r}}); err != nil {
 		t.Fatal(err)
@@ -80,7 +81,46 @@ func TestRatiosAndTheirTargets(t *testing.T) {
 	if !strings.Contains(out.String(), "indicative") || !strings.Contains(out.String(), "vs serf -profile=lan") || r.Ratios[0].Judged {
 		t.Errorf("one run not called indicative:\n%s", out.String())
 	}
+	if !strings.Contains(out.String(), "serf run 2: convergence: not within 2m0s") {
+		t.Errorf("a failed run not named:\n%s", out.String())
+	}
 }
+
+// A run in which not every member saw an event counts as slower than any
+// run that has the figure.
+func TestMissedEventsCountAsSlowest(t *testing.T) {
+	leave := func(v float64) runFigures { return runFigures{"leave_detect_all_s": v} }
+	missed := runFigures{missedKey("leave_detect_all_s"): 1}
+	for _, c := range []struct {
+		name           string
+		ours, theirs   []runFigures
+		ratio          string // as the table prints it
+		met            *bool
+		oNever, sNever bool
+	}{
+		{"Serf never in two of three", []runFigures{leave(0.1), leave(0.2), leave(0.3)}, []runFigures{leave(0.5), missed, missed}, "0", ptr(true), false, true},
+		{"Serf never in one of three", []runFigures{leave(0.1), leave(0.2), leave(0.3)}, []runFigures{leave(0.5), leave(0.9), missed}, "0.22", ptr(true), false, false},
+		{"orgpeer never in the median run", []runFigures{missed, missed, leave(0.3)}, []runFigures{leave(0.5), leave(0.5), leave(0.5)}, "inf", ptr(false), true, false},
+		{"both never", []runFigures{missed}, []runFigures{missed}, "-", nil, true, true},
+		{"an even count", []runFigures{leave(0.1), missed}, []runFigures{leave(1), leave(1)}, "inf", ptr(false), true, false},
+	} {
+		r := newPairResult(20, Pairs[0], time.Second, sideResult{Runs: c.ours}, sideResult{Runs: c.theirs})
+		q := r.Ratios[slices.IndexFunc(r.Ratios, func(q ratio) bool { return q.Key == "leave_detect_all_s" })]
+		if got := ratioCell(q); got != c.ratio || q.OrgpeerNever != c.oNever || q.SerfNever != c.sNever ||
+			(q.Met == nil) != (c.met == nil) || (q.Met != nil && *q.Met != *c.met) {
+			t.Errorf("%s: %+v (cell %s), want ratio %s, met %v, never %v/%v", c.name, q, got, c.ratio, c.met, c.oNever, c.sNever)
+		}
+		var out strings.Builder
+		if err := PrintComparison(&out, Comparison{Results: []pairResult{r}}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "never seen everywhere within the timeout") {
+			t.Errorf("%s: the missed runs are not named:\n%s", c.name, out.String())
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestSerfMembersCounted(t *testing.T) {
 	ms := []serf.Member{
@@ -107,24 +147,32 @@ func TestSerfMembersCounted(t *testing.T) {
 
 // TestSerfSide runs the comparison's Serf side with three agents, if a
 // serf binary is at hand (`make bin/serf`): launch, convergence, idle
-// costs, kill -9, leave and rejoin, each timed as orgpeer's are.
+// costs, kill -9, leave and rejoin, each timed as orgpeer's are. Serf may
+// miss the crash or the leave within the phase's timeout (with three
+// agents, the leave right after a crash is sometimes gossiped only to the
+// dead one, and the leaver is then counted failed, never left): the run
+// goes on without that figure, as the comparison does.
 func TestSerfSide(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
 	bin := serfBinary(t)
-	o := CompareOptions{SerfBin: bin, Orgs: 2, Runs: 1, Idle: time.Second, Timeout: 15 * time.Second,
+	o := CompareOptions{SerfBin: bin, Orgs: 2, Runs: 1, Idle: time.Second, Timeout: 8 * time.Second,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	c := serf.New(bin, t.TempDir(), "local")
 	t.Cleanup(c.StopAll)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fig, err := compareRun(ctx, o, serfSystem{c}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"converge_all_s", "kill9_detect_all_s", "leave_detect_all_s", "rejoin_all_s", "rss_avg_mb"} {
-		if fig[key] <= 0 {
+	for _, key := range []string{"converge_all_s", "rejoin_all_s", "rss_avg_mb", "kill9_detect_all_s", "leave_detect_all_s"} {
+		switch {
+		case fig[key] > 0:
+		case fig[missedKey(key)] > 0 && (key == "kill9_detect_all_s" || key == "leave_detect_all_s"):
+			t.Logf("Serf missed %s within %v", key, o.Timeout)
+		default:
 			t.Errorf("%s = %v, want it positive", key, fig[key])
 		}
 	}

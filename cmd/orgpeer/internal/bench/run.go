@@ -98,8 +98,9 @@ func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error
 	fig["api_p50_ms"] = msOf(nearestRank(lat, 50))
 	fig["api_p99_ms"] = msOf(nearestRank(lat, 99))
 
-	// Events: a crash, a graceful leave, the crashed node's return.
-	if err := events(ctx, orgpeerSystem{c}, poll, o.Timeout, fig, o.Log); err != nil {
+	// Events: a crash, a graceful leave, the crashed node's return; a
+	// phase that does not end within the timeout fails the run.
+	if err := events(ctx, orgpeerSystem{c}, poll, o.Timeout, fig, o.Log, func(_ string, err error) error { return err }); err != nil {
 		return nil, err
 	}
 	o.Log.Info("run done", "nodes", nodes)

@@ -90,8 +90,21 @@ func waitConverged[M member](ctx context.Context, s system[M], poll, timeout tim
 // events measures a crash, a graceful leave and the crashed member's
 // return (kill9_detect_all_s, leave_detect_all_s, rejoin_all_s) by asking
 // every other live member every poll. The first member stays up: the
-// restarted one joins through it.
-func events[M member](ctx context.Context, s system[M], poll, timeout time.Duration, fig runFigures, log *slog.Logger) error {
+// restarted one joins through it. A phase that not every member gets
+// through within timeout goes to late with its figure's key: late's error
+// ends the measurement, nil goes on without that figure.
+func events[M member](ctx context.Context, s system[M], poll, timeout time.Duration, fig runFigures, log *slog.Logger,
+	late func(key string, err error) error) error {
+	record := func(key string, took time.Duration, err error) error {
+		switch {
+		case err == nil:
+			fig[key] = took.Seconds()
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		return late(key, err)
+	}
 	members := s.all()
 	n := len(members)
 	victim, leaver := members[n-1], members[n-2]
@@ -109,10 +122,9 @@ func events[M member](ctx context.Context, s system[M], poll, timeout time.Durat
 		}
 		return ""
 	})
-	if err != nil {
-		return fmt.Errorf("kill -9 of %s: %w", victim.Name(), err)
+	if err := record("kill9_detect_all_s", took, wrapf(err, "kill -9 of %s", victim.Name())); err != nil {
+		return err
 	}
-	fig["kill9_detect_all_s"] = took.Seconds()
 
 	log.Info("graceful leave", "node", leaver.Name())
 	observers = without(observers, leaver)
@@ -121,10 +133,9 @@ func events[M member](ctx context.Context, s system[M], poll, timeout time.Durat
 	stopped.Go(func() { s.leave(leaver) })
 	took, err = waitEach(ctx, observers, poll, timeout, t0, onceIn(s, leaver, stateLeft))
 	stopped.Wait()
-	if err != nil {
-		return fmt.Errorf("leave of %s: %w", leaver.Name(), err)
+	if err := record("leave_detect_all_s", took, wrapf(err, "leave of %s", leaver.Name())); err != nil {
+		return err
 	}
-	fig["leave_detect_all_s"] = took.Seconds()
 
 	log.Info("restarting", "node", victim.Name())
 	t0 = time.Now()
@@ -132,11 +143,15 @@ func events[M member](ctx context.Context, s system[M], poll, timeout time.Durat
 		return err
 	}
 	took, err = waitEach(ctx, s.live(), poll, timeout, t0, onceIn(s, victim, stateAlive))
-	if err != nil {
-		return fmt.Errorf("restart of %s: %w", victim.Name(), err)
+	return record("rejoin_all_s", took, wrapf(err, "restart of %s", victim.Name()))
+}
+
+// wrapf prefixes err, if any, with what was being done.
+func wrapf(err error, format string, a ...any) error {
+	if err == nil {
+		return nil
 	}
-	fig["rejoin_all_s"] = took.Seconds()
-	return nil
+	return fmt.Errorf(format+": %w", append(a, err)...)
 }
 
 // onceIn checks that an observer lists target exactly once, in state.
@@ -168,9 +183,12 @@ func waitEach[M member](ctx context.Context, observers []M, interval, timeout ti
 			defer tick.Stop()
 			for {
 				qctx, qcancel := context.WithTimeout(wctx, 2*time.Second)
-				wrong[i] = check(qctx, o)
+				w := check(qctx, o)
 				qcancel()
-				if wrong[i] == "" {
+				if w != "" && wctx.Err() != nil && wrong[i] != "" {
+					return // the deadline cut this question short: the last answer says what was wrong
+				}
+				if wrong[i] = w; w == "" {
 					took[i] = time.Since(t0)
 					return
 				}
