@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps cross fuzz soak bench clean
+.PHONY: build test demo vet deps cross fuzz soak bench bench-serf clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -37,6 +37,20 @@ BENCH_FLAGS ?= --nodes 10,20,50 --orgs 3
 bench: build
 	./$(BIN) bench $(BENCH_FLAGS) --out artifacts/bench.json
 	$(GO) test -run '^$$' -bench . -benchmem ./orgs
+
+# orgpeer against HashiCorp Serf on this machine, side by side: the same N,
+# organizations and polling, rounds interleaved, for both pairs of presets
+# (orgpeer local vs Serf local, orgpeer default vs Serf lan); prints the
+# ratios orgpeer / Serf against their targets and writes
+# artifacts/bench-serf.json. Half an hour to an hour. Not part of `test`.
+BENCH_SERF_FLAGS ?= --nodes 20,50 --orgs 3 --runs 3
+bench-serf: build bin/serf
+	./$(BIN) bench --vs serf --serf-bin bin/serf $(BENCH_SERF_FLAGS) --out artifacts/bench-serf.json
+
+# Serf, a released version (v0.11.0; it reports 0.10.2-dev), for bench-serf only.
+SERF_VERSION ?= v0.11.0
+bin/serf:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/hashicorp/serf/cmd/serf@$(SERF_VERSION)
 
 # Each fuzz target of network input and API parsing for FUZZTIME.
 FUZZTIME ?= 30s

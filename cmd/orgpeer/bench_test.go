@@ -51,3 +51,23 @@ func TestBenchHarness(t *testing.T) {
 		t.Fatalf("no table printed:\n%s", stdout)
 	}
 }
+
+// TestBenchVsSerfFlags checks the comparison's flags without running it.
+func TestBenchVsSerfFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--vs", "consul"}, "only system to compare with is serf"},
+		{[]string{"--pairs", "local"}, "go with --vs serf"},
+		{[]string{"--vs", "serf", "--api-rate", "10"}, "no API latency test"},
+		{[]string{"--vs", "serf", "--pairs", "wan"}, `--pairs "wan"`},
+		{[]string{"--vs", "serf", "--poll", "1ms"}, "at least 5ms"},
+		{[]string{"--vs", "serf", "--serf-bin", "/nonexistent/serf"}, "--serf-bin"},
+	} {
+		_, errOut, code := orgpeer(t, append([]string{"bench"}, c.args...)...)
+		if code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("bench %v: exit %d, %q; want an error with %q", c.args, code, errOut, c.want)
+		}
+	}
+}

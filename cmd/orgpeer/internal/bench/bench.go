@@ -68,14 +68,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 }
 
 func writeFiles(rep Report, jsonPath, svgPath string) error {
-	if err := os.MkdirAll(filepath.Dir(jsonPath), 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+	if err := writeJSON(rep, jsonPath); err != nil {
 		return err
 	}
 	var svg strings.Builder
@@ -83,6 +76,18 @@ func writeFiles(rep Report, jsonPath, svgPath string) error {
 		return err
 	}
 	return os.WriteFile(svgPath, []byte(svg.String()), 0o644)
+}
+
+// writeJSON writes v, indented, to path, creating its directory.
+func writeJSON(v any, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // thisMachine describes the machine: core count and CPU model.

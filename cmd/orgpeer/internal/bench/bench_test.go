@@ -7,16 +7,17 @@ import (
 )
 
 func TestDisturbedRunsAreNamed(t *testing.T) {
-	s := sizeResult{Nodes: 20, Runs: []runFigures{
+	runs := []runFigures{
 		{"steal_idle_pct": 0.1, "steal_api_pct": 0.5},
 		{"steal_idle_pct": 0.2, "steal_api_pct": 7.36},
 		{},
-	}}
-	if got := disturbed(s); !strings.Contains(got, "run 2 (0.20 % idle, 7.36 % API test)") || strings.Contains(got, "run 1") || strings.Contains(got, "run 3") {
+		{"steal_idle_pct": 3},
+	}
+	if got := disturbed(runs); !strings.Contains(got, "run 2 (0.20 % idle, 7.36 % API test)") || strings.Contains(got, "run 1") || strings.Contains(got, "run 3") ||
+		!strings.Contains(got, "run 4 (3.00 % idle)") {
 		t.Fatalf("disturbed: %q", got)
 	}
-	s.Runs = s.Runs[:1]
-	if got := disturbed(s); got != "" {
+	if got := disturbed(runs[:1]); got != "" {
 		t.Fatalf("quiet runs called disturbed: %q", got)
 	}
 }

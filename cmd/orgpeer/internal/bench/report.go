@@ -60,9 +60,10 @@ var panels = []string{
 	"GET /v1/view latency (ms)",
 }
 
-func metricKeys() []string {
+// keysOf lists the keys of ms, in order.
+func keysOf(ms []Metric) []string {
 	var keys []string
-	for _, m := range Metrics {
+	for _, m := range ms {
 		keys = append(keys, m.Key)
 	}
 	return keys
@@ -102,8 +103,13 @@ type sizeResult struct {
 }
 
 func newSizeResult(nodes int, runs []runFigures) sizeResult {
-	r := sizeResult{Nodes: nodes, Runs: runs, Summary: map[string]figureSpread{}}
-	for _, key := range slices.Concat(metricKeys(), detailKeys) {
+	return sizeResult{Nodes: nodes, Runs: runs, Summary: summarize(runs, slices.Concat(keysOf(Metrics), detailKeys))}
+}
+
+// summarize spreads each figure of keys over the runs that have it.
+func summarize(runs []runFigures, keys []string) map[string]figureSpread {
+	sum := map[string]figureSpread{}
+	for _, key := range keys {
 		var vals []float64
 		for _, run := range runs {
 			if v, ok := run[key]; ok {
@@ -111,10 +117,10 @@ func newSizeResult(nodes int, runs []runFigures) sizeResult {
 			}
 		}
 		if len(vals) > 0 {
-			r.Summary[key] = spreadOf(vals)
+			sum[key] = spreadOf(vals)
 		}
 	}
-	return r
+	return sum
 }
 
 // Machine describes where the benchmark ran.
@@ -182,7 +188,7 @@ func PrintTable(w io.Writer, r Report) error {
 		return err
 	}
 	for _, s := range r.Results {
-		if d := disturbed(s); d != "" {
+		if d := disturbed(s.Runs); d != "" {
 			fmt.Fprintf(w, "N=%d: %s\n", s.Nodes, d)
 		}
 	}
@@ -210,20 +216,25 @@ func fmtFigure(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
-// disturbed names the runs of s during which the hypervisor took
-// quietSteal % of the vCPUs or more: their figures are the machine's as
-// much as the nodes'. They still count (a target is met only if every run
-// meets it); this says why a run stands out.
-func disturbed(s sizeResult) string {
-	var runs []string
-	for i, f := range s.Runs {
+// disturbed names the runs during which the hypervisor took quietSteal %
+// of the vCPUs or more: their figures are the machine's as much as the
+// nodes'. They still count (a target is met only if every run meets it);
+// this says why a run stands out.
+func disturbed(runs []runFigures) string {
+	var named []string
+	for i, f := range runs {
 		idle, api := f["steal_idle_pct"], f["steal_api_pct"]
-		if idle >= quietSteal || api >= quietSteal {
-			runs = append(runs, fmt.Sprintf("run %d (%s %% idle, %s %% API test)", i+1, fmtFigure(idle), fmtFigure(api)))
+		if idle < quietSteal && api < quietSteal {
+			continue
+		}
+		if _, ok := f["steal_api_pct"]; ok {
+			named = append(named, fmt.Sprintf("run %d (%s %% idle, %s %% API test)", i+1, fmtFigure(idle), fmtFigure(api)))
+		} else {
+			named = append(named, fmt.Sprintf("run %d (%s %% idle)", i+1, fmtFigure(idle)))
 		}
 	}
-	if len(runs) == 0 {
+	if len(named) == 0 {
 		return ""
 	}
-	return "disturbed: the hypervisor took the vCPUs in " + strings.Join(runs, ", ")
+	return "disturbed: the hypervisor took the vCPUs in " + strings.Join(named, ", ")
 }

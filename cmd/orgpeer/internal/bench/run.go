@@ -7,13 +7,11 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/procstat"
-	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // pollInterval is how often each node is asked during a timed phase: the
@@ -61,14 +59,8 @@ func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error
 		return nil, fmt.Errorf("convergence: %w", err)
 	}
 	fig["converge_all_s"] = time.Since(launch).Seconds()
-	var startCPU []float64
-	for _, p := range c.Live() {
-		if cpu, err := procstat.CPU(p.PID()); err == nil {
-			startCPU = append(startCPU, cpu.Seconds())
-		}
-	}
-	fig["converge_cpu_avg_s"] = meanOf(startCPU)
-	o.Log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node", time.Duration(meanOf(startCPU)*float64(time.Second)).Round(time.Millisecond))
+	startCPU(c.Live(), fig)
+	o.Log.Info("converged", "after", time.Since(launch).Round(time.Millisecond), "cpu_per_node_s", fig["converge_cpu_avg_s"])
 
 	// Idle costs, with the cluster left alone.
 	if !sleep(ctx, o.Settle) {
@@ -106,61 +98,11 @@ func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error
 	fig["api_p50_ms"] = msOf(nearestRank(lat, 50))
 	fig["api_p99_ms"] = msOf(nearestRank(lat, 99))
 
-	// Events: a crash, a graceful leave, the crashed node's return. The
-	// seed stays up: the restarted node bootstraps from it.
-	members := c.Members()
-	victim, leaver := members[nodes-1], members[nodes-2]
-	victimID, leaverID := victim.Info().PeerID, leaver.Info().PeerID
-	observers := procsWithout(c.Live(), victim)
-	o.Log.Info("kill -9", "node", victim.Name())
-	t0 := time.Now()
-	c.Kill9(victim)
-	took, err := waitAllAgree(ctx, observers, victim.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victimID); n == 1 && st == orgs.StateAlive {
-			return "still counts it alive"
-		}
-		return ""
-	})
-	if err != nil {
-		return nil, fmt.Errorf("kill -9 of %s: %w", victim.Name(), err)
-	}
-	fig["kill9_detect_all_s"] = took.Seconds()
-
-	o.Log.Info("SIGTERM", "node", leaver.Name())
-	observers = procsWithout(observers, leaver)
-	t0 = time.Now()
-	var stopped sync.WaitGroup
-	stopped.Go(func() { c.Stop(leaver) })
-	took, err = waitAllAgree(ctx, observers, leaver.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, leaverID); n != 1 || st != orgs.StateLeft {
-			return fmt.Sprintf("lists it %d times, state %v", n, st)
-		}
-		return ""
-	})
-	stopped.Wait()
-	if err != nil {
-		return nil, fmt.Errorf("SIGTERM to %s: %w", leaver.Name(), err)
-	}
-	fig["leave_detect_all_s"] = took.Seconds()
-
-	o.Log.Info("restarting", "node", victim.Name())
-	t0 = time.Now()
-	if err := c.Start(ctx, victim); err != nil {
+	// Events: a crash, a graceful leave, the crashed node's return; a
+	// phase that does not end within the timeout fails the run.
+	if err := events(ctx, orgpeerSystem{c}, poll, o.Timeout, fig, o.Log, func(_ string, err error) error { return err }); err != nil {
 		return nil, err
 	}
-	if victim.Info().PeerID != victimID {
-		return nil, fmt.Errorf("restart changed the peer ID of %s", victim.Name())
-	}
-	took, err = waitAllAgree(ctx, c.Live(), victim.Org(), poll, o.Timeout, t0, func(ps []orgs.PeerInfo) string {
-		if n, st := findPeer(ps, victimID); n != 1 || st != orgs.StateAlive {
-			return fmt.Sprintf("lists it %d times, state %v", n, st)
-		}
-		return ""
-	})
-	if err != nil {
-		return nil, fmt.Errorf("restart of %s: %w", victim.Name(), err)
-	}
-	fig["rejoin_all_s"] = took.Seconds()
 	o.Log.Info("run done", "nodes", nodes)
 	return fig, nil
 }
@@ -170,18 +112,17 @@ func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error
 // from the seed only, in organizations org1..orgK in turn. It returns when
 // the launch began: preparing the data dirs is not part of starting.
 func launchAll(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.Time, error) {
-	org := func(i int) string { return fmt.Sprintf("org%d", i%nOrgs+1) }
 	host := func(i int) string { return cluster.HostName(i % 2) }
 	var names []string
 	for i := range nOrgs {
-		names = append(names, org(i))
+		names = append(names, orgName(i, nOrgs))
 	}
 	if err := c.EnsureOrgKeys(names...); err != nil { // counts are verified ones
 		return time.Time{}, err
 	}
 	ps := make([]*cluster.Proc, nodes)
 	for i := range nodes {
-		ps[i] = c.Add(cluster.Spec{Org: org(i), Host: host(i)})
+		ps[i] = c.Add(cluster.Spec{Org: orgName(i, nOrgs), Host: host(i)})
 	}
 	if err := c.Prepare(ps...); err != nil {
 		return time.Time{}, err
@@ -205,144 +146,55 @@ func launchAll(ctx context.Context, c *cluster.Cluster, nodes, nOrgs int) (time.
 // memory and goroutines at its end, and records their averages and maxima.
 func idleCosts(ctx context.Context, hc *http.Client, ps []*cluster.Proc, window time.Duration, fig runFigures) error {
 	type sample struct {
-		at  time.Time
-		cpu time.Duration
-		m   scrapedMetrics
+		at time.Time
+		m  scrapedMetrics
 	}
-	take := func(p *cluster.Proc) (sample, error) {
-		s := sample{at: time.Now()}
-		var err error
-		if s.cpu, err = procstat.CPU(p.PID()); err != nil {
-			return s, err
+	scrapeAll := func() ([]sample, error) {
+		out := make([]sample, len(ps))
+		for i, p := range ps {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			m, err := scrapeMetrics(sctx, hc, p.Info().API)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Name(), err)
+			}
+			out[i] = sample{time.Now(), m}
 		}
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		s.m, err = scrapeMetrics(sctx, hc, p.Info().API)
-		return s, err
+		return out, nil
 	}
-	m0, _ := procstat.MachineCPU()
-	self0, _ := procstat.CPU(os.Getpid())
-	first := make([]sample, len(ps))
-	for i, p := range ps {
-		var err error
-		if first[i], err = take(p); err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
+	first, err := scrapeAll()
+	if err != nil {
+		return err
 	}
-	if !sleep(ctx, window) {
-		return ctx.Err()
+	if err := procCosts(ctx, ps, window, fig); err != nil {
+		return err
 	}
-	m1, _ := procstat.MachineCPU()
-	self1, _ := procstat.CPU(os.Getpid())
-	var nodesCPU time.Duration
-	var rss, cpu, in, out, total, gor, psIn, dhtIn, msgs []float64
-	for i, p := range ps {
-		last, err := take(p)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
-		r, err := procstat.RSS(p.PID())
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name(), err)
-		}
-		secs := last.at.Sub(first[i].at).Seconds()
-		bin := (last.m.bytesIn - first[i].m.bytesIn) / secs / 1e3
-		bout := (last.m.bytesOut - first[i].m.bytesOut) / secs / 1e3
-		rss = append(rss, float64(r)/1e6)
-		cpu = append(cpu, 100*(last.cpu-first[i].cpu).Seconds()/secs)
-		nodesCPU += last.cpu - first[i].cpu
+	last, err := scrapeAll()
+	if err != nil {
+		return err
+	}
+	var in, out, total, gor, psIn, dhtIn, msgs []float64
+	for i := range ps {
+		a, b := first[i].m, last[i].m
+		secs := last[i].at.Sub(first[i].at).Seconds()
+		bin := (b.bytesIn - a.bytesIn) / secs / 1e3
+		bout := (b.bytesOut - a.bytesOut) / secs / 1e3
 		in, out, total = append(in, bin), append(out, bout), append(total, bin+bout)
-		gor = append(gor, last.m.goroutines)
-		psIn = append(psIn, (last.m.pubsubIn-first[i].m.pubsubIn)/secs/1e3)
-		dhtIn = append(dhtIn, (last.m.dhtIn-first[i].m.dhtIn)/secs/1e3)
-		msgs = append(msgs, (last.m.accepted-first[i].m.accepted)/secs)
+		gor = append(gor, b.goroutines)
+		psIn = append(psIn, (b.pubsubIn-a.pubsubIn)/secs/1e3)
+		dhtIn = append(dhtIn, (b.dhtIn-a.dhtIn)/secs/1e3)
+		msgs = append(msgs, (b.accepted-a.accepted)/secs)
 	}
-	fig["rss_avg_mb"], fig["rss_max_mb"] = meanOf(rss), slices.Max(rss)
-	fig["cpu_idle_avg_pct"], fig["cpu_idle_max_pct"] = meanOf(cpu), slices.Max(cpu)
 	fig["traffic_in_avg_kBps"], fig["traffic_out_avg_kBps"] = meanOf(in), meanOf(out)
 	fig["traffic_max_kBps"] = slices.Max(total)
 	fig["goroutines_avg"], fig["goroutines_max"] = meanOf(gor), slices.Max(gor)
 	// Details behind the traffic, in the JSON only (see detailKeys).
 	fig["pubsub_in_avg_kBps"], fig["dht_in_avg_kBps"] = meanOf(psIn), meanOf(dhtIn)
 	fig["messages_in_avg_per_s"] = meanOf(msgs)
-	if st, ok := procstat.StealPct(m0, m1); ok {
-		// The machine's busy time not spent by the nodes, the benchmark or
-		// the hypervisor: other work that inflates every figure of this run.
-		others := (m1.Busy - m0.Busy) - (m1.Steal - m0.Steal) - nodesCPU - (self1 - self0)
-		fig["others_cpu_pct"] = max(0, 100*others.Seconds()/(m1.Total-m0.Total).Seconds())
-		fig["steal_idle_pct"] = st
-	}
 	if m := meanOf(msgs); m > 0 {
 		fig["pubsub_bytes_per_message"] = meanOf(psIn) * 1e3 / m
 	}
 	return nil
-}
-
-// waitAllAgree asks every observer, every interval, for its peers of org until
-// check returns "" for each, and returns how long after t0 the last one got
-// there. check says what is still wrong.
-func waitAllAgree(ctx context.Context, observers []*cluster.Proc, org string, interval, timeout time.Duration, t0 time.Time, check func([]orgs.PeerInfo) string) (time.Duration, error) {
-	wctx, cancel := context.WithDeadline(ctx, t0.Add(timeout))
-	defer cancel()
-	took := make([]time.Duration, len(observers))
-	wrong := make([]string, len(observers))
-	var wg sync.WaitGroup
-	for i, p := range observers {
-		client := p.Client()
-		wg.Go(func() {
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			for {
-				qctx, qcancel := context.WithTimeout(wctx, 2*time.Second)
-				ps, err := client.Peers(qctx, org, "")
-				qcancel()
-				switch {
-				case err != nil:
-					wrong[i] = err.Error()
-				default:
-					wrong[i] = check(ps)
-				}
-				if wrong[i] == "" {
-					took[i] = time.Since(t0)
-					return
-				}
-				select {
-				case <-wctx.Done():
-					return
-				case <-tick.C:
-				}
-			}
-		})
-	}
-	wg.Wait()
-	var late []string
-	for i, p := range observers {
-		if wrong[i] != "" {
-			late = append(late, p.Name()+": "+wrong[i])
-		}
-	}
-	if len(late) > 0 {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		return 0, fmt.Errorf("not within %v at %d of %d nodes (%s)", timeout, len(late), len(observers), strings.Join(late, "; "))
-	}
-	return slices.Max(took), nil
-}
-
-// findPeer returns how many times ps lists the peer, and its state.
-func findPeer(ps []orgs.PeerInfo, id string) (int, orgs.PeerState) {
-	n, st := 0, orgs.StateUnknown
-	for _, p := range ps {
-		if p.PeerID == id {
-			n, st = n+1, p.State
-		}
-	}
-	return n, st
-}
-
-func procsWithout(ps []*cluster.Proc, drop *cluster.Proc) []*cluster.Proc {
-	return slices.DeleteFunc(slices.Clone(ps), func(p *cluster.Proc) bool { return p == drop })
 }
 
 func meanOf(v []float64) float64 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/child"
 	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 	"github.com/orgpeer/orgpeer/orgs/orgfile"
@@ -185,58 +186,41 @@ func (c *Cluster) Start(ctx context.Context, p *Proc) error {
 		return err
 	}
 	args = append(args, margs...)
-	logf, err := os.OpenFile(c.LogPath(p), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
 	cmd := exec.Command(c.bin, args...)
 	if p.netns != "" { // ip execs the binary: the PID stays the node's
 		cmd = exec.Command("ip", append([]string{"netns", "exec", p.netns, c.bin}, args...)...)
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	proc, err := child.Start(cmd, c.LogPath(p))
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { // owned by the process: ends when it exits
-		cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
 	c.mu.Lock()
-	p.cmd, p.done, p.up = cmd, done, true
+	p.proc, p.up = proc, true
 	c.mu.Unlock()
 
-	deadline := time.Now().Add(30 * time.Second)
 	// node.json appears about 0.1 s after the start on an idle machine:
-	// look often at first, so that a launch that waits for the seed does
-	// not wait for the poll as well.
-	wait := 5 * time.Millisecond
-	for {
+	// Await looks often at first, so that a launch that waits for the seed
+	// does not wait for the poll as well.
+	err = proc.Await(ctx, 30*time.Second, func() bool {
 		info, err := api.ReadInfo(p.dataDir)
-		if err == nil {
-			c.mu.Lock()
-			p.info, p.client = info, api.NewClient(info.API, "")
-			c.mu.Unlock()
-			return nil
+		if err != nil {
+			return false
 		}
-		select {
-		case <-done:
-			c.mu.Lock()
-			p.up = false
-			c.mu.Unlock()
-			return fmt.Errorf("%s exited during start-up (see %s)", p.name, c.LogPath(p))
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 50*time.Millisecond)
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s wrote no node.json within 30s", p.name)
-		}
+		c.mu.Lock()
+		p.info, p.client = info, api.NewClient(info.API, "")
+		c.mu.Unlock()
+		return true
+	})
+	switch {
+	case errors.Is(err, child.ErrExited):
+		c.mu.Lock()
+		p.up = false
+		c.mu.Unlock()
+		return fmt.Errorf("%s exited during start-up (see %s)", p.name, c.LogPath(p))
+	case errors.Is(err, child.ErrTimeout):
+		return fmt.Errorf("%s wrote no node.json within 30s", p.name)
 	}
+	return err
 }
 
 // Restart starts a member that is down again, from its data dir: the same
@@ -258,22 +242,13 @@ func (c *Cluster) Stop(p *Proc) { c.signal(p, syscall.SIGTERM) }
 
 func (c *Cluster) signal(p *Proc, sig syscall.Signal) {
 	c.mu.Lock()
-	cmd, done := p.cmd, p.done
+	proc := p.proc
 	if p.up {
 		p.downAt = time.Now()
 	}
 	p.up = false
 	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
+	proc.Stop(sig, 10*time.Second)
 }
 
 // StopAll stops every member still running, gracefully and in parallel.

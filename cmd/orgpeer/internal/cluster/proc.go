@@ -2,9 +2,9 @@ package cluster
 
 import (
 	"fmt"
-	"os/exec"
 	"time"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/child"
 	"github.com/orgpeer/orgpeer/node/api"
 )
 
@@ -31,8 +31,7 @@ type Proc struct {
 
 	// Guarded by c.mu.
 	bootstrap []string
-	cmd       *exec.Cmd
-	done      chan struct{} // closed when cmd has been waited for
+	proc      *child.Process // the last process started (nil: never)
 	info      api.SelfInfo
 	client    *api.Client
 	up        bool
@@ -75,10 +74,7 @@ func (p *Proc) Client() *api.Client {
 func (p *Proc) PID() int {
 	p.c.mu.Lock()
 	defer p.c.mu.Unlock()
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
+	return p.proc.PID()
 }
 
 // Up reports whether the member is running, as far as the cluster knows:
@@ -93,17 +89,8 @@ func (p *Proc) Up() bool {
 // whatever the cluster asked of it.
 func (p *Proc) Running() bool {
 	p.c.mu.Lock()
-	done := p.done
-	p.c.mu.Unlock()
-	if done == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
+	defer p.c.mu.Unlock()
+	return p.proc.Running()
 }
 
 // DownSince reports whether the member is down and since when (zero if it
@@ -131,11 +118,8 @@ func (c *Cluster) States() []MemberState {
 	defer c.mu.Unlock()
 	out := make([]MemberState, 0, len(c.procs))
 	for _, p := range c.procs {
-		m := MemberState{Name: p.name, Org: p.org, Host: p.host, PeerID: p.info.PeerID, API: p.info.API, Up: p.up}
-		if p.cmd != nil && p.cmd.Process != nil {
-			m.PID = p.cmd.Process.Pid
-		}
-		out = append(out, m)
+		out = append(out, MemberState{Name: p.name, Org: p.org, Host: p.host, PeerID: p.info.PeerID, API: p.info.API,
+			PID: p.proc.PID(), Up: p.up})
 	}
 	return out
 }

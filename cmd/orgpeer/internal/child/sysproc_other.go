@@ -1,9 +1,9 @@
 //go:build !linux
 
-package cluster
+package child
 
 import "syscall"
 
 // sysProcAttr is empty off Linux, which has no parent-death signal: the
-// cluster's StopAll is what ends the members.
+// caller's Stop is what ends the children.
 func sysProcAttr() *syscall.SysProcAttr { return nil }
