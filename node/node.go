@@ -75,10 +75,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	n := &Node{log: o.log}
 	if cfg.HostID == "" {
-		cfg.HostID = defaultHostID()
+		var machineID bool
+		if cfg.HostID, machineID = defaultHostID(); !machineID {
+			n.log.Warn("no /etc/machine-id: the host ID is derived from the hostname; set --host-id if hostnames repeat", "host", cfg.HostID)
+		}
 	}
-	n := &Node{cfg: cfg, log: o.log}
+	n.cfg = cfg
 	var cleanup []func()
 	defer func() {
 		if err != nil {
