@@ -169,6 +169,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		Epoch:   epoch,
 		Version: Version,
 		Started: time.Now().UTC(),
+		PID:     os.Getpid(),
 	}
 	if n.member.own != nil {
 		n.info.OrgID = string(n.member.own.OrgID)
@@ -250,7 +251,7 @@ func (n *Node) Close() error {
 		n.api.shutdown()
 		n.wg.Wait()
 		n.pres.close()
-		errs = append(errs, n.disc.Close(), n.host.Close())
+		errs = append(errs, n.disc.Close(), n.host.Close(), n.dir.RemoveInfo())
 		n.dir.Close()
 		n.log.Info("node stopped")
 	})

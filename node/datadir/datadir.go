@@ -148,6 +148,16 @@ func (d *Dir) WriteInfo(info api.SelfInfo) error {
 	return orgfile.WriteFileAtomic(filepath.Join(d.path, api.InfoFile), append(b, '\n'), 0o644)
 }
 
+// RemoveInfo removes node.json, on a clean exit: the CLI then says no node
+// runs rather than failing to reach a gone one.
+func (d *Dir) RemoveInfo() error {
+	err := os.Remove(filepath.Join(d.path, api.InfoFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // Revocations returns the revocation lists SaveRevocation stored, unread
 // files left out: a damaged one is not enforced.
 func (d *Dir) Revocations() [][]byte {
