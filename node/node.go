@@ -62,6 +62,7 @@ type Node struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	leaveOnce sync.Once
+	reloadMu  sync.Mutex // one Reload at a time
 }
 
 // New starts a node: identity, API listener, host, DHT, pubsub, presence.
@@ -177,15 +178,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.view = orgs.NewView(cfg.viewConfig(), orgs.SystemClock{}, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
 	}, n.logTransition)
-	if n.member.own != nil {
-		_, verified, _ := n.member.trust.Verify(n.member.cred, n.info.PeerID, cfg.Org, time.Now())
-		n.view.UpdateSelf(func(p *orgs.PeerInfo) {
-			p.Verified, p.Serial = verified, n.member.own.Serial
-			if verified {
-				p.OrgID = string(n.member.own.OrgID)
-			}
-		})
-	}
+	n.verifySelf()
 	for _, name := range n.member.trust.Names() {
 		n.view.NoteOrg(name)
 	}
