@@ -53,10 +53,17 @@ func TestMain(m *testing.M) {
 // orgpeer runs the binary and returns its stdout, stderr and exit code.
 func orgpeer(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
+	return orgpeerEnv(t, nil, args...)
+}
+
+// orgpeerEnv is orgpeer with env (KEY=value) added to the environment.
+func orgpeerEnv(t testing.TB, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, orgpeerBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code := 0
