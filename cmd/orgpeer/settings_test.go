@@ -205,3 +205,14 @@ func TestSdNotify(t *testing.T) {
 		t.Fatal("a socket nobody listens on: no error")
 	}
 }
+
+// TestDeployConfigExample: the config file shipped for the systemd unit
+// is one `orgpeer run` accepts.
+func TestDeployConfigExample(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("STATE_DIRECTORY", t.TempDir()) // as under the unit
+	s, err := parseRun([]string{"--config", filepath.Join("..", "..", "deploy", "orgpeer.toml")}, io.Discard)
+	if err != nil || s.cfg.Org != "acme" || s.cfg.DataDir != os.Getenv("STATE_DIRECTORY") {
+		t.Fatalf("deploy/orgpeer.toml: %v", err)
+	}
+}
