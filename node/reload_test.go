@@ -1,13 +1,11 @@
 package node
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +15,6 @@ import (
 	"github.com/orgpeer/orgpeer/node/nodetest"
 	"github.com/orgpeer/orgpeer/orgs"
 )
-
-// syncBuffer is a log sink the node may write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestReloadTrustAndRevocations: a running node starts trusting an
 // organization, refuses a bad trust list keeping the old one, enforces a
@@ -61,7 +41,7 @@ func TestReloadTrustAndRevocations(t *testing.T) {
 			cfg.Trust = []string{acmePub}
 		}
 	}
-	var logged syncBuffer
+	var logged nodetest.Buffer
 	cfg := testConfig(t, "acme")
 	withCred(&cfg)
 	a, err := New(t.Context(), cfg, WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))

@@ -118,7 +118,7 @@ func names(specs []cmdSpec, trim string) string {
 func bashScript(tree []cmdSpec) string {
 	var b strings.Builder
 	var values, dirs, files, others []string // "cmd --flag" patterns by what follows the flag
-	var lists strings.Builder        // each command's flags and words
+	var lists strings.Builder                // each command's flags and words
 	var all []cmdSpec
 	for _, s := range tree {
 		all = append(all, s)

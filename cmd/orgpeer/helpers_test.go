@@ -128,5 +128,8 @@ func startAll(t *testing.T, c *cluster.Cluster, orgNames []string) []*cluster.Pr
 	return ps
 }
 
+// syncBuffer is what a process writes while a test reads it.
+type syncBuffer = nodetest.Buffer
+
 // poll is nodetest.Eventually: every multi-process test waits the same way.
 var poll = nodetest.Eventually

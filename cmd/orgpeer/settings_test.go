@@ -144,7 +144,7 @@ func TestRunSettingsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown key in JSON", nil, []string{"--config", writeFile(t, "c.json", `{"org": "acme", "api-token": "` + secret + `", "colour": "blue"}`)}, `unknown key "colour"`},
+		{"unknown key in JSON", nil, []string{"--config", writeFile(t, "c.json", `{"org": "acme", "api-token": "`+secret+`", "colour": "blue"}`)}, `unknown key "colour"`},
 		{"unknown key in TOML", nil, []string{"--config", writeFile(t, "c.toml", "org = \"acme\"\n[listen]\nport = 1\n")}, `unknown key "listen.port"`},
 		{"bad value in the file", nil, []string{"--config", writeFile(t, "c.toml", "org = \"acme\"\nmax-peers = \"many\"\n")}, `max-peers = "many"`},
 		{"not TOML", nil, []string{"--config", writeFile(t, "c.toml", "org = [\n")}, "not valid TOML"},
