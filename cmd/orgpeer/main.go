@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/bench"
@@ -78,7 +79,7 @@ func runSub(ctx context.Context, prefix string, cmds []command, args []string, s
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(stdout, "usage: %s COMMAND [flags]\n\ncommands:\n", prefix)
 		for _, c := range cmds {
-			fmt.Fprintf(stdout, "  %-10s %s\n             %s\n", c.name, c.args, c.help)
+			fmt.Fprintf(stdout, "  %s\n             %s\n", strings.TrimSpace(fmt.Sprintf("%-10s %s", c.name, c.args)), c.help)
 		}
 		fmt.Fprintf(stdout, "\n`%s COMMAND -h` lists a command's flags.\n", prefix)
 		if len(args) == 0 {

@@ -34,7 +34,7 @@ type target struct {
 func targetFlags(fs *flag.FlagSet) target {
 	return target{
 		api:       fs.String("api", "", "API address of the node (host:port)"),
-		dataDir:   fs.String("data-dir", "", "data dir of a node on this machine, whose node.json names its API (default: as `orgpeer run`'s)"),
+		dataDir:   fs.String("data-dir", "", "data `dir` of a node on this machine, whose node.json names its API (default: the one orgpeer run uses)"),
 		token:     fs.String("api-token", "", "bearer token of the API (prefer ORGPEER_API_TOKEN or --api-token-file: a flag shows in ps)"),
 		tokenFile: fs.String("api-token-file", "", "file holding the API's bearer token"),
 		asJSON:    fs.Bool("json", false, "print JSON for scripts"),

@@ -44,18 +44,18 @@ func parseRun(args []string, stdout io.Writer) (*runSettings, error) {
 			"the --config file ({\"data-dir\": \"/var/lib/orgpeer\"}); flags win over the environment, the\n"+
 			"environment over the file. SIGHUP re-reads %s.\n", strings.Join(reloadable, ", "))
 	}
-	fs.String("config", "", "config file, JSON or TOML (.toml); its keys are these flags' names")
+	fs.String("config", "", "config `file`, JSON or TOML (.toml); its keys are these flags' names")
 	org := fs.String("org", "", "organization of this peer (required)")
 	dataDir := fs.String("data-dir", "", dataDirHelp)
 	preset := fs.String("preset", "lan", "lan (one network; fixed ports), wan (100-300 ms links, loss) or local (many nodes on one machine: loopback, random ports)")
 	var listen, boot, watch, trust, revs listFlag
 	fs.Var(&listen, "listen", fmt.Sprintf("libp2p listen multiaddr, repeatable (default: TCP and QUIC on port %d of every interface; local preset: loopback, random ports)", node.DefaultPort))
-	fs.Var(&boot, "bootstrap", "full multiaddr of a peer to join through (`orgpeer id` on it prints one), repeatable")
+	fs.Var(&boot, "bootstrap", "full `multiaddr` of a peer to join through (orgpeer id on it prints one), repeatable")
 	fs.Var(&watch, "watch", "follow only these organizations, repeatable or comma-separated (default: all)")
-	cred := fs.String("credential", "", "this peer's membership credential (from `orgpeer org issue`)")
+	cred := fs.String("credential", "", "this peer's membership credential `file` (from orgpeer org issue)")
 	fs.Var(&trust, "trust", "trusted organization: a .org file or an org ID, repeatable (SIGHUP re-reads)")
 	requireCreds := fs.Bool("require-credentials", false, "ignore peers without a valid credential of a trusted organization")
-	fs.Var(&revs, "revocations", "revocation list to enforce and spread (from `orgpeer org revoke`), repeatable (SIGHUP re-reads)")
+	fs.Var(&revs, "revocations", "revocation list `file` to enforce and spread (from orgpeer org revoke), repeatable (SIGHUP re-reads)")
 	api := fs.String("api", "", fmt.Sprintf("HTTP API address (default %s; local preset: 127.0.0.1:0, a random port)", node.DefaultAPIAddr))
 	token := fs.String("api-token", "", "bearer token for the API, required when --api is not loopback (a flag shows in ps: prefer ORGPEER_API_TOKEN or --api-token-file)")
 	tokenFile := fs.String("api-token-file", "", "file holding the API's bearer token")
