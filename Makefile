@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps cross fuzz soak bench bench-serf clean
+.PHONY: build test demo vet deps cross fuzz soak bench bench-serf clean verify-deploy image
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -14,15 +14,31 @@ vet:
 
 # Chromium from Debian's packages, for the dashboard's headless-browser test.
 deps:
-	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 # The whole module builds for macOS too (Linux-only code sits behind build tags).
 cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
+# systemd's own check of deploy/orgpeer.service, run against the binary just
+# built; skipped, saying so, where systemd-analyze is not installed.
+verify-deploy: build
+	@if ! command -v systemd-analyze >/dev/null; then \
+		echo "verify-deploy: systemd-analyze is not installed: deploy/orgpeer.service not checked"; exit 0; fi; \
+	d=$$(mktemp -d); sed 's|/usr/local/bin/orgpeer|$(CURDIR)/$(BIN)|' deploy/orgpeer.service > $$d/orgpeer.service; \
+	systemd-analyze verify $$d/orgpeer.service; rc=$$?; rm -rf $$d; \
+	if [ $$rc = 0 ]; then echo "verify-deploy: deploy/orgpeer.service OK"; fi; exit $$rc
+
+# A static binary in an empty image (deploy/Containerfile). Not part of `test`.
+IMAGE ?= orgpeer:latest
+image:
+	@engine=$$(command -v podman || command -v docker) || { \
+		echo "make image: needs podman or docker; neither is installed"; exit 1; }; \
+	$$engine build -f deploy/Containerfile -t $(IMAGE) .
+
 # Race detector on; every test starts and stops its own processes on loopback.
-test: vet deps cross
+test: vet deps cross verify-deploy
 	$(GO) test -race -count=1 -timeout 9m ./...
 
 # Twelve real `orgpeer run` processes in three organizations on this machine,

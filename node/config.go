@@ -87,45 +87,112 @@ type Config struct {
 	TimerSlack time.Duration
 }
 
-// DefaultConfig is for real deployments: timers a LAN or WAN can carry.
-// It still listens on loopback only; pass ListenAddrs to be reachable.
-func DefaultConfig() Config {
+// Default ports of the lan and wan presets, fixed so that firewall rules,
+// scrape configs and saved bootstrap addresses survive a restart (as
+// Serf's 7946 and Kubo's 4001 do).
+const (
+	DefaultPort    = 4101 // libp2p, TCP and UDP (QUIC) alike, on every interface
+	DefaultAPIPort = 4102 // the HTTP API, on loopback
+)
+
+// DefaultAPIAddr is the API address of the lan and wan presets, where the
+// CLI looks for a node when no data dir of one is found.
+var DefaultAPIAddr = fmt.Sprintf("127.0.0.1:%d", DefaultAPIPort)
+
+// LANConfig is the default preset, for machines on one network (links of a
+// few milliseconds, little loss): fixed ports on every interface, timers
+// that notice a crash within seconds. WANConfig and LocalConfig start from
+// it and change a few fields.
+func LANConfig() Config {
 	return Config{
-		ListenAddrs:         []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"},
-		APIAddr:             "127.0.0.1:0",
-		HeartbeatInterval:   5 * time.Second,
-		LivenessWindow:      15 * time.Second,
-		ProbeAfter:          7 * time.Second,
-		SuspectRetention:    5 * time.Minute,
-		LeftRetention:       5 * time.Minute,
-		OrgRetention:        30 * time.Minute,
-		DirectoryInterval:   30 * time.Second,
-		LeavePropagateDelay: time.Second,
+		DataDir: "", // set by the caller (the CLI defaults to the XDG state dir)
+		Org:     "", // set by the caller: there is no default organization
+		HostID:  "", // derived from /etc/machine-id; set it where clones share one
+
+		ListenAddrs: []string{ // reachable from other machines, on ports an operator can open
+			fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultPort),
+			fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultPort),
+		},
+		Bootstrap: nil, // a first node bootstraps from nobody; others name one member
+		Watch:     nil, // follow every organization the node learns of
+
+		CredentialFile:     "",    // a bare claim until an organization issues one
+		Trust:              nil,   // no organization trusted: every member counts unverified
+		RequireCredentials: false, // unverified members are counted, apart
+		RevocationFiles:    nil,   // only the lists kept in the data dir are enforced
+
+		APIAddr:  DefaultAPIAddr, // loopback: only this machine asks
+		APIToken: "",             // none needed on loopback
+		Pprof:    false,          // profiling endpoints off
+
+		HeartbeatInterval:   5 * time.Second,  // one small message per peer every 5 s: cheap on a LAN
+		LivenessWindow:      15 * time.Second, // three heartbeats: two lost in a row are tolerated
+		ProbeAfter:          7 * time.Second,  // a heartbeat 2 s late: probe; a crashed peer is suspect within ~7 s
+		SuspectRetention:    5 * time.Minute,  // long enough to see a reboot come back as the same peer
+		LeftRetention:       5 * time.Minute,  // a departure stays visible for a while, then goes
+		OrgRetention:        30 * time.Minute, // an organization nobody mentions is kept through an outage
+		DirectoryInterval:   30 * time.Second, // newcomers are answered at once; the period is a safety net
+		LeavePropagateDelay: time.Second,      // a leave crosses a LAN's mesh in well under a second
 		MaxMessageAge:       15 * time.Second, // the liveness window: an older heartbeat could not keep a peer alive anyway
-		MaxClockSkew:        30 * time.Second,
-		TombstoneRetention:  30 * time.Minute,
-		MaxPeers:            64,
-		ConnGrace:           30 * time.Second,
-		MaxKnownPeers:       10000,
-		MaxTombstones:       10000,
-		MaxOrgs:             256,
-		MaxMessageSize:      4096,
-		SenderRate:          2,
-		SenderBurst:         20,
-		AdvertiseInterval:   time.Hour,
-		FindInterval:        time.Minute,
-		BackoffMin:          time.Second,
-		BackoffMax:          time.Minute,
-		DialTimeout:         10 * time.Second,
-		TimerSlack:          time.Millisecond,
+		MaxClockSkew:        30 * time.Second, // NTP-less machines drift; a replay window this wide is still bounded
+		TombstoneRetention:  30 * time.Minute, // longer than any replay window (age + skew + window)
+
+		MaxPeers:        64,               // direct connections; the rest is reached through relayed heartbeats
+		ConnGrace:       30 * time.Second, // a new connection has time to prove useful
+		MaxKnownPeers:   10000,            // bounds the view's memory
+		MaxTombstones:   10000,            // bounds the forgotten peers' versions kept against replays
+		MaxUnverified:   0,                // a tenth of MaxKnownPeers when an org is trusted: minted claims never crowd out members
+		RelayUnverified: 0,                // a tenth of that per relay and minute: a flooding relay is graylisted
+		MaxOrgs:         256,              // bounds the topics joined and the directory
+		MaxMessageSize:  4096,             // a heartbeat carrying its credential fits with room to spare
+		SenderRate:      2,                // messages per second per sender: heartbeats, hellos, a leave
+		SenderBurst:     20,               // a restarting peer's start-up burst passes
+
+		AdvertiseInterval: time.Hour,        // DHT provider records live 48 h; re-advertising hourly is plenty
+		FindInterval:      time.Minute,      // new members are mostly learned by gossip, the DHT is the backstop
+		BackoffMin:        time.Second,      // first retry of a failed bootstrap or advertisement
+		BackoffMax:        time.Minute,      // a seed that is down is retried at least every minute
+		DialTimeout:       10 * time.Second, // a LAN answers in milliseconds; this bounds a dead address
+		DHTBucketSize:     0,                // the DHT's own 20
+		DHTConcurrency:    0,                // the DHT's own 10
+
+		MeshDegree:     0,                // GossipSub's defaults (D = 6)
+		GCPercent:      0,                // Go's 100: one node per machine, memory is not the constraint
+		StartGCPercent: 0,                // no separate start-up target
+		MaxProcs:       0,                // one P per core
+		TimerSlack:     time.Millisecond, // the node's timers are coarse; fewer wake-ups
 	}
 }
 
+// DefaultConfig is LANConfig, the default preset.
+func DefaultConfig() Config { return LANConfig() }
+
+// WANConfig is for nodes across data centres or the Internet: links of
+// 100-300 ms that drop packets now and then. It trades detection speed for
+// fewer false suspicions, as memberlist's WAN profile does.
+func WANConfig() Config {
+	c := LANConfig()
+	c.HeartbeatInterval = 10 * time.Second  // half the traffic on links that cost more; a 300 ms RTT gains nothing from faster beats
+	c.LivenessWindow = 40 * time.Second     // four heartbeats: a lossy path may drop three in a row without a false suspicion
+	c.ProbeAfter = 15 * time.Second         // a heartbeat queued or retransmitted for 5 s is not probed yet
+	c.SuspectRetention = 15 * time.Minute   // a partition between regions often lasts minutes; the peer comes back as itself
+	c.LeftRetention = 10 * time.Minute      // a departure stays visible as long as a region's outage might hide it
+	c.LeavePropagateDelay = 2 * time.Second // a leave needs a few 300 ms hops to reach every region
+	c.ConnGrace = time.Minute               // handshakes over long links are slow; let new connections settle
+	c.DialTimeout = 30 * time.Second        // TCP retransmits its SYN after 1 s and 3 s; QUIC's handshake takes several RTTs
+	c.BackoffMax = 5 * time.Minute          // a seed across the world that is down is not hammered
+	c.FindInterval = 2 * time.Minute        // each DHT lookup costs several round trips of 300 ms
+	return c
+}
+
 // LocalConfig is for many nodes on one machine (demo, tests, benchmarks):
-// loopback only, short timers, small per-node costs (`make bench` measures
-// them; the README's Performance section says why each is set).
+// loopback only on random ports (many nodes share the machine), short
+// timers, small per-node costs (`make bench` measures them; the README's
+// Performance section says why each is set).
 func LocalConfig() Config {
-	c := DefaultConfig()
+	c := LANConfig()
+	c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"} // port 0: a free one each
+	c.APIAddr = "127.0.0.1:0"                                                        // likewise
 	c.HeartbeatInterval = 2 * time.Second
 	c.ProbeAfter = 2500 * time.Millisecond     // a heartbeat half a second late: probe; a crashed peer is suspect ~2.7 s after its last heartbeat at most
 	c.LivenessWindow = 4500 * time.Millisecond // when no probe decides; one lost heartbeat is tolerated
@@ -154,15 +221,21 @@ func LocalConfig() Config {
 	return c
 }
 
-// Preset returns the named preset: "default" or "local".
+// Presets names the presets Preset knows, the default first.
+var Presets = []string{"lan", "wan", "local"}
+
+// Preset returns the named preset: lan (the default; "default" is an
+// alias), wan or local.
 func Preset(name string) (Config, error) {
 	switch name {
-	case "default":
-		return DefaultConfig(), nil
+	case "lan", "default":
+		return LANConfig(), nil
+	case "wan":
+		return WANConfig(), nil
 	case "local":
 		return LocalConfig(), nil
 	}
-	return Config{}, fmt.Errorf("unknown preset %q (want default or local)", name)
+	return Config{}, fmt.Errorf("unknown preset %q (want lan, wan or local)", name)
 }
 
 // ConfigError is a configuration the node refuses: the caller's mistake.
@@ -265,12 +338,14 @@ func (c *Config) relayUnverified() int {
 }
 
 // defaultHostID derives a stable identifier of this machine: a hash of its
-// machine-id, or of its hostname where there is none.
-func defaultHostID() string {
+// machine-id, or of its hostname where there is none (machineID false).
+// Clones of one VM image, and containers that bind-mount the host's file,
+// share a machine-id: they need --host-id to count as distinct hosts.
+func defaultHostID() (id string, machineID bool) {
 	var seed []byte
 	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
 		if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-			seed = b
+			seed, machineID = b, true
 			break
 		}
 	}
@@ -279,5 +354,5 @@ func defaultHostID() string {
 		seed = []byte("hostname:" + h)
 	}
 	sum := sha256.Sum256(append([]byte("orgpeer-host-id:"), seed...))
-	return hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(sum[:8]), machineID
 }

@@ -62,6 +62,7 @@ type Node struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	leaveOnce sync.Once
+	reloadMu  sync.Mutex // one Reload at a time
 }
 
 // New starts a node: identity, API listener, host, DHT, pubsub, presence.
@@ -75,10 +76,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	n := &Node{log: o.log}
 	if cfg.HostID == "" {
-		cfg.HostID = defaultHostID()
+		var machineID bool
+		if cfg.HostID, machineID = defaultHostID(); !machineID {
+			n.log.Warn("no /etc/machine-id: the host ID is derived from the hostname; set --host-id if hostnames repeat", "host", cfg.HostID)
+		}
 	}
-	n := &Node{cfg: cfg, log: o.log}
+	n.cfg = cfg
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -165,6 +170,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		Epoch:   epoch,
 		Version: Version,
 		Started: time.Now().UTC(),
+		PID:     os.Getpid(),
 	}
 	if n.member.own != nil {
 		n.info.OrgID = string(n.member.own.OrgID)
@@ -172,15 +178,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.view = orgs.NewView(cfg.viewConfig(), orgs.SystemClock{}, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
 	}, n.logTransition)
-	if n.member.own != nil {
-		_, verified, _ := n.member.trust.Verify(n.member.cred, n.info.PeerID, cfg.Org, time.Now())
-		n.view.UpdateSelf(func(p *orgs.PeerInfo) {
-			p.Verified, p.Serial = verified, n.member.own.Serial
-			if verified {
-				p.OrgID = string(n.member.own.OrgID)
-			}
-		})
-	}
+	n.verifySelf()
 	for _, name := range append(n.member.trust.Names(), cfg.Watch...) {
 		n.view.KeepOrg(name) // counted and followed whether or not a member was heard
 	}
@@ -246,7 +244,7 @@ func (n *Node) Close() error {
 		n.api.shutdown()
 		n.wg.Wait()
 		n.pres.close()
-		errs = append(errs, n.disc.Close(), n.host.Close())
+		errs = append(errs, n.disc.Close(), n.host.Close(), n.dir.RemoveInfo())
 		n.dir.Close()
 		n.log.Info("node stopped")
 	})

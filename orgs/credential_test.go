@@ -231,3 +231,42 @@ func TestVerificationIsCached(t *testing.T) {
 		t.Fatalf("cache holds %d entries after 200 verifications of 2 credentials", len(tr.cache))
 	}
 }
+
+func TestTrustReplace(t *testing.T) {
+	acme, globex, initech := newOrg(t, "acme"), newOrg(t, "globex"), newOrg(t, "initech")
+	tr := trusting(t, acme)
+	if _, err := tr.AddID(string(initech.ID)); err != nil {
+		t.Fatal(err)
+	}
+	a, i := newPeerID(t), newPeerID(t)
+	now := time.Now()
+	credA, _ := acme.Issue(a, now.Add(-time.Minute), time.Hour, 1)
+	credI, _ := initech.Issue(i, now.Add(-time.Minute), time.Hour, 1)
+	if _, ok, _ := tr.Verify(credI, i.String(), "initech", now); !ok { // binds initech's ID to its name
+		t.Fatal("bare-ID credential refused")
+	}
+	rev, _ := acme.SignRevocation(&Revocation{Seq: 3, Issued: now})
+	if _, err := tr.ApplyRevocation(rev); err != nil {
+		t.Fatal(err)
+	}
+
+	next := trusting(t, globex)
+	next.AddID(string(initech.ID))
+	added, removed := tr.Replace(next)
+	if len(added) != 1 || added[globex.ID] != "globex" || len(removed) != 1 || removed[acme.ID] != "acme" {
+		t.Fatalf("added %v, removed %v; want globex added, acme removed", added, removed)
+	}
+	if _, ok, _ := tr.Verify(credA, a.String(), "acme", now); ok || trusted(tr, acme.ID) || !trusted(tr, globex.ID) {
+		t.Fatal("acme still trusted after the replace")
+	}
+	if got := tr.Names(); strings.Join(got, ",") != "globex,initech" {
+		t.Fatalf("names %v: initech's bound name was lost", got)
+	}
+	if string(tr.RevocationOf(acme.ID)) != string(rev) {
+		t.Fatal("revocation list dropped by the replace")
+	}
+	tr.Replace(trusting(t, acme)) // trusted again: its list applies again
+	if _, err := tr.ApplyRevocation(rev); !IsStaleRevocation(err) {
+		t.Fatalf("the kept list was forgotten: %v", err)
+	}
+}

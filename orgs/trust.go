@@ -3,6 +3,7 @@ package orgs
 import (
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -73,6 +74,36 @@ func (t *Trust) add(id OrgID, name string, pub crypto.PubKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.orgs[id] = trustedOrg{name: name, pub: pub}
+}
+
+// Replace makes t trust exactly the organizations other trusts, as a
+// reload of the trust list does; t keeps its revocation lists and cache,
+// and the name a bare-ID organization took stays while other trusts it by
+// the same bare ID. It returns the organizations added and removed, by ID,
+// with their names ("" for an unnamed bare ID).
+func (t *Trust) Replace(other *Trust) (added, removed map[OrgID]string) {
+	other.mu.Lock()
+	next := maps.Clone(other.orgs)
+	other.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	added, removed = map[OrgID]string{}, map[OrgID]string{}
+	for id, o := range t.orgs {
+		n, ok := next[id]
+		switch {
+		case !ok:
+			removed[id] = o.name
+		case n.name == "":
+			next[id] = o // same key (the ID names it); keep the name it took
+		}
+	}
+	for id, o := range next {
+		if _, ok := t.orgs[id]; !ok {
+			added[id] = o.name
+		}
+	}
+	t.orgs = next
+	return added, removed
 }
 
 // Names lists the names of trusted organizations known by name.

@@ -137,7 +137,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"run", "--org", "acme", "--data-dir", dir, "--api", "0.0.0.0:0"}, 2, "--api-token"},
 		{[]string{"run", "--org", "acme", "--data-dir", dir, "--frob"}, 2, "flag provided but not defined: -frob"},
 		{[]string{"run", "--org", "acme", "--data-dir", dir, "--preset", "fast"}, 2, "--preset"},
-		{[]string{"view"}, 2, "--api ADDR or --data-dir DIR"},
+		{[]string{"view", "--api", "127.0.0.1:1", "--data-dir", dir}, 2, "--api or --data-dir, not both"},
 		{[]string{"view", "--data-dir", dir}, 1, "no running node found"},
 		{[]string{"peers", "--api", "127.0.0.1:1", "--state", "dead"}, 2, "unknown peer state"},
 		{[]string{"demo", "--nodes", "0"}, 2, "--nodes"},

@@ -53,10 +53,17 @@ func TestMain(m *testing.M) {
 // orgpeer runs the binary and returns its stdout, stderr and exit code.
 func orgpeer(t testing.TB, args ...string) (string, string, int) {
 	t.Helper()
+	return orgpeerEnv(t, nil, args...)
+}
+
+// orgpeerEnv is orgpeer with env (KEY=value) added to the environment.
+func orgpeerEnv(t testing.TB, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, orgpeerBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code := 0
@@ -120,6 +127,9 @@ func startAll(t *testing.T, c *cluster.Cluster, orgNames []string) []*cluster.Pr
 	}
 	return ps
 }
+
+// syncBuffer is what a process writes while a test reads it.
+type syncBuffer = nodetest.Buffer
 
 // poll is nodetest.Eventually: every multi-process test waits the same way.
 var poll = nodetest.Eventually

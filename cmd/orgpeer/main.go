@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/bench"
@@ -28,14 +29,21 @@ type command struct {
 	run              func(ctx context.Context, args []string, stdout io.Writer) error
 }
 
-var commands = []command{
-	{"run", "--org NAME --data-dir DIR [flags]", "run a node", runCmd},
-	{"view", "(--data-dir DIR | --api ADDR) [--json]", "per-organization counts of a running node", viewCmd},
-	{"peers", "(--data-dir DIR | --api ADDR) [--org O] [--state S] [--json]", "the peers behind the counts", peersCmd},
-	{"id", "--data-dir DIR [--json]", "peer ID and bootstrap addresses (creates the identity if missing)", idCmd},
-	{"org", "init|issue|revoke|show [flags]", "organization keys, membership credentials and revocations", orgCmd},
-	{"bench", "[--nodes N,...] [--orgs K] [--runs R] [--json]", "measure convergence, failure detection and per-node costs with real nodes", benchCmd},
-	{"demo", "[--nodes N] [--orgs K] [--hosts H] [--churn I] [--duration D] [--web ADDR]", "run many real nodes on this machine, change them, and compare their counts with the truth", demoCmd},
+// commands is the command table; set in init, as completion reads it.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "--org NAME [--data-dir DIR] [--config FILE] [flags]", "run a node", runCmd},
+		{"view", "[--data-dir DIR | --api ADDR] [--json]", "per-organization counts of a running node", viewCmd},
+		{"peers", "[--data-dir DIR | --api ADDR] [--org O] [--state S] [--json]", "the peers behind the counts", peersCmd},
+		{"id", "[--data-dir DIR | --api ADDR] [--json]", "peer ID and a --bootstrap line for other machines (creates the identity if missing)", idCmd},
+		{"org", "init|issue|revoke|show [flags]", "organization keys, membership credentials and revocations", orgCmd},
+		{"bench", "[--nodes N,...] [--orgs K] [--runs R] [--json]", "measure convergence, failure detection and per-node costs with real nodes", benchCmd},
+		{"demo", "[--nodes N] [--orgs K] [--hosts H] [--churn I] [--duration D] [--web ADDR]", "run many real nodes on this machine, change them, and compare their counts with the truth", demoCmd},
+		{"version", "", "version, VCS revision and Go of this binary (also --version)", versionCmd},
+		{"completion", "bash|zsh", "shell completion script for every command and flag", completionCmd},
+	}
 }
 
 func main() {
@@ -59,6 +67,9 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == bench.FloorCommand { // started by `orgpeer bench`; not in the help
 		return benchFloorCmd(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		return versionCmd(ctx, args[1:], stdout)
+	}
 	return runSub(ctx, "orgpeer", commands, args, stdout)
 }
 
@@ -68,7 +79,7 @@ func runSub(ctx context.Context, prefix string, cmds []command, args []string, s
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(stdout, "usage: %s COMMAND [flags]\n\ncommands:\n", prefix)
 		for _, c := range cmds {
-			fmt.Fprintf(stdout, "  %-7s %s\n          %s\n", c.name, c.args, c.help)
+			fmt.Fprintf(stdout, "  %s\n             %s\n", strings.TrimSpace(fmt.Sprintf("%-10s %s", c.name, c.args)), c.help)
 		}
 		fmt.Fprintf(stdout, "\n`%s COMMAND -h` lists a command's flags.\n", prefix)
 		if len(args) == 0 {
@@ -90,6 +101,10 @@ func newFlags(name string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("orgpeer "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
+		if r, ok := stdout.(*flagRecorder); ok { // completion asks, not a user
+			r.fs = fs
+			return
+		}
 		fs.SetOutput(stdout)
 		fmt.Fprintf(stdout, "usage: orgpeer %s [flags]\n", name)
 		fs.PrintDefaults()

@@ -4,44 +4,73 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/orgpeer/orgpeer/node"
 )
 
-func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
+// runSettings is what the command line, the environment and the config
+// file make of `orgpeer run`.
+type runSettings struct {
+	cfg     node.Config
+	level   slog.Level
+	logJSON bool
+	values  map[string]string // every flag's value, to tell what a reload changed; holds the token: never logged
+}
+
+// reloadable are the flags a SIGHUP applies to the running node.
+var reloadable = []string{"trust", "revocations", "log-level"}
+
+// parseRun reads the settings of `orgpeer run`: flags, then ORGPEER_*
+// variables, then the --config file, then the preset.
+func parseRun(args []string, stdout io.Writer) (*runSettings, error) {
 	fs := newFlags("run", stdout)
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprintf(stdout, "\nEvery flag can also be set by ORGPEER_<FLAG> (ORGPEER_DATA_DIR for --data-dir) or by a key of\n"+
+			"the --config file ({\"data-dir\": \"/var/lib/orgpeer\"}); flags win over the environment, the\n"+
+			"environment over the file. SIGHUP re-reads %s.\n", strings.Join(reloadable, ", "))
+	}
+	fs.String("config", "", "config `file`, JSON or TOML (.toml); its keys are these flags' names")
 	org := fs.String("org", "", "organization of this peer (required)")
-	dataDir := fs.String("data-dir", "", "directory for identity and state (required)")
-	preset := fs.String("preset", "default", "timer preset: default (real networks) or local (many nodes on one machine)")
+	dataDir := fs.String("data-dir", "", dataDirHelp)
+	preset := fs.String("preset", "lan", "lan (one network; fixed ports), wan (100-300 ms links, loss) or local (many nodes on one machine: loopback, random ports)")
 	var listen, boot, watch, trust, revs listFlag
-	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default: loopback TCP and QUIC, random ports)")
-	fs.Var(&boot, "bootstrap", "full multiaddr of a peer to join through, repeatable")
+	fs.Var(&listen, "listen", fmt.Sprintf("libp2p listen multiaddr, repeatable (default: TCP and QUIC on port %d of every interface; local preset: loopback, random ports)", node.DefaultPort))
+	fs.Var(&boot, "bootstrap", "full `multiaddr` of a peer to join through (orgpeer id on it prints one), repeatable")
 	fs.Var(&watch, "watch", "follow only these organizations, repeatable or comma-separated (default: all)")
-	cred := fs.String("credential", "", "this peer's membership credential (from `orgpeer org issue`)")
-	fs.Var(&trust, "trust", "trusted organization: a .org file or an org ID, repeatable")
+	cred := fs.String("credential", "", "this peer's membership credential `file` (from orgpeer org issue)")
+	fs.Var(&trust, "trust", "trusted organization: a .org file or an org ID, repeatable (SIGHUP re-reads)")
 	requireCreds := fs.Bool("require-credentials", false, "ignore peers without a valid credential of a trusted organization")
-	fs.Var(&revs, "revocations", "revocation list to enforce and spread (from `orgpeer org revoke`), repeatable")
-	api := fs.String("api", "", "HTTP API address (default 127.0.0.1:0, a random port)")
-	token := fs.String("api-token", "", "bearer token for the API (required when --api is not loopback; env ORGPEER_API_TOKEN)")
-	hostID := fs.String("host-id", "", "physical host identifier (default: derived from the machine id)")
+	fs.Var(&revs, "revocations", "revocation list `file` to enforce and spread (from orgpeer org revoke), repeatable (SIGHUP re-reads)")
+	api := fs.String("api", "", fmt.Sprintf("HTTP API address (default %s; local preset: 127.0.0.1:0, a random port)", node.DefaultAPIAddr))
+	token := fs.String("api-token", "", "bearer token for the API, required when --api is not loopback (a flag shows in ps: prefer ORGPEER_API_TOKEN or --api-token-file)")
+	tokenFile := fs.String("api-token-file", "", "file holding the API's bearer token")
+	hostID := fs.String("host-id", "", "physical host identifier (default: derived from /etc/machine-id; set it on clones of one VM image and in containers, which share theirs)")
 	maxPeers := fs.Int("max-peers", 0, "cap on direct connections (default: the preset's)")
 	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval; the liveness window is 3 of them, a silent peer is probed after 4/3 (default: the preset's)")
 	pprof := fs.Bool("pprof", false, "serve /debug/pprof/ on the API")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error (SIGHUP re-reads)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	if err := parseWithConfig(fs, args); err != nil {
+		return nil, err
 	}
 	cfg, err := node.Preset(*preset)
 	if err != nil {
-		return usagef("--preset: %v", err)
+		return nil, usagef("--preset: %v", err)
 	}
 	cfg.Org, cfg.DataDir, cfg.HostID, cfg.Pprof = *org, *dataDir, *hostID, *pprof
 	cfg.Bootstrap, cfg.Watch = boot.vals, watch.vals
@@ -52,9 +81,8 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *api != "" {
 		cfg.APIAddr = *api
 	}
-	cfg.APIToken = *token
-	if cfg.APIToken == "" {
-		cfg.APIToken = os.Getenv("ORGPEER_API_TOKEN")
+	if cfg.APIToken, err = apiToken(*token, *tokenFile); err != nil {
+		return nil, err
 	}
 	if *maxPeers != 0 {
 		cfg.MaxPeers = *maxPeers
@@ -62,16 +90,37 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *heartbeat != 0 {
 		cfg.HeartbeatInterval, cfg.LivenessWindow, cfg.ProbeAfter = *heartbeat, 3**heartbeat, *heartbeat*4/3
 	}
-	log, err := newLogger(*logLevel, *logJSON)
+	if cfg.Org != "" && cfg.DataDir == "" { // without --org, Validate's message says what is missing
+		if cfg.DataDir, err = defaultDataDir(); err != nil {
+			return nil, err
+		}
+	}
+	s := &runSettings{cfg: cfg, logJSON: *logJSON, values: map[string]string{}}
+	if err := s.level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, usagef("run: %v", err)
+	}
+	fs.VisitAll(func(f *flag.Flag) { s.values[f.Name] = f.Value.String() })
+	return s, nil
+}
+
+func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	s, err := parseRun(args, stdout)
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return usagef("run: %v", err)
-	}
+	level := new(slog.LevelVar)
+	level.Set(s.level)
+	log := newLogger(level, s.logJSON)
+	cfg := s.cfg
 	if err := setTimerSlack(cfg.TimerSlack); err != nil {
 		log.Warn("running with the kernel's timer slack", "err", err)
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // from here on a SIGHUP waits for the node to start
+	defer signal.Stop(hup)
 	settleGC := tuneRuntime(&cfg)
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -86,14 +135,23 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	b, _ := json.Marshal(n.Info())
 	fmt.Fprintln(stdout, string(b))
-
-	select {
-	case <-ctx.Done():
-	case <-settleGC: // never, when nil
-		debug.SetGCPercent(cfg.GCPercent)
-		debug.FreeOSMemory() // what the start-up heap no longer holds
-		<-ctx.Done()
+	if err := sdNotify("READY=1\nSTATUS=listening; API on " + n.Info().API); err != nil {
+		log.Warn("cannot tell the service manager that the node is ready", "err", err)
 	}
+
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-settleGC: // never, when nil
+			debug.SetGCPercent(cfg.GCPercent)
+			debug.FreeOSMemory() // what the start-up heap no longer holds
+			settleGC = nil
+		case <-hup:
+			s = reload(n, args, s, level, log)
+		}
+	}
+	sdNotify("STOPPING=1")
 	log.Info("shutting down: announcing leave")
 	leaveCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	if err := n.Leave(leaveCtx); err != nil {
@@ -103,16 +161,53 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	return n.Close()
 }
 
-func newLogger(level string, asJSON bool) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+// reload reads the settings again as at start (command line, environment,
+// config file) and applies to the running node what it can take: trust,
+// revocation lists, log level. A mistake is logged and changes nothing.
+// It returns the settings in effect.
+func reload(n *node.Node, args []string, cur *runSettings, level *slog.LevelVar, log *slog.Logger) *runSettings {
+	log.Info("reload: SIGHUP received: reading the settings again")
+	next, err := parseRun(args, io.Discard)
+	if err != nil {
+		log.Error("reload: nothing changed", "err", err)
+		return cur
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	if err := n.Reload(node.ReloadConfig{Trust: next.cfg.Trust, RevocationFiles: next.cfg.RevocationFiles}); err != nil {
+		log.Error("reload: nothing changed", "err", err)
+		return cur
+	}
+	applied := *cur
+	applied.values = maps.Clone(cur.values)
+	applied.cfg.Trust, applied.cfg.RevocationFiles, applied.level = next.cfg.Trust, next.cfg.RevocationFiles, next.level
+	for _, name := range reloadable {
+		applied.values[name] = next.values[name]
+	}
+	if next.level != cur.level {
+		level.Set(next.level)
+		log.Info("reload: log level changed", "from", cur.level, "to", next.level)
+	}
+	var restart []string // names only: values may be secrets
+	for name, v := range next.values {
+		if v != cur.values[name] && !slices.Contains(reloadable, name) {
+			restart = append(restart, name)
+		}
+	}
+	if next.cfg.APIToken != cur.cfg.APIToken && !slices.Contains(restart, "api-token") && !slices.Contains(restart, "api-token-file") {
+		restart = append(restart, "api-token-file") // same file, new content
+	}
+	if len(restart) > 0 {
+		slices.Sort(restart)
+		log.Warn("reload: changed settings that take effect on restart only", "flags", restart)
+	}
+	return &applied
+}
+
+func newLogger(level *slog.LevelVar, asJSON bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if asJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 // tuneRuntime applies the preset's Go runtime settings: the node owns this

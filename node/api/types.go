@@ -31,6 +31,7 @@ type SelfInfo struct {
 	Epoch   uint64    `json:"epoch"`
 	Version string    `json:"version"`
 	Started time.Time `json:"started"`
+	PID     int       `json:"pid,omitempty"` // the node's process on its machine, to tell a stale node.json
 }
 
 // APIError is the body of every API error response.

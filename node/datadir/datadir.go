@@ -148,6 +148,16 @@ func (d *Dir) WriteInfo(info api.SelfInfo) error {
 	return orgfile.WriteFileAtomic(filepath.Join(d.path, api.InfoFile), append(b, '\n'), 0o644)
 }
 
+// RemoveInfo removes node.json, on a clean exit: the CLI then says no node
+// runs rather than failing to reach a gone one.
+func (d *Dir) RemoveInfo() error {
+	err := os.Remove(filepath.Join(d.path, api.InfoFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // StoredRevocation is a revocation list SaveRevocation stored, and its file.
 type StoredRevocation struct {
 	Path string

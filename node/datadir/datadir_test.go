@@ -115,3 +115,22 @@ func TestInfoAndRevocationsStored(t *testing.T) {
 		t.Fatalf("stored revocations %+v, %v, want the newest of each org", got, err)
 	}
 }
+
+func TestRemoveInfo(t *testing.T) {
+	dir := t.TempDir()
+	d := open(t, dir, slog.Default())
+	if err := d.WriteInfo(api.SelfInfo{PeerID: "p", PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	if i, err := api.ReadInfo(dir); err != nil || i.PID != os.Getpid() {
+		t.Fatalf("node.json read back: %+v, %v", i, err)
+	}
+	for range 2 { // gone, and removing it again is no error
+		if err := d.RemoveInfo(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := api.ReadInfo(dir); err == nil || !strings.Contains(err.Error(), "no running node") {
+		t.Fatalf("after RemoveInfo: %v", err)
+	}
+}

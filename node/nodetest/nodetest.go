@@ -5,9 +5,11 @@
 package nodetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,4 +220,23 @@ func (r *Rogue) open(t testing.TB, to peer.ID, proto protocol.ID) network.Stream
 	}
 	s.SetDeadline(time.Now().Add(5 * time.Second))
 	return s
+}
+
+// Buffer is a bytes.Buffer that a process or a logger may write while a
+// test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
