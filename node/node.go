@@ -253,12 +253,17 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
-func (n *Node) logTransition(p orgs.PeerInfo, from orgs.PeerState) {
+func (n *Node) logTransition(tr orgs.Transition) {
+	p := tr.Peer
+	if !tr.StateChanged() {
+		n.log.Info("peer verification changed", "peer", p.PeerID, "org", p.Org, "verified", p.Verified, "reason", tr.Reason)
+		return
+	}
 	to := p.State.String()
 	if p.State == orgs.StateUnknown {
 		to = "forgotten"
 	}
-	n.log.Info("peer "+to, "peer", p.PeerID, "org", p.Org, "from", from.String(), "host", p.Host)
+	n.log.Info("peer "+to, "peer", p.PeerID, "org", p.Org, "from", tr.From.String(), "host", p.Host, "cause", tr.Cause)
 	n.metrics.transitions.WithLabelValues(to).Inc()
 }
 
