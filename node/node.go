@@ -51,6 +51,7 @@ type Node struct {
 	view    *orgs.View
 	bw      *metrics.BandwidthCounter
 	metrics *nodeMetrics
+	obs     *observer
 	pres    *presence
 	member  *membership
 	flood   *floodScore
@@ -169,9 +170,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if n.member.own != nil {
 		n.info.OrgID = string(n.member.own.OrgID)
 	}
+	n.obs = newObserver(n.logTransition, cfg.MaxKnownPeers)
 	n.view = orgs.NewView(cfg.viewConfig(), orgs.SystemClock{}, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
-	}, n.logTransition)
+	}, n.obs.transition)
+	n.obs.view, n.obs.explain = n.view, n.explain
 	if n.member.own != nil {
 		_, verified, _ := n.member.trust.Verify(n.member.cred, n.info.PeerID, cfg.Org, time.Now())
 		n.view.UpdateSelf(func(p *orgs.PeerInfo) {
@@ -184,20 +187,21 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	for _, name := range n.member.trust.Names() {
 		n.view.NoteOrg(name)
 	}
-	n.pres = newPresence(&cfg, epoch, n.host, n.ps, n.view, n.member, n.metrics, n.flood, n.log)
+	n.pres = newPresence(&cfg, epoch, n.host, n.ps, n.view, n.member, n.metrics, n.flood, n.log, n.obs.evidence)
 	if err := n.pres.start(runCtx); err != nil {
 		return nil, err
 	}
 	n.metrics.reg.MustRegister(newCollector(n.view, n.host, n.bw, n.flood, n.disc.Stats))
 	health := &health{host: n.host, view: n.view, self: n.info.PeerID, window: cfg.LivenessWindow,
 		running: n.pres.running.Load, bootstrap: len(cfg.Bootstrap) > 0}
-	n.api = newAPIServer(apiLn, &cfg, n.log, n.view, n.Info, health, n.metrics.reg)
+	n.api = newAPIServer(apiLn, &cfg, n.log, n.view, n.Info, health, n.metrics.reg, n.obs)
 
 	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.orgsToFind) })
 	n.wg.Go(func() { n.pres.run(runCtx) })
 	n.wg.Go(func() { n.pres.wants.run(runCtx) })
 	n.wg.Go(func() { n.pres.hellos.run(runCtx) })
 	n.wg.Go(func() { n.watchConnections(runCtx) })
+	n.wg.Go(func() { n.obs.watchCounts(runCtx) })
 	if cfg.ProbeAfter > 0 {
 		n.wg.Go(func() { n.probeLoop(runCtx) })
 	}
