@@ -44,21 +44,21 @@ func (n *Node) explain(id string) api.Explanation {
 			x.Connections = append(x.Connections, c.RemoteMultiaddr().String())
 		}
 	}
-	x.Learned = learned(ev.Message)
+	x.Learned = learned(ev.Message, id)
 	x.Why = credentialWhy(x.Peer, ev)
 	x.Summary = summary(&x, now)
 	return x
 }
 
-// learned says in words how a message came.
-func learned(m *orgs.MessageNote) string {
+// learned says in words how a message of peer id came.
+func learned(m *orgs.MessageNote, id string) string {
 	switch {
 	case m == nil:
 		return ""
 	case m.Source == orgs.SourceHello:
-		return "its own hello"
-	case m.Via == "":
-		return "a heartbeat on its organization's topic"
+		return "on its own hello stream"
+	case m.Via == id || m.Via == "":
+		return "straight from it on its organization's topic"
 	}
 	return "relayed by GossipSub through " + m.Via
 }

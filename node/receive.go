@@ -74,7 +74,11 @@ func unverifiedWhy(r *received) string {
 }
 
 func messageNote(r *received, via peer.ID, hello bool) orgs.MessageNote {
-	m := orgs.MessageNote{Kind: r.Kind, At: time.Now(), Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
+	kind := "heartbeat"
+	if r.Kind == wire.KindLeave {
+		kind = "leave"
+	}
+	m := orgs.MessageNote{Kind: kind, At: time.Now(), Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
 		Source: orgs.SourceTopic, Via: via.String(), Full: len(r.Cred) != 0 || r.Addrs != nil}
 	if hello {
 		m.Source = orgs.SourceHello

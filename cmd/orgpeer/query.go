@@ -60,12 +60,19 @@ func printJSON(w io.Writer, v any) error {
 func viewCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("view", stdout)
 	t := targetFlags(fs)
+	watch := fs.Bool("watch", false, "redraw every second, like top, with a trend of alive per organization; Ctrl-C ends it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *watch && *t.asJSON {
+		return usagef("view: give --watch or --json, not both")
 	}
 	c, err := t.client()
 	if err != nil {
 		return err
+	}
+	if *watch {
+		return viewWatch(ctx, c, stdout)
 	}
 	s, err := c.View(ctx)
 	if err != nil {
