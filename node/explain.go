@@ -99,7 +99,8 @@ func summary(x *api.Explanation, now time.Time) []string {
 		return out
 	case api.KnownInView:
 		p := x.Peer
-		say("%s in %s since %s, %s.", p.State, p.Org, ago(p.Since), becauseOf(x.Transitions, p.State))
+		state := p.State.String()
+		say("%s%s in %s since %s, %s.", strings.ToUpper(state[:1]), state[1:], p.Org, ago(p.Since), becauseOf(x.Transitions, p.State))
 	case api.KnownForgotten:
 		if f := x.Forgotten; f != nil {
 			say("Forgotten at %s (%s) after being %s since %s; in %s, last version %d/%d.", ago(f.At), f.Cause, f.From,

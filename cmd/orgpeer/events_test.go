@@ -192,7 +192,7 @@ func TestMultiProcessEventsExplainAndHistory(t *testing.T) {
 		t.Fatalf("explain of the crashed peer: %+v", x)
 	}
 	if out, _, code := orgpeer(t, "explain", "--data-dir", ps[0].DataDir(), leaverID); code != 0 ||
-		!strings.Contains(out, "left in acme since") || !strings.Contains(out, "it announced its leave") {
+		!strings.Contains(out, "Left in acme since") || !strings.Contains(out, "it announced its leave") {
 		t.Fatalf("explain of the leaver: exit %d\n%s", code, out)
 	}
 	beforeRestart := marks()
