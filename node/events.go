@@ -61,15 +61,10 @@ func (o *observer) transition(tr orgs.Transition) {
 // transitionEvent is the event of a transition.
 func transitionEvent(tr orgs.Transition) api.Event {
 	p := tr.Peer
-	e := api.Event{At: tr.At, Kind: api.EventPeer, Org: p.Org, OrgID: p.OrgID, Peer: &p, From: tr.From.String(),
-		To: p.State.String(), Cause: tr.Cause, Reason: tr.Reason}
-	switch {
-	case !tr.StateChanged():
+	e := api.Event{At: tr.At, Kind: api.EventPeer, Org: p.Org, OrgID: p.OrgID, Peer: &p, From: api.FromName(tr.From),
+		To: api.ToName(p.State), Cause: tr.Cause, Reason: tr.Reason}
+	if !tr.StateChanged() {
 		e.Kind = api.EventVerified
-	case tr.From == orgs.StateUnknown:
-		e.From = "new"
-	case p.State == orgs.StateUnknown:
-		e.To = "forgotten"
 	}
 	if tr.VerifiedChanged() {
 		e.Verified = &p.Verified

@@ -164,41 +164,16 @@ func TestCountHistoryRows(t *testing.T) {
 	}
 }
 
-// eventLog collects the events of one node's stream.
-type eventLog struct {
-	mu  sync.Mutex
-	evs []api.Event
-}
-
-func (l *eventLog) add(e api.Event) error {
-	l.mu.Lock()
-	l.evs = append(l.evs, e)
-	l.mu.Unlock()
-	return nil
-}
-
-// find returns the first event after index from that ok accepts, and its index.
-func (l *eventLog) find(from int, ok func(api.Event) bool) (api.Event, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := from; i < len(l.evs); i++ {
-		if ok(l.evs[i]) {
-			return l.evs[i], i
-		}
-	}
-	return api.Event{}, -1
-}
-
 // subscribe streams n's events into a log until the test ends.
-func subscribe(t *testing.T, n *Node, org string) (*eventLog, <-chan error) {
+func subscribe(t *testing.T, n *Node, org string) (*nodetest.EventLog, <-chan error) {
 	t.Helper()
-	l := &eventLog{}
+	l := &nodetest.EventLog{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- api.NewClient(n.Info().API, "").Events(ctx, org, l.add) }()
+	go func() { done <- api.NewClient(n.Info().API, "").Events(ctx, org, l.Add) }()
 	t.Cleanup(func() { cancel(); <-done })
 	nodetest.Eventually(t, 5*time.Second, func() string {
-		if e, _ := l.find(0, func(e api.Event) bool { return e.Kind == api.EventSnapshot }); e.Snapshot == nil {
+		if e, _ := l.Find(0, func(e api.Event) bool { return e.Kind == api.EventSnapshot }); e.Snapshot == nil {
 			return "no snapshot first"
 		}
 		return ""
@@ -219,7 +194,7 @@ func TestEventsTellJoinLeaveAndCounts(t *testing.T) {
 	bid := b.Info().PeerID
 	var joined api.Event
 	nodetest.Eventually(t, 10*time.Second, func() string {
-		joined, _ = log.find(0, func(e api.Event) bool { return e.Kind == api.EventPeer && e.Peer.PeerID == bid })
+		joined, _ = log.Find(0, func(e api.Event) bool { return e.Kind == api.EventPeer && e.Peer.PeerID == bid })
 		if joined.Seq == 0 {
 			return "no event of b"
 		}
@@ -230,7 +205,7 @@ func TestEventsTellJoinLeaveAndCounts(t *testing.T) {
 		t.Fatalf("join event: %+v", joined)
 	}
 	nodetest.Eventually(t, 5*time.Second, func() string {
-		if e, _ := log.find(0, func(e api.Event) bool { return e.Kind == api.EventCounts && e.Org == "acme" && e.After.Alive == 2 }); e.Seq == 0 {
+		if e, _ := log.Find(0, func(e api.Event) bool { return e.Kind == api.EventCounts && e.Org == "acme" && e.After.Alive == 2 }); e.Seq == 0 {
 			return "no count event of acme's 2 alive"
 		}
 		return ""
@@ -241,7 +216,7 @@ func TestEventsTellJoinLeaveAndCounts(t *testing.T) {
 	b.Close()
 	var left api.Event
 	nodetest.Eventually(t, 5*time.Second, func() string {
-		left, _ = log.find(0, func(e api.Event) bool { return e.Kind == api.EventPeer && e.Peer.PeerID == bid && e.To == "left" })
+		left, _ = log.Find(0, func(e api.Event) bool { return e.Kind == api.EventPeer && e.Peer.PeerID == bid && e.To == "left" })
 		if left.Seq == 0 {
 			return "no leave event"
 		}
@@ -252,7 +227,7 @@ func TestEventsTellJoinLeaveAndCounts(t *testing.T) {
 	}
 	var counted api.Event
 	nodetest.Eventually(t, 5*time.Second, func() string {
-		counted, _ = log.find(0, func(e api.Event) bool {
+		counted, _ = log.Find(0, func(e api.Event) bool {
 			return e.Kind == api.EventCounts && e.Org == "acme" && e.Before.Alive == 2 && e.After.Alive == 1
 		})
 		if counted.Seq == 0 {
@@ -264,20 +239,18 @@ func TestEventsTellJoinLeaveAndCounts(t *testing.T) {
 		t.Fatalf("the count change (%d) came before its transition (%d)", counted.Seq, left.Seq)
 	}
 	// Every number once, in order.
-	log.mu.Lock()
 	var seqs []uint64
-	for _, e := range log.evs {
+	for _, e := range log.All() {
 		if e.Seq > 0 {
 			seqs = append(seqs, e.Seq)
 		}
 	}
-	log.mu.Unlock()
 	for i := range seqs {
 		if seqs[i] != seqs[0]+uint64(i) {
 			t.Fatalf("event numbers %v", seqs)
 		}
 	}
-	if e, _ := other.find(0, func(e api.Event) bool { return e.Kind != api.EventSnapshot }); e.Kind != "" {
+	if e, _ := other.Find(0, func(e api.Event) bool { return e.Kind != api.EventSnapshot }); e.Kind != "" {
 		t.Fatalf("a stream of globex got %+v", e)
 	}
 

@@ -263,10 +263,7 @@ func (n *Node) logTransition(tr orgs.Transition) {
 		n.log.Info("peer verification changed", "peer", p.PeerID, "org", p.Org, "verified", p.Verified, "reason", tr.Reason)
 		return
 	}
-	to := p.State.String()
-	if p.State == orgs.StateUnknown {
-		to = "forgotten"
-	}
+	to := api.ToName(p.State)
 	n.log.Info("peer "+to, "peer", p.PeerID, "org", p.Org, "from", tr.From.String(), "host", p.Host, "cause", tr.Cause)
 	n.metrics.transitions.WithLabelValues(to).Inc()
 }

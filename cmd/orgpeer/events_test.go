@@ -16,33 +16,20 @@ import (
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
 	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/node/nodetest"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // streamLog is the events one node streamed.
 type streamLog struct {
 	name string
-	mu   sync.Mutex
-	evs  []api.Event
-}
-
-func (l *streamLog) add(e api.Event) error {
-	l.mu.Lock()
-	l.evs = append(l.evs, e)
-	l.mu.Unlock()
-	return nil
-}
-
-func (l *streamLog) all() []api.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.evs)
+	nodetest.EventLog
 }
 
 // transitions are the peer and verified events of peer id, after seq.
 func (l *streamLog) transitions(id string, after uint64) []api.Event {
 	var out []api.Event
-	for _, e := range l.all() {
+	for _, e := range l.All() {
 		if e.Seq > after && e.Peer != nil && e.Peer.PeerID == id {
 			out = append(out, e)
 		}
@@ -52,7 +39,7 @@ func (l *streamLog) transitions(id string, after uint64) []api.Event {
 
 // lastSeq is the number of the last event streamed.
 func (l *streamLog) lastSeq() uint64 {
-	evs := l.all()
+	evs := l.All()
 	for _, e := range slices.Backward(evs) {
 		if e.Seq > 0 {
 			return e.Seq
@@ -86,7 +73,7 @@ func watchCLI(t *testing.T, p *cluster.Proc) *streamLog {
 				read <- fmt.Errorf("watch printed %q: %v", sc.Text(), err)
 				return
 			}
-			l.add(e)
+			l.Add(e)
 		}
 		read <- sc.Err()
 	}()
@@ -117,7 +104,7 @@ func watchClient(t *testing.T, p *cluster.Proc) *streamLog {
 	l := &streamLog{name: p.Name() + " (client)"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Client().Events(ctx, "", l.add) }()
+	go func() { done <- p.Client().Events(ctx, "", l.Add) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return l
 }
@@ -146,15 +133,7 @@ func TestMultiProcessEventsExplainAndHistory(t *testing.T) {
 	ps := startAll(t, c, []string{"acme", "globex", "acme", "globex"})
 	logs := []*streamLog{watchCLI(t, ps[0]), watchClient(t, ps[1])}
 	observers := ps[:2]
-	poll(t, 30*time.Second, func() string {
-		truth := c.Truth()
-		for _, p := range c.Live() {
-			if s, err := cliView(t, p); err != nil || !c.IsExact(s, truth) {
-				return fmt.Sprintf("%s: %+v %v", p.Name(), s.Orgs, err)
-			}
-		}
-		return ""
-	})
+	poll(t, 30*time.Second, convergedFn(c))
 	crashed, leaver := ps[3], ps[2]
 	crashedID, leaverID := crashed.Info().PeerID, leaver.Info().PeerID
 	oldEpoch := crashed.Info().Epoch
@@ -200,18 +179,10 @@ func TestMultiProcessEventsExplainAndHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(crashedID, "alive", beforeRestart)
-	poll(t, 30*time.Second, func() string {
-		truth := c.Truth()
-		for _, p := range c.Live() {
-			if s, err := cliView(t, p); err != nil || !c.IsExact(s, truth) {
-				return fmt.Sprintf("%s: %+v %v", p.Name(), s.Orgs, err)
-			}
-		}
-		return ""
-	})
+	poll(t, 30*time.Second, convergedFn(c))
 
 	for i, l := range logs {
-		evs := l.all()
+		evs := l.All()
 		// Every number once, in order: nothing dropped, nothing twice.
 		var seqs []uint64
 		for _, e := range evs {
@@ -286,7 +257,7 @@ func TestMultiProcessEventsExplainAndHistory(t *testing.T) {
 				fine[s.Org] = s
 			}
 		}
-		for _, e := range logs[0].all() {
+		for _, e := range logs[0].All() {
 			if e.Kind != api.EventCounts {
 				continue
 			}

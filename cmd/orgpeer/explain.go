@@ -70,13 +70,7 @@ func writeExplanation(w io.Writer, x api.Explanation) {
 		fmt.Fprintln(w, "\ntransitions (oldest first):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, tr := range x.Transitions {
-			from, to := tr.From.String(), tr.To.String()
-			if tr.From == orgs.StateUnknown {
-				from = "new"
-			}
-			if tr.To == orgs.StateUnknown {
-				to = "forgotten"
-			}
+			from, to := api.FromName(tr.From), api.ToName(tr.To)
 			change := from + " -> " + to
 			if tr.From == tr.To {
 				change = "still " + to

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -33,24 +31,9 @@ func TestNodePageChartsHistory(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+ps[0].Info().API+"/")); err != nil {
 		t.Fatal(err)
 	}
-	charts := func(what string, ok func(map[string]nodeChart) bool) map[string]nodeChart {
+	charts := func(what string, ok func(map[string]nodeChart) bool) {
 		t.Helper()
-		var got map[string]nodeChart
-		poll(t, 30*time.Second, func() string {
-			cs, err := chromedp.Run(ctx, chromedp.Evaluate[[]nodeChart](readNodeCharts))
-			if err != nil {
-				return err.Error()
-			}
-			got = map[string]nodeChart{}
-			for _, ch := range cs {
-				got[ch.Org] = ch
-			}
-			if !ok(got) {
-				return fmt.Sprintf("page does not chart %s: %+v", what, cs)
-			}
-			return ""
-		})
-		return got
+		rowsWhere(t, ctx, readNodeCharts, what, func(c nodeChart) string { return c.Org }, ok)
 	}
 	charts("both orgs alive, over a few seconds", func(m map[string]nodeChart) bool {
 		return m["acme"].Last == 1 && m["globex"].Last == 1 && m[""].Last == 2 && m["globex"].Points >= 3 && m["globex"].Paths == 3

@@ -55,6 +55,24 @@ type Event struct {
 	Dropped uint64 `json:"dropped,omitempty"`
 }
 
+// FromName is a transition's state before as events print it: "new" for
+// a peer the view did not hold.
+func FromName(s orgs.PeerState) string {
+	if s == orgs.StateUnknown {
+		return "new"
+	}
+	return s.String()
+}
+
+// ToName is a transition's state after as events print it: "forgotten"
+// for a peer the view no longer holds.
+func ToName(s orgs.PeerState) string {
+	if s == orgs.StateUnknown {
+		return "forgotten"
+	}
+	return s.String()
+}
+
 // MaxEventStreams is how many /v1/events streams a node serves at once;
 // one more is answered 503.
 const MaxEventStreams = 16
