@@ -273,12 +273,16 @@ func TestEventsTellJoinLeaveAndCounts(t *testing.T) {
 // goes, and every stream ends when the node closes.
 func TestEventStreamsAreLimitedAndEndWithTheNode(t *testing.T) {
 	cfg := testConfig(t, "acme")
+	cfg.APIToken = "s3cret" // the API's token rules apply to streams too
 	n, err := New(context.Background(), cfg, WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	c := api.NewClient(n.Info().API, "")
+	if code, body := request(t, n.Info().API, "/v1/events", "", ""); code != 401 {
+		t.Fatalf("a stream without the token: %d %s", code, body)
+	}
+	c := api.NewClient(n.Info().API, cfg.APIToken)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup

@@ -15,7 +15,7 @@ import (
 // noted forgotten first; with EvidenceHistory transitions, EvidenceProbes
 // probes and one credential each, about 2 KB a peer at most, so 8 MB for
 // the node's 4096), and apart maxRefused peers whose messages were refused
-// (about 300 bytes each), so that a flood of refused messages from minted
+// (about 400 bytes each), so that a flood of refused messages from minted
 // identities displaces no other peer's evidence.
 type Evidence struct {
 	clock Clock
