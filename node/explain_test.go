@@ -136,6 +136,11 @@ func TestExplainGivesTheReason(t *testing.T) {
 	if !strings.Contains(strings.Join(x.Summary, " "), "expired") {
 		t.Fatalf("expired peer's summary: %q", x.Summary)
 	}
+	if !slices.ContainsFunc(x.Transitions, func(tr orgs.TransitionNote) bool {
+		return tr.Cause == orgs.CauseExpiry && tr.WasVerified && !tr.Verified && tr.Reason == orgs.ReasonExpired
+	}) {
+		t.Fatalf("the expiry is not in the peer's history: %+v", x.Transitions)
+	}
 
 	// Closed without a leave: suspect, then forgotten after 2 s.
 	gone.Close()

@@ -40,7 +40,7 @@ func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) {
 	hb := orgs.Heartbeat{PeerID: r.Peer, Org: r.Org, Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
 		Host: r.Host, Addrs: r.Addrs, Direct: via.String() == r.Peer, Hello: hello, Verified: r.verified, Why: unverifiedWhy(r)}
 	if r.verified {
-		hb.OrgID, hb.Serial = string(r.member.OrgID), r.member.Serial
+		hb.OrgID, hb.Serial, hb.NotAfter = string(r.member.OrgID), r.member.Serial, r.member.NotAfter
 	}
 	out := rc.view.ApplyHeartbeat(hb)
 	if out == orgs.Added || out == orgs.Rejoined {

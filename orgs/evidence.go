@@ -157,15 +157,15 @@ func (e *Evidence) Probe(peerID string, refused bool) {
 	p.probes = keepLast(p.probes, ProbeNote{At: e.clock.Now(), Refused: refused}, EvidenceProbes)
 }
 
-// Transition notes a transition of a peer; a revocation also marks its
-// credential revoked.
+// Transition notes a transition of a peer; one that withdraws its verified
+// mark (a revocation, an expiry) marks its credential so too.
 func (e *Evidence) Transition(tr Transition) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.peer(tr.Peer.PeerID)
 	p.trans = keepLast(p.trans, TransitionNote{At: tr.At, From: tr.From, To: tr.Peer.State, WasVerified: tr.WasVerified,
 		Verified: tr.Peer.Verified, Cause: tr.Cause, Version: tr.Version, Reason: tr.Reason}, EvidenceHistory)
-	if tr.Cause == CauseRevocation && p.cred != nil {
+	if tr.WasVerified && !tr.Peer.Verified && tr.Reason != "" && p.cred != nil {
 		p.cred.Verified, p.cred.Reason, p.cred.At = false, tr.Reason, tr.At
 	}
 }

@@ -10,7 +10,7 @@ const (
 	CauseLeave      = "leave"      // the peer announced its departure
 	CauseProbe      = "probe"      // every TCP address it announced refused a connection
 	CauseWindow     = "window"     // silent past the liveness window
-	CauseExpiry     = "expiry"     // suspect or left past its retention: forgotten
+	CauseExpiry     = "expiry"     // suspect or left past its retention: forgotten; or its credential expired: unverified
 	CauseEviction   = "eviction"   // forgotten to make room for a newcomer
 	CauseRevocation = "revocation" // its organization revoked its credential: unverified
 )

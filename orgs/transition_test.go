@@ -69,7 +69,7 @@ func TestTransitionsNameTheirCause(t *testing.T) {
 }
 
 func TestVerifiedFlipsAreTransitions(t *testing.T) {
-	v, _, rec := newTestView(t)
+	v, clk, rec := newTestView(t)
 	bare := hb("a", "acme", "h", 1, 1)
 	v.ApplyHeartbeat(bare)
 	missing := hb("a", "acme", "h", 1, 2)
@@ -87,8 +87,20 @@ func TestVerifiedFlipsAreTransitions(t *testing.T) {
 	untrusted := hb("a", "acme", "h", 1, 5)
 	untrusted.Why = UnverifiedUntrusted
 	v.ApplyHeartbeat(untrusted)
+	// A credential that expires: the peer is verified until then.
+	short := hb("a", "acme", "h", 1, 6)
+	short.Verified, short.OrgID, short.Serial, short.NotAfter = true, "k51acme", 8, clk.Now().Add(2*time.Second)
+	v.ApplyHeartbeat(short)
+	clk.Advance(1999 * time.Millisecond)
+	short.Version.Seq = 7
+	v.ApplyHeartbeat(short)
+	clk.Advance(time.Millisecond)
+	if p, _ := v.Get("a"); p.Verified || p.Serial != 0 || p.State != StateAlive {
+		t.Fatalf("verified past its credential's expiry: %+v", p)
+	}
 	want := []string{"a:unknown->alive/heartbeat", "a:alive->alive/heartbeat/verified=true:credential-valid",
-		"a:alive->alive/revocation/verified=false:credential-revoked"}
+		"a:alive->alive/revocation/verified=false:credential-revoked",
+		"a:alive->alive/heartbeat/verified=true:credential-valid", "a:alive->alive/expiry/verified=false:credential-expired"}
 	if got := rec.causes(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("transitions\n%v, want\n%v", got, want)
 	}

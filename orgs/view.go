@@ -61,11 +61,12 @@ type Heartbeat struct {
 	OrgID    string
 	Version  Version
 	Host     string
-	Addrs    []string // nil: unchanged (a compact heartbeat)
-	Direct   bool     // received from the sender itself, not relayed
-	Hello    bool     // received on a hello stream, not on the topic
-	Verified bool     // carries a valid credential of a trusted organization
-	Serial   uint64   // that credential's serial
+	Addrs    []string  // nil: unchanged (a compact heartbeat)
+	Direct   bool      // received from the sender itself, not relayed
+	Hello    bool      // received on a hello stream, not on the topic
+	Verified bool      // carries a valid credential of a trusted organization
+	Serial   uint64    // that credential's serial
+	NotAfter time.Time // that credential's expiry: the peer is verified until then
 	// Why says why the peer is not verified (an Unverified constant);
 	// "" reads as UnverifiedNoCredential.
 	Why string
@@ -119,7 +120,8 @@ type View struct {
 
 type entry struct {
 	PeerInfo
-	changed time.Time // when the state last changed (leave time for left)
+	changed  time.Time // when the state last changed (leave time for left)
+	credEnds time.Time // when the credential that verifies it expires; zero: none does
 }
 
 // NewView returns an empty view whose own peer is self (state alive).
@@ -189,7 +191,10 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []Transition) {
 	}
 	from, wasVerified := e.State, e.Verified
 	e.PeerID, e.Org, e.OrgID, e.Version = hb.PeerID, hb.Org, hb.OrgID, hb.Version
-	e.Host, e.Serial = hb.Host, hb.Serial
+	e.Host, e.Serial, e.credEnds = hb.Host, hb.Serial, time.Time{}
+	if hb.Verified {
+		e.credEnds = hb.NotAfter
+	}
 	v.setVerified(e, hb.Verified)
 	if hb.Addrs != nil { // compact heartbeats leave the addresses out
 		e.Addrs = slices.Clone(hb.Addrs)
@@ -434,6 +439,11 @@ func (v *View) expire(now time.Time) []Transition {
 // their retention. v.mu must be held.
 func (v *View) expireOne(id string, e *entry, now time.Time) (evs []Transition, changed bool) {
 	silent := now.Sub(e.LastSeen)
+	if e.Verified && !e.credEnds.IsZero() && !now.Before(e.credEnds) {
+		v.setVerified(e, false)
+		e.OrgID, e.Serial, e.credEnds = "", 0, time.Time{}
+		evs = append(evs, v.transition(e, e.State, true, CauseExpiry, Version{}, ReasonExpired))
+	}
 	if e.State == StateAlive && silent > v.cfg.LivenessWindow {
 		e.State, e.changed = StateSuspect, now
 		evs = append(evs, v.transition(e, StateAlive, e.Verified, CauseWindow, Version{}, ""))
