@@ -2,6 +2,7 @@ package orgs
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,18 @@ func (r *recorded) causes() []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// expect fails t unless the transitions recorded are want (as causes
+// lists them), and returns them.
+func (r *recorded) expect(t *testing.T, want []string) []Transition {
+	t.Helper()
+	if got := r.causes(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("transitions\n%v, want\n%v", got, want)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.trs)
 }
 
 func TestTransitionsNameTheirCause(t *testing.T) {
@@ -44,12 +57,7 @@ func TestTransitionsNameTheirCause(t *testing.T) {
 	want := []string{"a:unknown->alive/hello", "b:unknown->alive/heartbeat", "a:alive->suspect/probe",
 		"b:alive->left/leave", "a:suspect->unknown/expiry", "b:left->unknown/expiry",
 		"c:unknown->alive/heartbeat", "c:alive->suspect/window"}
-	if got := rec.causes(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("transitions\n%v, want\n%v", got, want)
-	}
-	rec.mu.Lock()
-	leave := rec.trs[3]
-	rec.mu.Unlock()
+	leave := rec.expect(t, want)[3]
 	if leave.Version != (Version{1, 3}) || !leave.At.Equal(clk.Now().Add(-65*time.Second)) {
 		t.Fatalf("leave carries version %v at %v", leave.Version, leave.At)
 	}
@@ -101,12 +109,7 @@ func TestVerifiedFlipsAreTransitions(t *testing.T) {
 	want := []string{"a:unknown->alive/heartbeat", "a:alive->alive/heartbeat/verified=true:credential-valid",
 		"a:alive->alive/revocation/verified=false:credential-revoked",
 		"a:alive->alive/heartbeat/verified=true:credential-valid", "a:alive->alive/expiry/verified=false:credential-expired"}
-	if got := rec.causes(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("transitions\n%v, want\n%v", got, want)
-	}
-	rec.mu.Lock()
-	first := rec.trs[0]
-	rec.mu.Unlock()
+	first := rec.expect(t, want)[0]
 	if first.Reason != UnverifiedNoCredential || first.Version != (Version{1, 1}) {
 		t.Fatalf("first transition: %+v", first)
 	}
