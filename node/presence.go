@@ -50,12 +50,13 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 	p.valid = &validator{maxSize: cfg.MaxMessageSize, requireCreds: cfg.RequireCredentials, view: view,
 		trust: member.trust, creds: orgs.NewPeerCredentials(cfg.MaxKnownPeers),
 		limiter: newSenderLimiter(cfg.SenderRate, cfg.SenderBurst, 4*cfg.MaxKnownPeers),
-		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials, evidence: evidence}
+		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials}
 	p.dir = newDirectory(view, p.topics, cfg.DirectoryInterval, metrics, log)
-	p.recv = &receiver{view: view, connected: connected, wants: p.wants, evidence: evidence}
+	p.recv = &receiver{view: view, connected: connected, wants: p.wants}
 	p.topics.orgValidator, p.topics.handleOrg = p.valid.org, p.recv.handleOrg
 	p.hellos = &hellos{host: h, interval: cfg.HeartbeatInterval, maxKnown: cfg.MaxKnownPeers, maxSize: cfg.MaxMessageSize,
 		beats: p.beats, valid: p.valid, follows: p.topics.follows, recv: p.recv, metrics: metrics, log: log}
+	p.valid.evidence, p.recv.evidence = evidence, evidence
 	return p
 }
 

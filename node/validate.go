@@ -52,19 +52,6 @@ func (v *validator) validate(via peer.ID, m *pubsub.Message, check func(*receive
 	return res
 }
 
-// verdict counts a verdict on a message from a peer in the metrics and,
-// when refused (stale copies aside), in the peer's evidence.
-func (v *validator) verdict(from peer.ID, res pubsub.ValidationResult, reason string) {
-	v.metrics.countMessage(res, reason)
-	if res != pubsub.ValidationAccept && reason != "stale" {
-		result := "ignored"
-		if res == pubsub.ValidationReject {
-			result = "rejected"
-		}
-		v.evidence.Refuse(from.String(), result, reason)
-	}
-}
-
 // judge decodes a message that from wrote and that reached the node
 // through via, checks that from is the peer it claims to be and the
 // per-sender rate, then runs check. The message is returned when accepted.
@@ -158,4 +145,17 @@ func (v *validator) checkLeave(r *received) (pubsub.ValidationResult, string) {
 		return pubsub.ValidationIgnore, "stale"
 	}
 	return pubsub.ValidationAccept, ""
+}
+
+// verdict counts a verdict on a message from a peer in the metrics and,
+// when refused (stale copies aside), in the peer's evidence.
+func (v *validator) verdict(from peer.ID, res pubsub.ValidationResult, reason string) {
+	v.metrics.countMessage(res, reason)
+	if res != pubsub.ValidationAccept && reason != "stale" {
+		result := "ignored"
+		if res == pubsub.ValidationReject {
+			result = "rejected"
+		}
+		v.evidence.Refuse(from.String(), result, reason)
+	}
 }

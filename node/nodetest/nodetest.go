@@ -8,8 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/node/wire"
 )
 
@@ -155,38 +152,4 @@ func (r *Rogue) Hello(t testing.TB, to peer.ID, data []byte) []byte {
 	s.CloseWrite()
 	answer, _ := io.ReadAll(s)
 	return answer
-}
-
-// EventLog collects the events a node streams (the f of api.Client.Events).
-// It is safe for concurrent use.
-type EventLog struct {
-	mu  sync.Mutex
-	evs []api.Event
-}
-
-// Add appends e; it never fails.
-func (l *EventLog) Add(e api.Event) error {
-	l.mu.Lock()
-	l.evs = append(l.evs, e)
-	l.mu.Unlock()
-	return nil
-}
-
-// All returns a copy of the events so far.
-func (l *EventLog) All() []api.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.evs)
-}
-
-// Find returns the first event at index from or later that ok accepts, and
-// its index (-1 and a zero event when none does).
-func (l *EventLog) Find(from int, ok func(api.Event) bool) (api.Event, int) {
-	evs := l.All()
-	for i := from; i < len(evs); i++ {
-		if ok(evs[i]) {
-			return evs[i], i
-		}
-	}
-	return api.Event{}, -1
 }
