@@ -19,9 +19,9 @@ import (
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
-// withCredential gives cfg a credential of k for its node's identity,
+// credentialFor gives cfg a credential of k for its node's identity,
 // valid from a second ago for valid, and returns the node's peer ID.
-func withCredential(t *testing.T, cfg *Config, k *orgs.OrgKey, valid time.Duration, serial uint64) peer.ID {
+func credentialFor(t *testing.T, cfg *Config, k *orgs.OrgKey, valid time.Duration, serial uint64) peer.ID {
 	t.Helper()
 	priv, err := datadir.LoadOrCreateIdentity(cfg.DataDir)
 	if err != nil {
@@ -81,9 +81,9 @@ func TestExplainGivesTheReason(t *testing.T) {
 		}
 		return n, n.Info().PeerID
 	}
-	_, revoked := start("acme", func(c *Config) peer.ID { return withCredential(t, c, acme, time.Hour, 11) })
-	_, expired := start("acme", func(c *Config) peer.ID { return withCredential(t, c, acme, 4*time.Second, 12) })
-	_, untrusted := start("globex", func(c *Config) peer.ID { return withCredential(t, c, globex, time.Hour, 13) })
+	_, revoked := start("acme", func(c *Config) peer.ID { return credentialFor(t, c, acme, time.Hour, 11) })
+	_, expired := start("acme", func(c *Config) peer.ID { return credentialFor(t, c, acme, 4*time.Second, 12) })
+	_, untrusted := start("globex", func(c *Config) peer.ID { return credentialFor(t, c, globex, time.Hour, 13) })
 	gone, goneID := start("acme", func(*Config) peer.ID { return "" })
 
 	x := explained(t, a, revoked, "revoked peer verified", func(x api.Explanation) bool {
