@@ -26,13 +26,14 @@ type apiServer struct {
 	log  *slog.Logger
 	view *orgs.View
 	info func() api.SelfInfo
+	obs  *observer // events, history, explanations
 }
 
 // newAPIServer serves the view, the node's own record, its health and its
 // metrics on ln, behind the token when cfg sets one.
 func newAPIServer(ln net.Listener, cfg *Config, log *slog.Logger, view *orgs.View, info func() api.SelfInfo,
-	h *health, reg *prometheus.Registry) *apiServer {
-	a := &apiServer{ln: ln, log: log, view: view, info: info}
+	h *health, reg *prometheus.Registry, obs *observer) *apiServer {
+	a := &apiServer{ln: ln, log: log, view: view, info: info, obs: obs}
 	connections := func() int { return len(h.host.Network().Peers()) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page)
@@ -41,6 +42,9 @@ func newAPIServer(ln net.Listener, cfg *Config, log *slog.Logger, view *orgs.Vie
 	mux.HandleFunc("GET /v1/view", a.viewHandler)
 	mux.HandleFunc("GET /v1/peers", a.peers)
 	mux.HandleFunc("GET /v1/self", a.self)
+	mux.HandleFunc("GET /v1/peers/{id}", a.explainPeer)
+	mux.HandleFunc("GET /v1/events", a.events)
+	mux.HandleFunc("GET /v1/history", a.history)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -59,7 +63,10 @@ func newAPIServer(ln net.Listener, cfg *Config, log *slog.Logger, view *orgs.Vie
 	return a
 }
 
+// serve serves until shutdown; every request's context ends with ctx, so
+// that a stream (/v1/events) ends when the node closes.
 func (a *apiServer) serve(ctx context.Context) {
+	a.srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
 		a.log.Error("API server", "err", err)
 	}

@@ -182,14 +182,14 @@ func (hl *hellos) receive(from peer.ID, data []byte) string {
 		}
 		return hl.valid.checkHeartbeat(r)
 	})
-	hl.metrics.countMessage(res, reason)
+	hl.valid.verdict(from, res, reason)
 	if res != pubsub.ValidationAccept {
 		return ""
 	}
 	if r.Kind == wire.KindLeave {
-		hl.recv.leave(r)
+		hl.recv.leave(r, from, true)
 	} else {
-		hl.recv.heartbeat(r, true)
+		hl.recv.heartbeat(r, from, true)
 	}
 	return r.Kind
 }

@@ -51,6 +51,7 @@ type Node struct {
 	view    *orgs.View
 	bw      *metrics.BandwidthCounter
 	metrics *nodeMetrics
+	obs     *observer
 	pres    *presence
 	member  *membership
 	flood   *floodScore
@@ -175,27 +176,30 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if n.member.own != nil {
 		n.info.OrgID = string(n.member.own.OrgID)
 	}
+	n.obs = newObserver(n.logTransition, cfg.MaxKnownPeers)
 	n.view = orgs.NewView(cfg.viewConfig(), orgs.SystemClock{}, orgs.PeerInfo{
 		PeerID: n.info.PeerID, Org: cfg.Org, Host: cfg.HostID, Addrs: listenAddrs(n.host),
-	}, n.logTransition)
+	}, n.obs.transition)
+	n.obs.view, n.obs.explain = n.view, n.explain
 	n.verifySelf()
 	for _, name := range append(n.member.trust.Names(), cfg.Watch...) {
 		n.view.KeepOrg(name) // counted and followed whether or not a member was heard
 	}
-	n.pres = newPresence(&cfg, epoch, n.host, n.ps, n.view, n.member, n.metrics, n.flood, n.log)
+	n.pres = newPresence(&cfg, epoch, n.host, n.ps, n.view, n.member, n.metrics, n.flood, n.log, n.obs.evidence)
 	if err := n.pres.start(runCtx); err != nil {
 		return nil, err
 	}
 	n.metrics.reg.MustRegister(newCollector(n.view, n.host, n.bw, n.flood, n.disc.Stats))
 	health := &health{host: n.host, view: n.view, self: n.info.PeerID, window: cfg.LivenessWindow,
 		running: n.pres.running.Load, bootstrap: len(cfg.Bootstrap) > 0}
-	n.api = newAPIServer(apiLn, &cfg, n.log, n.view, n.Info, health, n.metrics.reg)
+	n.api = newAPIServer(apiLn, &cfg, n.log, n.view, n.Info, health, n.metrics.reg, n.obs)
 
 	n.wg.Go(func() { n.disc.Run(runCtx, cfg.Org, n.orgsToFind) })
 	n.wg.Go(func() { n.pres.run(runCtx) })
 	n.wg.Go(func() { n.pres.wants.run(runCtx) })
 	n.wg.Go(func() { n.pres.hellos.run(runCtx) })
 	n.wg.Go(func() { n.watchConnections(runCtx) })
+	n.wg.Go(func() { n.obs.watchCounts(runCtx) })
 	if cfg.ProbeAfter > 0 {
 		n.wg.Go(func() { n.probeLoop(runCtx) })
 	}
@@ -251,12 +255,14 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
-func (n *Node) logTransition(p orgs.PeerInfo, from orgs.PeerState) {
-	to := p.State.String()
-	if p.State == orgs.StateUnknown {
-		to = "forgotten"
+func (n *Node) logTransition(tr orgs.Transition) {
+	p := tr.Peer
+	if !tr.StateChanged() {
+		n.log.Info("peer verification changed", "peer", p.PeerID, "org", p.Org, "verified", p.Verified, "reason", tr.Reason)
+		return
 	}
-	n.log.Info("peer "+to, "peer", p.PeerID, "org", p.Org, "from", from.String(), "host", p.Host)
+	to := api.ToName(p.State)
+	n.log.Info("peer "+to, "peer", p.PeerID, "org", p.Org, "from", tr.From.String(), "host", p.Host, "cause", tr.Cause)
 	n.metrics.transitions.WithLabelValues(to).Inc()
 }
 

@@ -38,7 +38,7 @@ type presence struct {
 }
 
 func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view *orgs.View, member *membership,
-	metrics *nodeMetrics, flood *floodScore, log *slog.Logger) *presence {
+	metrics *nodeMetrics, flood *floodScore, log *slog.Logger, evidence *orgs.Evidence) *presence {
 	connected := func(id string) bool { return isConnected(h, id) }
 	p := &presence{host: h, view: view, interval: cfg.HeartbeatInterval, connected: connected}
 	p.topics = &topics{ps: ps, view: view, log: log, own: cfg.Org, watch: cfg.Watch, maxOrgs: cfg.MaxOrgs,
@@ -57,6 +57,7 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 	p.topics.orgValidator, p.topics.handleOrg = p.valid.org, p.recv.handleOrg
 	p.hellos = &hellos{host: h, interval: cfg.HeartbeatInterval, maxKnown: cfg.MaxKnownPeers, maxSize: cfg.MaxMessageSize,
 		beats: p.beats, valid: p.valid, follows: p.topics.follows, recv: p.recv, metrics: metrics, log: log}
+	p.valid.evidence, p.recv.evidence = evidence, evidence
 	return p
 }
 

@@ -69,6 +69,9 @@ func (n *Node) probeLoop(ctx context.Context) {
 			}
 			started := probes.try(func() {
 				gone := refusedEverywhere(ctx, p.Addrs, probeTimeout)
+				if ctx.Err() == nil {
+					n.obs.evidence.Probe(p.PeerID, gone)
+				}
 				switch {
 				case ctx.Err() != nil:
 				case gone && n.view.Suspect(p.PeerID, p.LastSeen):

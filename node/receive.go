@@ -1,18 +1,22 @@
 package node
 
 import (
+	"time"
+
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // receiver applies accepted heartbeats and leaves of other peers, from a
-// topic or a hello stream, to the view.
+// topic or a hello stream, to the view, and notes them in the evidence.
 type receiver struct {
 	view      *orgs.View
 	connected func(peerID string) bool // whether the host holds a connection to the peer
 	wants     *wants
+	evidence  *orgs.Evidence
 }
 
 // handleOrg applies a message accepted on an organization's topic; a
@@ -20,29 +24,76 @@ type receiver struct {
 func (rc *receiver) handleOrg(m *pubsub.Message, r *received) {
 	switch r.Kind {
 	case wire.KindHeartbeat:
-		rc.heartbeat(r, m.ReceivedFrom == m.GetFrom())
+		rc.heartbeat(r, m.ReceivedFrom, false)
 		if r.Want {
 			rc.wants.answer(m.GetFrom())
 		}
 	case wire.KindLeave:
-		rc.leave(r)
+		rc.leave(r, m.ReceivedFrom, false)
 	}
 }
 
-// heartbeat applies an accepted heartbeat to the view; direct says that it
-// came from its sender itself, not relayed.
-func (rc *receiver) heartbeat(r *received, direct bool) {
+// heartbeat applies an accepted heartbeat to the view; via is the
+// neighbour it came from (the sender itself when direct), hello says that
+// it came on a hello stream.
+func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) {
 	hb := orgs.Heartbeat{PeerID: r.Peer, Org: r.Org, Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
-		Host: r.Host, Addrs: r.Addrs, Direct: direct, Verified: r.verified}
+		Host: r.Host, Addrs: r.Addrs, Direct: via.String() == r.Peer, Hello: hello, Verified: r.verified, Why: unverifiedWhy(r)}
 	if r.verified {
-		hb.OrgID, hb.Serial = string(r.member.OrgID), r.member.Serial
+		hb.OrgID, hb.Serial, hb.NotAfter = string(r.member.OrgID), r.member.Serial, r.member.NotAfter
 	}
 	out := rc.view.ApplyHeartbeat(hb)
 	if out == orgs.Added || out == orgs.Rejoined {
 		rc.view.SetConnected(r.Peer, rc.connected(r.Peer))
 	}
+	if out == orgs.Added || out == orgs.Rejoined || out == orgs.Applied {
+		rc.evidence.Message(r.Peer, messageNote(r, via, hello), credentialNote(r))
+	}
 }
 
-func (rc *receiver) leave(r *received) {
-	rc.view.ApplyLeave(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq})
+func (rc *receiver) leave(r *received, via peer.ID, hello bool) {
+	if rc.view.ApplyLeave(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) == orgs.Applied {
+		rc.evidence.Message(r.Peer, messageNote(r, via, hello), nil)
+	}
+}
+
+// unverifiedWhy says why an accepted heartbeat does not prove its
+// sender's membership ("" when it does): a credential that opened but was
+// not verified is of an untrusted organization (the validator rejects the
+// other refusals), a credential named by ID alone was never received.
+func unverifiedWhy(r *received) string {
+	switch {
+	case r.verified:
+		return ""
+	case r.member != nil:
+		return orgs.UnverifiedUntrusted
+	case len(r.Cred) == 0 && len(r.CredID) != 0:
+		return orgs.UnverifiedMissing
+	}
+	return orgs.UnverifiedNoCredential
+}
+
+func messageNote(r *received, via peer.ID, hello bool) orgs.MessageNote {
+	kind := "heartbeat"
+	if r.Kind == wire.KindLeave {
+		kind = "leave"
+	}
+	m := orgs.MessageNote{Kind: kind, At: time.Now(), Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
+		Source: orgs.SourceTopic, Via: via.String(), Full: len(r.Cred) != 0 || r.Addrs != nil}
+	if hello {
+		m.Source = orgs.SourceHello
+	}
+	return m
+}
+
+// credentialNote is the verdict on the credential of an accepted heartbeat.
+func credentialNote(r *received) *orgs.CredentialNote {
+	c := &orgs.CredentialNote{At: time.Now(), Verified: r.verified, Reason: unverifiedWhy(r)}
+	if r.verified {
+		c.Reason = orgs.ReasonVerified
+	}
+	if m := r.member; m != nil {
+		c.OrgID, c.OrgName, c.Serial, c.NotBefore, c.NotAfter = string(m.OrgID), m.OrgName, m.Serial, m.NotBefore, m.NotAfter
+	}
+	return c
 }

@@ -39,6 +39,8 @@ type validator struct {
 	metrics      *nodeMetrics
 	revs         *revocations
 	missing      func() // a heartbeat named a credential never received: ask for it
+
+	evidence *orgs.Evidence // the refused messages of each sender, for explanations
 }
 
 // validate is the checks every topic shares (judge) for a message that
@@ -57,7 +59,7 @@ func (v *validator) validate(via peer.ID, m *pubsub.Message, check func(*receive
 	if res == pubsub.ValidationAccept {
 		m.ValidatorData = r
 	}
-	v.metrics.countMessage(res, reason)
+	v.verdict(m.GetFrom(), res, reason)
 	return res
 }
 
@@ -195,4 +197,17 @@ func (v *validator) checkVersion(r *received) (pubsub.ValidationResult, string) 
 		return pubsub.ValidationIgnore, "stale"
 	}
 	return pubsub.ValidationAccept, ""
+}
+
+// verdict counts a verdict on a message from a peer in the metrics and,
+// when refused (stale copies aside), in the peer's evidence.
+func (v *validator) verdict(from peer.ID, res pubsub.ValidationResult, reason string) {
+	v.metrics.countMessage(res, reason)
+	if res != pubsub.ValidationAccept && reason != "stale" {
+		result := "ignored"
+		if res == pubsub.ValidationReject {
+			result = "rejected"
+		}
+		v.evidence.Refuse(from.String(), result, reason)
+	}
 }

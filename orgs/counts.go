@@ -43,8 +43,7 @@ func (v *View) Snapshot() Snapshot {
 		}
 	}
 	s := Snapshot{Self: v.self.PeerID, Org: v.self.Org, At: now, Total: total.counts()}
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 
 	s.Orgs = make([]OrgCounts, 0, len(rows))
 	for _, t := range rows {

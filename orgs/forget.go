@@ -7,21 +7,50 @@ import "time"
 
 // tombstone is what the view keeps of a peer it forgot.
 type tombstone struct {
-	ver Version   // the last version the view held
-	at  time.Time // when it forgot the peer
+	ver   Version   // the last version the view held
+	at    time.Time // when it forgot the peer
+	org   string
+	from  PeerState // its state then
+	since time.Time // in that state since
+	cause string    // CauseExpiry or CauseEviction
+}
+
+// Forgotten is what a view remembers of a peer it forgot, for
+// TombstoneRetention (MaxTombstones of them at most).
+type Forgotten struct {
+	PeerID  string    `json:"peer_id"`
+	Org     string    `json:"org"`
+	At      time.Time `json:"at"`      // when the view forgot it
+	Cause   string    `json:"cause"`   // CauseExpiry or CauseEviction
+	From    PeerState `json:"from"`    // its state then: suspect or left
+	Since   time.Time `json:"since"`   // in that state since
+	Version Version   `json:"version"` // the last version the view held
+}
+
+// Forgotten returns what the view remembers of a peer it forgot; false
+// when it holds the peer, or never held it, or forgot it too long ago.
+func (v *View) Forgotten(peerID string) (Forgotten, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.tombs.get(peerID, false)
+	if !ok || v.clock.Now().Sub(t.at) > v.cfg.TombstoneRetention {
+		return Forgotten{}, false
+	}
+	return Forgotten{PeerID: peerID, Org: t.org, At: t.at, Cause: t.cause, From: t.from, Since: t.since, Version: t.ver}, true
 }
 
 // drop forgets a peer, keeping a tombstone of its version, and returns the
-// event of that transition: its new state is StateUnknown, "forgotten".
-func (v *View) drop(id string, e *entry, now time.Time) event {
+// transition: its new state is StateUnknown, "forgotten".
+func (v *View) drop(id string, e *entry, now time.Time, cause string) Transition {
 	delete(v.peers, id)
 	if !e.Verified {
 		v.unverified--
 	}
-	v.tombs.put(id, tombstone{ver: e.Version, at: now})
+	v.tombs.put(id, tombstone{ver: e.Version, at: now, org: e.Org, from: e.State, since: e.changed, cause: cause})
 	from := e.State
 	e.State = StateUnknown
-	return event{e.copy(), from}
+	e.changed = now
+	return v.transition(e, from, e.Verified, cause, Version{}, "")
 }
 
 // hasRoom reports whether a new peer fits in MaxPeers and, when it is not
@@ -42,9 +71,9 @@ func (v *View) setVerified(e *entry, verified bool) {
 }
 
 // evictOne forgets the longest-silent peer that is not alive, to make room,
-// and returns the event of that transition. unverifiedOnly spares verified
-// peers: an unverified newcomer may not displace one.
-func (v *View) evictOne(now time.Time, unverifiedOnly bool) (event, bool) {
+// and returns that transition. unverifiedOnly spares verified peers: an
+// unverified newcomer may not displace one.
+func (v *View) evictOne(now time.Time, unverifiedOnly bool) (Transition, bool) {
 	var victim string
 	var oldest time.Time
 	for id, e := range v.peers {
@@ -54,9 +83,9 @@ func (v *View) evictOne(now time.Time, unverifiedOnly bool) (event, bool) {
 		}
 	}
 	if victim == "" {
-		return event{}, false
+		return Transition{}, false
 	}
-	return v.drop(victim, v.peers[victim], now), true
+	return v.drop(victim, v.peers[victim], now, CauseEviction), true
 }
 
 // replayed reports whether ver is not newer than the version of peerID

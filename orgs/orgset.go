@@ -91,8 +91,7 @@ func (v *View) Orgs() []string {
 	evs := v.expire(v.clock.Now())
 	names := v.orgs.counted()
 	v.orgs.hints.each(func(name string, _ time.Time) { names = append(names, name) })
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 	slices.Sort(names)
 	return names
 }
@@ -104,7 +103,6 @@ func (v *View) CountedOrgs() []string {
 	v.mu.Lock()
 	evs := v.expire(v.clock.Now())
 	names := v.orgs.counted()
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 	return names
 }

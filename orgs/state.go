@@ -40,8 +40,14 @@ func ParseState(s string) (PeerState, error) {
 // MarshalText implements encoding.TextMarshaler.
 func (s PeerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. Unlike ParseState it
+// takes "unknown" too: a transition from or to no state (a peer new to
+// the view, or forgotten) carries it.
 func (s *PeerState) UnmarshalText(b []byte) error {
+	if string(b) == stateNames[StateUnknown] {
+		*s = StateUnknown
+		return nil
+	}
 	v, err := ParseState(string(b))
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ type PeerInfo struct {
 	Serial    uint64    `json:"serial,omitempty"` // of the verified credential
 	Host      string    `json:"host"`
 	LastSeen  time.Time `json:"last_seen"`
+	Since     time.Time `json:"since,omitzero"` // when it entered its state
 	Version   Version   `json:"version"`
 	Addrs     []string  `json:"addrs,omitempty"`
 	Learned   string    `json:"learned"`

@@ -61,10 +61,15 @@ type Heartbeat struct {
 	OrgID    string
 	Version  Version
 	Host     string
-	Addrs    []string // nil: unchanged (a compact heartbeat)
-	Direct   bool     // received from the sender itself, not relayed
-	Verified bool     // carries a valid credential of a trusted organization
-	Serial   uint64   // that credential's serial
+	Addrs    []string  // nil: unchanged (a compact heartbeat)
+	Direct   bool      // received from the sender itself, not relayed
+	Hello    bool      // received on a hello stream, not on the topic
+	Verified bool      // carries a valid credential of a trusted organization
+	Serial   uint64    // that credential's serial
+	NotAfter time.Time // that credential's expiry: the peer is verified until then
+	// Why says why the peer is not verified (an Unverified constant);
+	// "" reads as UnverifiedNoCredential.
+	Why string
 }
 
 // Outcome says what the view did with an announcement.
@@ -89,10 +94,10 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
 
-// EventSink hears every state change of a peer, after the view's lock is
-// released. It may be called concurrently from several goroutines and must
-// not block.
-type EventSink func(p PeerInfo, from PeerState)
+// EventSink hears every change of a peer's state or verification, after
+// the view's lock is released. It is called by one goroutine at a time, in
+// the order of the changes; it must not block, nor call the view.
+type EventSink func(Transition)
 
 // View is one node's picture of the peers of every organization. It is safe
 // for concurrent use. It hands out copies only.
@@ -100,6 +105,9 @@ type View struct {
 	cfg   Config
 	clock Clock
 	sink  EventSink
+	// emitMu is taken before mu is released and held while the sink
+	// hears the changes made under mu: the sink hears them in order.
+	emitMu sync.Mutex
 
 	mu    sync.Mutex
 	self  PeerInfo
@@ -112,7 +120,8 @@ type View struct {
 
 type entry struct {
 	PeerInfo
-	changed time.Time // when the state last changed (leave time for left)
+	changed  time.Time // when the state last changed (leave time for left)
+	credEnds time.Time // when the credential that verifies it expires; zero: none does
 }
 
 // NewView returns an empty view whose own peer is self (state alive).
@@ -121,7 +130,7 @@ func NewView(cfg Config, clock Clock, self PeerInfo, sink EventSink) *View {
 		clock = SystemClock{}
 	}
 	self.State, self.Self, self.Learned = StateAlive, true, LearnedSelf
-	self.LastSeen = clock.Now()
+	self.LastSeen, self.Since = clock.Now(), clock.Now()
 	cfg = cfg.withDefaults()
 	v := &View{cfg: cfg, clock: clock, sink: sink, self: self, peers: make(map[string]*entry),
 		orgs: newOrgSet(cfg.MaxOrgs, cfg.OrgRetention), tombs: newLRU[string, tombstone](cfg.MaxTombstones)}
@@ -140,20 +149,20 @@ func (v *View) UpdateSelf(f func(*PeerInfo)) {
 // ApplyHeartbeat records a heartbeat. Older or equal versions are ignored,
 // also those of a peer forgotten within TombstoneRetention.
 func (v *View) ApplyHeartbeat(hb Heartbeat) Outcome {
-	out, ev := v.applyHeartbeat(hb)
-	v.emit(ev)
+	v.mu.Lock()
+	out, evs := v.applyHeartbeat(hb)
+	v.unlockEmit(evs)
 	return out
 }
 
-func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+// applyHeartbeat is ApplyHeartbeat; v.mu must be held.
+func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []Transition) {
 	if hb.PeerID == v.self.PeerID {
 		return IsSelf, nil
 	}
 	now := v.clock.Now()
 	e, ok := v.peers[hb.PeerID]
-	var evs []event
+	var evs []Transition
 	if ok {
 		if ev, changed := v.expireOne(hb.PeerID, e, now); changed {
 			evs = append(evs, ev...)
@@ -180,9 +189,12 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	case e.State != StateAlive:
 		out = Rejoined
 	}
-	from := e.State
+	from, wasVerified := e.State, e.Verified
 	e.PeerID, e.Org, e.OrgID, e.Version = hb.PeerID, hb.Org, hb.OrgID, hb.Version
-	e.Host, e.Serial = hb.Host, hb.Serial
+	e.Host, e.Serial, e.credEnds = hb.Host, hb.Serial, time.Time{}
+	if hb.Verified {
+		e.credEnds = hb.NotAfter
+	}
 	v.setVerified(e, hb.Verified)
 	if hb.Addrs != nil { // compact heartbeats leave the addresses out
 		e.Addrs = slices.Clone(hb.Addrs)
@@ -195,9 +207,26 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 	v.orgs.hear(hb.Org, now)
 	if from != StateAlive {
 		e.State, e.changed = StateAlive, now
-		evs = append(evs, event{e.copy(), from})
+	}
+	if from != StateAlive || wasVerified != hb.Verified {
+		cause := CauseHeartbeat
+		if hb.Hello {
+			cause = CauseHello
+		}
+		evs = append(evs, v.transition(e, from, wasVerified, cause, hb.Version, verifiedWhy(hb)))
 	}
 	return out, evs
+}
+
+// verifiedWhy is why a heartbeat makes its peer verified or not.
+func verifiedWhy(hb Heartbeat) string {
+	switch {
+	case hb.Verified:
+		return ReasonVerified
+	case hb.Why == "":
+		return UnverifiedNoCredential
+	}
+	return hb.Why
 }
 
 // ApplyLeave records that a peer announced its departure. A leave older than
@@ -205,14 +234,14 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []event) {
 func (v *View) ApplyLeave(peerID string, ver Version) Outcome {
 	v.mu.Lock()
 	now := v.clock.Now()
-	var evs []event
+	var evs []Transition
 	out := func() Outcome {
 		if peerID == v.self.PeerID {
 			return IsSelf
 		}
 		e, ok := v.peers[peerID]
 		if ok {
-			var ev []event
+			var ev []Transition
 			ev, _ = v.expireOne(peerID, e, now)
 			evs = append(evs, ev...)
 			e, ok = v.peers[peerID]
@@ -226,12 +255,11 @@ func (v *View) ApplyLeave(peerID string, ver Version) Outcome {
 		from := e.State
 		e.Version, e.State, e.changed = ver, StateLeft, now
 		if from != StateLeft {
-			evs = append(evs, event{e.copy(), from})
+			evs = append(evs, v.transition(e, from, e.Verified, CauseLeave, ver, ""))
 		}
 		return Applied
 	}()
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 	return out
 }
 
@@ -272,14 +300,13 @@ func (v *View) Silent(after time.Duration, limit int) (out []PeerInfo, next time
 // that arrived meanwhile wins. It reports whether the peer became suspect.
 func (v *View) Suspect(peerID string, lastSeen time.Time) bool {
 	v.mu.Lock()
-	var evs []event
+	var evs []Transition
 	e, ok := v.peers[peerID]
 	if ok && e.State == StateAlive && e.LastSeen.Equal(lastSeen) {
 		e.State, e.changed = StateSuspect, v.clock.Now()
-		evs = append(evs, event{e.copy(), StateAlive})
+		evs = append(evs, v.transition(e, StateAlive, e.Verified, CauseProbe, Version{}, ""))
 	}
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 	return len(evs) > 0
 }
 
@@ -297,22 +324,22 @@ func (v *View) SetConnected(peerID string, connected bool) {
 // (a revocation list arrived) and returns how many it changed.
 func (v *View) Unverify(revoked func(PeerInfo) bool) int {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	n := 0
+	var evs []Transition
 	for _, e := range v.peers {
 		if e.Verified && revoked(e.PeerInfo) {
 			v.setVerified(e, false)
 			e.OrgID, e.Serial = "", 0
-			n++
+			evs = append(evs, v.transition(e, e.State, true, CauseRevocation, Version{}, ReasonRevoked))
 		}
 	}
-	return n
+	v.unlockEmit(evs)
+	return len(evs)
 }
 
 // Get returns one peer (the node itself included).
 func (v *View) Get(peerID string) (PeerInfo, bool) {
 	v.mu.Lock()
-	var evs []event
+	var evs []Transition
 	var p PeerInfo
 	e, ok := v.peers[peerID]
 	if ok {
@@ -325,8 +352,7 @@ func (v *View) Get(peerID string) (PeerInfo, bool) {
 	case peerID == v.self.PeerID:
 		p, ok = v.selfCopy(), true
 	}
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 	return p, ok
 }
 
@@ -353,8 +379,7 @@ func (v *View) Peers(f Filter) []PeerInfo {
 			out = append(out, e.copy())
 		}
 	}
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 	slices.SortFunc(out, func(a, b PeerInfo) int {
 		if c := strings.Compare(a.Org, b.Org); c != 0 {
 			return c
@@ -369,29 +394,37 @@ func (v *View) Peers(f Filter) []PeerInfo {
 func (v *View) Expire() {
 	v.mu.Lock()
 	evs := v.expire(v.clock.Now())
-	v.mu.Unlock()
-	v.emit(evs)
+	v.unlockEmit(evs)
 }
 
-type event struct {
-	p    PeerInfo
-	from PeerState
+// transition is the change of e from the state from and the verified mark
+// wasVerified, for the sink. v.mu must be held.
+func (v *View) transition(e *entry, from PeerState, wasVerified bool, cause string, ver Version, reason string) Transition {
+	return Transition{At: v.clock.Now(), Peer: e.copy(), From: from, WasVerified: wasVerified,
+		Cause: cause, Version: ver, Reason: reason}
 }
 
-func (v *View) emit(evs []event) {
-	if v.sink == nil {
+// unlockEmit releases v.mu and hands evs to the sink. The sink hears the
+// changes of one holder of v.mu before those of the next (emitMu is
+// taken before v.mu is released).
+func (v *View) unlockEmit(evs []Transition) {
+	if v.sink == nil || len(evs) == 0 {
+		v.mu.Unlock()
 		return
 	}
+	v.emitMu.Lock()
+	v.mu.Unlock()
+	defer v.emitMu.Unlock()
 	for _, ev := range evs {
-		v.sink(ev.p, ev.from)
+		v.sink(ev)
 	}
 }
 
 // expire moves silent alive peers to suspect and forgets suspect and left
 // peers past their retention. v.mu must be held.
-func (v *View) expire(now time.Time) []event {
+func (v *View) expire(now time.Time) []Transition {
 	v.self.LastSeen = now
-	var evs []event
+	var evs []Transition
 	for id, e := range v.peers {
 		ev, _ := v.expireOne(id, e, now)
 		evs = append(evs, ev...)
@@ -404,15 +437,20 @@ func (v *View) expire(now time.Time) []event {
 // expireOne applies the time-based transitions to one peer: alive to
 // suspect after the liveness window, suspect and left to forgotten after
 // their retention. v.mu must be held.
-func (v *View) expireOne(id string, e *entry, now time.Time) (evs []event, changed bool) {
+func (v *View) expireOne(id string, e *entry, now time.Time) (evs []Transition, changed bool) {
 	silent := now.Sub(e.LastSeen)
+	if e.Verified && !e.credEnds.IsZero() && !now.Before(e.credEnds) {
+		v.setVerified(e, false)
+		e.OrgID, e.Serial, e.credEnds = "", 0, time.Time{}
+		evs = append(evs, v.transition(e, e.State, true, CauseExpiry, Version{}, ReasonExpired))
+	}
 	if e.State == StateAlive && silent > v.cfg.LivenessWindow {
 		e.State, e.changed = StateSuspect, now
-		evs = append(evs, event{e.copy(), StateAlive})
+		evs = append(evs, v.transition(e, StateAlive, e.Verified, CauseWindow, Version{}, ""))
 	}
 	if e.State == StateSuspect && silent > v.cfg.SuspectRetention ||
 		e.State == StateLeft && now.Sub(e.changed) > v.cfg.LeftRetention {
-		evs = append(evs, v.drop(id, e, now))
+		evs = append(evs, v.drop(id, e, now, CauseExpiry))
 	}
 	return evs, len(evs) > 0
 }
@@ -451,6 +489,7 @@ func (v *View) hasPeersIn(org string) bool {
 func (e *entry) copy() PeerInfo {
 	p := e.PeerInfo
 	p.Addrs = slices.Clone(p.Addrs)
+	p.Since = e.changed
 	return p
 }
 

@@ -32,11 +32,17 @@ var testCfg = Config{
 type recorded struct {
 	mu  sync.Mutex
 	evs []string
+	trs []Transition
 }
 
-func (r *recorded) sink(p PeerInfo, from PeerState) {
+func (r *recorded) sink(tr Transition) {
 	r.mu.Lock()
-	r.evs = append(r.evs, fmt.Sprintf("%s:%s->%s", p.PeerID, from, p.State))
+	if tr.StateChanged() {
+		r.evs = append(r.evs, fmt.Sprintf("%s:%s->%s", tr.Peer.PeerID, tr.From, tr.Peer.State))
+	} else {
+		r.evs = append(r.evs, fmt.Sprintf("%s:verified=%t", tr.Peer.PeerID, tr.Peer.Verified))
+	}
+	r.trs = append(r.trs, tr)
 	r.mu.Unlock()
 }
 

@@ -121,18 +121,24 @@ const readCards = `[...document.querySelectorAll('#orgs .card')].map((c) => ({
 // cardsWhere polls the page until ok accepts its org cards.
 func cardsWhere(t *testing.T, ctx context.Context, what string, ok func(map[string]orgCard) bool) map[string]orgCard {
 	t.Helper()
-	var got map[string]orgCard
+	return rowsWhere(t, ctx, readCards, what, func(c orgCard) string { return c.Org }, ok)
+}
+
+// rowsWhere polls the page until ok accepts the rows that js reads, by key.
+func rowsWhere[T any](t *testing.T, ctx context.Context, js, what string, key func(T) string, ok func(map[string]T) bool) map[string]T {
+	t.Helper()
+	var got map[string]T
 	poll(t, 30*time.Second, func() string {
-		cards, err := chromedp.Run(ctx, chromedp.Evaluate[[]orgCard](readCards))
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]T](js))
 		if err != nil {
 			return err.Error()
 		}
-		got = map[string]orgCard{}
-		for _, c := range cards {
-			got[c.Org] = c
+		got = map[string]T{}
+		for _, r := range rows {
+			got[key(r)] = r
 		}
 		if !ok(got) {
-			return fmt.Sprintf("page does not show %s: %+v", what, cards)
+			return fmt.Sprintf("page does not show %s: %+v", what, rows)
 		}
 		return ""
 	})

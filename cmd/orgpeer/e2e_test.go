@@ -140,6 +140,10 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"view", "--api", "127.0.0.1:1", "--data-dir", dir}, 2, "--api or --data-dir, not both"},
 		{[]string{"view", "--data-dir", dir}, 1, "no running node found"},
 		{[]string{"peers", "--api", "127.0.0.1:1", "--state", "dead"}, 2, "unknown peer state"},
+		{[]string{"explain", "--api", "127.0.0.1:1"}, 2, "give the PEER_ID"},
+		{[]string{"explain", "not-a-peer", "--api", "127.0.0.1:1"}, 2, "is not a peer ID"},
+		{[]string{"view", "--api", "127.0.0.1:1", "--watch", "--json"}, 2, "--watch or --json"},
+		{[]string{"watch", "--api", "127.0.0.1:1", "--org", "ACME"}, 2, "not a valid organization name"},
 		{[]string{"demo", "--nodes", "0"}, 2, "--nodes"},
 		{[]string{"demo", "--nodes", "2", "--orgs", "3"}, 2, "--orgs"},
 	} {

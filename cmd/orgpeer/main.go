@@ -35,8 +35,10 @@ var commands []command
 func init() {
 	commands = []command{
 		{"run", "--org NAME [--data-dir DIR] [--config FILE] [flags]", "run a node", runCmd},
-		{"view", "[--data-dir DIR | --api ADDR] [--json]", "per-organization counts of a running node", viewCmd},
+		{"view", "[--data-dir DIR | --api ADDR] [--json | --watch]", "per-organization counts of a running node", viewCmd},
 		{"peers", "[--data-dir DIR | --api ADDR] [--org O] [--state S] [--json]", "the peers behind the counts", peersCmd},
+		{"watch", "[--data-dir DIR | --api ADDR] [--org O] [--json]", "a running node's changes as they happen, one line each", watchCmd},
+		{"explain", "PEER_ID [--data-dir DIR | --api ADDR] [--json]", "everything a running node knows of one peer, and why", explainCmd},
 		{"id", "[--data-dir DIR | --api ADDR] [--json]", "peer ID and a --bootstrap line for other machines (creates the identity if missing)", idCmd},
 		{"org", "init|issue|revoke|show [flags]", "organization keys, membership credentials and revocations", orgCmd},
 		{"bench", "[--nodes N,...] [--orgs K] [--runs R] [--json]", "measure convergence, failure detection and per-node costs with real nodes", benchCmd},

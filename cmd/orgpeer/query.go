@@ -48,6 +48,11 @@ func parseTarget(fs *flag.FlagSet, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	return targetEnv(fs)
+}
+
+// targetEnv takes the target's flags not given from the environment.
+func targetEnv(fs *flag.FlagSet) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if given["api"] && given["data-dir"] {
@@ -128,12 +133,19 @@ func printJSON(w io.Writer, v any) error {
 func viewCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("view", stdout)
 	t := targetFlags(fs)
+	watch := fs.Bool("watch", false, "redraw every second, like top, with a trend of alive per organization; Ctrl-C ends it")
 	if err := parseTarget(fs, args); err != nil {
 		return err
+	}
+	if *watch && *t.asJSON {
+		return usagef("view: give --watch or --json, not both")
 	}
 	c, err := t.connect()
 	if err != nil {
 		return err
+	}
+	if *watch {
+		return c.explain(viewWatch(ctx, c.Client, stdout))
 	}
 	s, err := c.View(ctx)
 	if err != nil {

@@ -89,16 +89,9 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 // fetch GETs path with the query q and returns the status and up to limit
 // bytes of the body.
 func (c *Client) fetch(ctx context.Context, path string, q url.Values, limit int64) (int, []byte, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := c.request(ctx, path, q)
 	if err != nil {
 		return 0, nil, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -107,6 +100,22 @@ func (c *Client) fetch(ctx context.Context, path string, q url.Values, limit int
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	return resp.StatusCode, body, err
+}
+
+// request is a GET of path with the query q and the token.
+func (c *Client) request(ctx context.Context, path string, q url.Values) (*http.Request, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
 }
 
 // statusErr is the error of an answer other than 200: the API's message

@@ -12,17 +12,29 @@ import (
 )
 
 // Write prints a snapshot as an aligned table.
-func Write(w io.Writer, s orgs.Snapshot) {
+func Write(w io.Writer, s orgs.Snapshot) { WriteTrend(w, s, nil) }
+
+// WriteTrend prints a snapshot as an aligned table, with a TREND column
+// of what trend gives each row when it is not nil.
+func WriteTrend(w io.Writer, s orgs.Snapshot, trend func(orgs.OrgCounts) string) {
 	fmt.Fprintf(w, "view of %s (org %s) at %s\n", s.Self, s.Org, s.At.Format(time.TimeOnly))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ORG\tORG ID\tALIVE\tCONNECTED\tSUSPECT\tLEFT\tVERIFIED\tUNVERIFIED\tHOSTS\tFRESHEST\tSTALEST")
+	head := "ORG\tORG ID\tALIVE\tCONNECTED\tSUSPECT\tLEFT\tVERIFIED\tUNVERIFIED\tHOSTS\tFRESHEST\tSTALEST"
+	if trend != nil {
+		head += "\tTREND"
+	}
+	fmt.Fprintln(tw, head)
 	row := func(name string, o orgs.OrgCounts) {
 		id := "-"
 		if o.OrgID != "" {
 			id = orgs.OrgID(o.OrgID).Short()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", name, id, o.Alive, o.Connected, o.Suspect,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s", name, id, o.Alive, o.Connected, o.Suspect,
 			o.Left, o.Verified, o.Unverified, o.Hosts, ageCell(o.FreshestMs), ageCell(o.StalestMs))
+		if trend != nil {
+			fmt.Fprintf(tw, "\t%s", trend(o))
+		}
+		fmt.Fprintln(tw)
 	}
 	for _, o := range s.Orgs {
 		name := o.Org
@@ -33,6 +45,27 @@ func Write(w io.Writer, s orgs.Snapshot) {
 	}
 	row("TOTAL", s.Total)
 	tw.Flush()
+}
+
+// Sparkline draws vals as bars from zero to the largest of them, one
+// character each.
+func Sparkline(vals []int) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	levels := []rune(bars)
+	top := 0
+	for _, v := range vals {
+		top = max(top, v)
+	}
+	out := make([]rune, len(vals))
+	for i, v := range vals {
+		switch {
+		case top == 0 || v <= 0:
+			out[i] = ' '
+		default:
+			out[i] = levels[(v*len(levels)-1)/top]
+		}
+	}
+	return string(out)
 }
 
 func ageCell(ms *int64) string {
