@@ -361,6 +361,7 @@ func TestRelayOfMintedPeersBounded(t *testing.T) {
 	nodetest.Eventually(t, 20*time.Second, verifiedIn(nodes, "acme", 2, ""))
 	victim := nodes[0]
 	att := rogueOn(t, victim, wire.OrgTopic("acme"))
+	start := time.Now()
 	for sent := range 3000 {
 		key, _ := nodetest.Mint(t)
 		m := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "minted", Sent: time.Now().UnixMilli()}
@@ -375,8 +376,11 @@ func TestRelayOfMintedPeersBounded(t *testing.T) {
 		}
 		return ""
 	})
-	if c := victim.view.Snapshot().OrgCounts("acme"); c.Unverified+c.Suspect > 50 {
-		t.Fatalf("the victim remembers %d unverified peers (%d alive), budget 50", c.Unverified+c.Suspect, c.Unverified)
+	// The budget is 50 a minute, refilled as it goes: a slow (loaded)
+	// run earns the refill of the time it took, never thousands.
+	budget := 50 + int(50*time.Since(start)/time.Minute) + 1
+	if c := victim.view.Snapshot().OrgCounts("acme"); c.Unverified+c.Suspect > budget {
+		t.Fatalf("the victim remembers %d unverified peers (%d alive), budget %d", c.Unverified+c.Suspect, c.Unverified, budget)
 	}
 	nodetest.Eventually(t, victim.cfg.LivenessWindow, verifiedIn(nodes, "acme", 2, ""))
 }

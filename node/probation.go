@@ -12,9 +12,10 @@ import (
 // member heard (a hello from a neighbour, or a heartbeat on a followed
 // topic). A name that is only listed is followed on probation, to hear a
 // member there: at most probationMax names at once, each for probationFor;
-// one that brings no member heartbeat is dropped and not tried again for
-// retry (OrgRetention, by when the view has forgotten the hint unless it
-// is listed again). The cost of junk is then at most probationMax topics,
+// one that brings no member heartbeat is dropped and tried again after a
+// backoff that doubles from probationFor up to retry (OrgRetention, by when
+// the view has forgotten the hint unless it is listed again): a probation
+// that failed only because the machine was slow is not lost for minutes. The cost of junk is then at most probationMax topics,
 // and a new organization listed behind n junk names waits about
 // n/probationMax probations.
 const probationMax = 4
@@ -29,11 +30,16 @@ func probationFor(interval time.Duration) time.Duration { return max(3*interval,
 type probation struct {
 	dur, retry time.Duration
 	active     map[string]time.Time // on probation -> until when
-	tried      map[string]time.Time // dropped -> when it may be tried again
+	tried      map[string]retryAt   // dropped -> when it may be tried again
+}
+
+type retryAt struct {
+	at    time.Time
+	fails int
 }
 
 func newProbation(dur, retry time.Duration) *probation {
-	return &probation{dur: dur, retry: retry, active: map[string]time.Time{}, tried: map[string]time.Time{}}
+	return &probation{dur: dur, retry: retry, active: map[string]time.Time{}, tried: map[string]retryAt{}}
 }
 
 // update ends the probations of organizations now counted or past their
@@ -46,11 +52,14 @@ func (p *probation) update(now time.Time, hints []string, counted func(string) b
 			delete(p.active, o)
 		case now.After(until):
 			delete(p.active, o)
-			p.tried[o] = now.Add(p.retry)
+			r := p.tried[o]
+			r.fails++
+			r.at = now.Add(min(p.dur<<min(r.fails-1, 16), p.retry))
+			p.tried[o] = r
 		}
 	}
-	for o, again := range p.tried {
-		if now.After(again) {
+	for o, r := range p.tried {
+		if now.Sub(r.at) > p.retry { // not hinted again since: forget its failures
 			delete(p.tried, o)
 		}
 	}
@@ -59,8 +68,8 @@ func (p *probation) update(now time.Time, hints []string, counted func(string) b
 			break
 		}
 		_, on := p.active[o]
-		_, tried := p.tried[o]
-		if !on && !tried && !counted(o) {
+		r, tried := p.tried[o]
+		if !on && (!tried || now.After(r.at)) && !counted(o) {
 			p.active[o] = now.Add(p.dur)
 		}
 	}
