@@ -336,7 +336,8 @@ func TestRefusedEverywhere(t *testing.T) {
 		{[]string{"/ip4/0.0.0.0/tcp/1", closed + "/ws", "garbage"}, false},
 		{nil, false},
 	} {
-		if got := refusedEverywhere(ctx, c.addrs, time.Second); got != c.want {
+		pr := &prober{oneMachine: true, seen: newConnIPs(8), onLink: &localNets{}}
+		if got := pr.refusedEverywhere(ctx, pr.targets(orgs.PeerInfo{Addrs: c.addrs}), time.Second); got != c.want {
 			t.Errorf("refusedEverywhere(%q) = %v, want %v", c.addrs, got, c.want)
 		}
 	}

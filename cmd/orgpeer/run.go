@@ -20,9 +20,16 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	org := fs.String("org", "", "organization of this peer (required)")
 	dataDir := fs.String("data-dir", "", "directory for identity and state (required)")
 	preset := fs.String("preset", "default", "timer preset: default (real networks) or local (many nodes on one machine)")
-	var listen, boot, watch, trust, revs listFlag
+	var listen, boot, watch, trust, revs, announce, noAnnounce, relays listFlag
 	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default: loopback TCP and QUIC, random ports)")
-	fs.Var(&boot, "bootstrap", "full multiaddr of a peer to join through, repeatable")
+	fs.Var(&boot, "bootstrap", "seed to join through, repeatable: a full multiaddr (/ip4/.../p2p/ID, /dns4/...) or /dnsaddr/NAME")
+	retryJoin := fs.Bool("retry-join", false, "keep every --bootstrap seed connected, retrying each with backoff (default: only while out of the network)")
+	mdns := fs.Bool("mdns", false, "find orgpeer nodes on the local network by multicast DNS")
+	fs.Var(&announce, "announce", "multiaddr to offer peers instead of the listen addresses, repeatable (relayed addresses are kept)")
+	fs.Var(&noAnnounce, "no-announce", "multiaddr or address range (10.0.0.0/8) never offered to peers, repeatable")
+	fs.Var(&relays, "relay", "circuit relay to keep a slot with (full multiaddr), repeatable: for nodes that may be behind a NAT")
+	relayService := fs.Bool("relay-service", false, "relay for peers behind NATs (circuit relay v2): for publicly reachable nodes")
+	natPortMap := fs.Bool("nat-portmap", false, "ask the gateway for port mappings (UPnP IGD, NAT-PMP)")
 	fs.Var(&watch, "watch", "follow only these organizations, repeatable or comma-separated (default: all)")
 	cred := fs.String("credential", "", "this peer's membership credential (from `orgpeer org issue`)")
 	fs.Var(&trust, "trust", "trusted organization: a .org file or an org ID, repeatable")
@@ -45,6 +52,8 @@ func runCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg.Org, cfg.DataDir, cfg.HostID, cfg.Pprof = *org, *dataDir, *hostID, *pprof
 	cfg.Bootstrap, cfg.Watch = boot.vals, watch.vals
+	cfg.RetryJoin, cfg.MDNS, cfg.Announce, cfg.NoAnnounce = *retryJoin, *mdns, announce.vals, noAnnounce.vals
+	cfg.Relays, cfg.RelayService, cfg.NATPortMap = relays.vals, *relayService, *natPortMap
 	cfg.CredentialFile, cfg.Trust, cfg.RequireCredentials, cfg.RevocationFiles = *cred, trust.vals, *requireCreds, revs.vals
 	if listen.set {
 		cfg.ListenAddrs = listen.vals
