@@ -19,6 +19,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/netns"
 	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 	"github.com/orgpeer/orgpeer/orgs/orgfile"
@@ -148,7 +149,7 @@ func (c *Cluster) Add(s Spec) *Proc {
 	defer c.mu.Unlock()
 	name := fmt.Sprintf("n%02d", len(c.procs)+1)
 	p := &Proc{c: c, name: name, org: s.Org, host: s.Host, dataDir: s.DataDir, bootstrap: s.Bootstrap,
-		impostor: s.Impostor, netns: s.Netns, listen: s.Listen}
+		impostor: s.Impostor, netns: s.Netns, listen: s.Listen, args: s.Args}
 	if p.dataDir == "" {
 		p.dataDir = filepath.Join(c.dir, name)
 	}
@@ -180,6 +181,7 @@ func (c *Cluster) Start(ctx context.Context, p *Proc) error {
 	for _, l := range p.listen {
 		args = append(args, "--listen", l)
 	}
+	args = append(args, p.args...)
 	margs, err := c.membershipArgs(p)
 	if err != nil {
 		return err
@@ -217,8 +219,12 @@ func (c *Cluster) Start(ctx context.Context, p *Proc) error {
 	for {
 		info, err := api.ReadInfo(p.dataDir)
 		if err == nil {
+			client := api.NewClient(info.API, "")
+			if p.netns != "" { // the API listens on the namespace's loopback
+				client = api.NewClientVia(info.API, "", netns.Dialer(p.netns))
+			}
 			c.mu.Lock()
-			p.info, p.client = info, api.NewClient(info.API, "")
+			p.info, p.client = info, client
 			c.mu.Unlock()
 			return nil
 		}

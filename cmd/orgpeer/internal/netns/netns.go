@@ -154,19 +154,19 @@ func (s *Switch) Cut(port string, down bool) error {
 }
 
 // Host creates a host on sw: namespace role with eth0 at cidr and, when gw
-// is not empty, its default route through gw. It returns the namespace.
-func (b *Bed) Host(role string, sw *Switch, cidr, gw string) (string, error) {
-	ns, err := b.NS(role)
-	if err != nil {
-		return "", err
+// is not empty, its default route through gw. It returns the namespace and
+// its switch port (see Switch.Cut).
+func (b *Bed) Host(role string, sw *Switch, cidr, gw string) (ns, port string, err error) {
+	if ns, err = b.NS(role); err != nil {
+		return "", "", err
 	}
-	if _, err := sw.Attach(ns, "eth0", cidr); err != nil {
-		return "", err
+	if port, err = sw.Attach(ns, "eth0", cidr); err != nil {
+		return "", "", err
 	}
 	if gw != "" {
-		return ns, run("ip", "-n", ns, "route", "add", "default", "via", gw)
+		err = run("ip", "-n", ns, "route", "add", "default", "via", gw)
 	}
-	return ns, nil
+	return ns, port, err
 }
 
 // Router creates a NAT router between the segments wan (its wan0 at
@@ -175,6 +175,11 @@ func (b *Bed) Host(role string, sw *Switch, cidr, gw string) (string, error) {
 // connection's source port where it can, so a socket keeps its public port
 // towards every destination (endpoint-independent mapping), while only
 // replies to what went out come in (address- and port-dependent filtering).
+// Like a home router's firewall it drops what comes to itself unasked on
+// wan0: a peer's hole-punching packet that arrives before this side's own
+// has left would otherwise be accepted as a flow to the router, and that
+// flow's conntrack entry would make the masquerade pick another port for
+// this side's packets, which the peer's NAT then drops.
 func (b *Bed) Router(role string, wan *Switch, wanCIDR string, lan *Switch, lanCIDR string) (string, error) {
 	ns, err := b.NS(role)
 	if err != nil {
@@ -197,6 +202,10 @@ table ip orgpeer_nat {
 	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname "wan0" ct state new drop
 	}
 }`)
 }

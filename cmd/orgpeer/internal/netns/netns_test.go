@@ -26,7 +26,7 @@ func TestBed(t *testing.T) {
 			b.Close()
 		}
 	})
-	must := func(ns string, err error) string {
+	must := func(ns string, _ string, err error) string {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -42,7 +42,9 @@ func TestBed(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := must(b.Host("pub", wan, "192.0.0.130/26", ""))
-	must(b.Router("nat", wan, "192.0.0.131/26", lan, "10.201.1.1/24"))
+	if _, err := b.Router("nat", wan, "192.0.0.131/26", lan, "10.201.1.1/24"); err != nil {
+		t.Fatal(err)
+	}
 	priv := must(b.Host("priv", lan, "10.201.1.2/24", "10.201.1.1"))
 
 	// A listener on the public host sees the router's address.
