@@ -98,11 +98,12 @@ func (hl *hellos) stream(ctx context.Context, to peer.ID, f func(network.Stream)
 // their organizations. So while a connection to a peer is limited, the
 // node with the lower ID exchanges hellos with it every heartbeat interval:
 // each side counts the other from them as from heartbeats. About 1 kB an
-// interval, well under a relay's default 128 kB per 2 minutes. go-libp2p
-// tries a hole punch once per relayed connection; the side that dialled
-// the relayed connection dials it anew after rePunchFirst intervals, then
-// twice as long each time up to rePunchMax, so that a punch that failed
-// (a NAT mapping not yet there, a lost packet) is tried again.
+// interval, well under a relay's default 128 kB per 2 minutes; when a relay
+// ends the connection, the peer with the lower ID dials again at once.
+// go-libp2p tries a hole punch once per relayed connection; the side that
+// dialled the relayed connection dials it anew after rePunchFirst
+// intervals, then twice as long each time up to rePunchMax, so that a punch
+// that failed (a NAT mapping not yet there, a lost packet) is tried again.
 const (
 	rePunchFirst = 5  // heartbeat intervals before a relayed connection is dialled anew
 	rePunchMax   = 60 // longest wait between two, in heartbeat intervals
@@ -125,9 +126,17 @@ func (hl *hellos) relayed(ctx context.Context) {
 		}
 		peers := hl.host.Network().Peers()
 		for id := range relayed {
-			if hl.host.Network().Connectedness(id) != network.Limited {
-				delete(relayed, id)
+			switch hl.host.Network().Connectedness(id) {
+			case network.Limited:
+				continue
+			case network.NotConnected:
+				// A relay ended the connection (at its limit, say): the
+				// peer with the lower ID dials again at once.
+				if id > hl.host.ID() {
+					exchanges.try(func() { hl.connect(ctx, id) })
+				}
 			}
+			delete(relayed, id)
 		}
 		for _, id := range peers {
 			if hl.host.Network().Connectedness(id) != network.Limited {
@@ -169,9 +178,14 @@ func (hl *hellos) redial(ctx context.Context, to peer.ID) {
 			closed = true
 		}
 	}
-	if !closed {
-		return // the peer dialled: its turn
+	if closed { // else the peer dialled: its turn
+		hl.connect(ctx, to)
 	}
+}
+
+// connect dials peer at the addresses the peerstore has for it (its
+// relayed ones included), bounded by helloTimeout.
+func (hl *hellos) connect(ctx context.Context, to peer.ID) {
 	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	defer cancel()
 	if err := hl.host.Connect(ctx, peer.AddrInfo{ID: to}); err != nil {
