@@ -12,16 +12,19 @@ build:
 vet:
 	$(GO) vet ./...
 
-# Chromium from Debian's packages, for the dashboard's headless-browser test.
+# From Debian's packages: Chromium for the dashboard's headless-browser test,
+# nftables for the NAT routers of the network-namespace tests.
 deps:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	@command -v nft >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nftables)
 
 # The whole module builds for macOS too (Linux-only code sits behind build tags).
 cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
-# Race detector on; every test starts and stops its own processes on loopback.
+# Race detector on; every test starts and stops its own processes, on
+# loopback or, as root, on hosts made of network namespaces of its own.
 test: vet deps cross
 	$(GO) test -race -count=1 -timeout 9m ./...
 
