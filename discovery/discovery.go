@@ -413,14 +413,20 @@ func (d *Discovery) findOrg(ctx context.Context, org string) {
 		if len(d.h.Network().Peers()) >= d.cfg.MaxPeers || ctx.Err() != nil {
 			return
 		}
-		if err := d.connect(ctx, ai); err != nil {
-			d.count(func(s *Stats) { s.DialFailures++ })
-			d.log.Debug("dial failed", "peer", ai.ID, "err", err)
-			continue
-		}
-		d.count(func(s *Stats) { s.Dials++ })
-		d.log.Debug("connected to discovered peer", "peer", ai.ID, "org", org)
+		d.dial(ctx, ai, "org "+org)
 	}
+}
+
+// dial connects to a peer found by a lookup or by mDNS (how), and counts
+// and logs the outcome.
+func (d *Discovery) dial(ctx context.Context, ai peer.AddrInfo, how string) {
+	if err := d.connect(ctx, ai); err != nil {
+		d.count(func(s *Stats) { s.DialFailures++ })
+		d.log.Debug("dial failed", "peer", ai.ID, "found_by", how, "err", err)
+		return
+	}
+	d.count(func(s *Stats) { s.Dials++ })
+	d.log.Debug("connected to discovered peer", "peer", ai.ID, "found_by", how)
 }
 
 func (d *Discovery) connect(ctx context.Context, ai peer.AddrInfo) error {

@@ -50,13 +50,7 @@ func (d *Discovery) mdnsLoop(ctx context.Context) {
 				len(d.h.Network().Peers()) >= d.cfg.MaxPeers {
 				continue
 			}
-			if err := d.connect(ctx, ai); err != nil {
-				d.count(func(s *Stats) { s.DialFailures++ })
-				d.log.Debug("mDNS peer unreachable", "peer", ai.ID, "err", err)
-				continue
-			}
-			d.count(func(s *Stats) { s.Dials++ })
-			d.log.Info("connected to a peer found by mDNS", "peer", ai.ID)
+			d.dial(ctx, ai, "mDNS")
 		}
 	}
 }

@@ -47,7 +47,7 @@ func dialRanker(addrs []ma.Multiaddr) []network.AddrDelay {
 		}
 	}
 	out := swarm.DefaultDialRanker(rest)
-	publicQUIC := slices.ContainsFunc(rest, func(a ma.Multiaddr) bool { return manet.IsPublicAddr(a) && isQUIC(a) })
+	publicQUIC := slices.ContainsFunc(rest, func(a ma.Multiaddr) bool { return manet.IsPublicAddr(a) && transport(a) == ma.P_QUIC_V1 })
 	for i, d := range out {
 		if publicQUIC && isTCP(d.Addr) && manet.IsPublicAddr(d.Addr) {
 			out[i].Delay = max(d.Delay, publicTCPDelay)
@@ -63,30 +63,20 @@ func dialRanker(addrs []ma.Multiaddr) []network.AddrDelay {
 	return out
 }
 
-// isQUIC reports whether a is a QUIC address (not WebTransport).
-func isQUIC(a ma.Multiaddr) bool {
-	quic := false
+// transport returns ma.P_TCP for a plain TCP address, ma.P_QUIC_V1 for a
+// QUIC one, and 0 for the rest (WebSocket, WebTransport, relayed).
+func transport(a ma.Multiaddr) int {
+	t := 0
 	for _, c := range a {
-		switch c.Protocol().Code {
-		case ma.P_QUIC_V1:
-			quic = true
-		case ma.P_WEBTRANSPORT, ma.P_CIRCUIT:
-			return false
+		switch c.Code() {
+		case ma.P_TCP, ma.P_QUIC_V1:
+			t = c.Code()
+		case ma.P_WS, ma.P_WSS, ma.P_WEBTRANSPORT, ma.P_CIRCUIT:
+			return 0
 		}
 	}
-	return quic
+	return t
 }
 
-// isTCP reports whether a is a plain TCP address (not WebSocket).
-func isTCP(a ma.Multiaddr) bool {
-	tcp := false
-	for _, c := range a {
-		switch c.Protocol().Code {
-		case ma.P_TCP:
-			tcp = true
-		case ma.P_WS, ma.P_WSS, ma.P_QUIC_V1, ma.P_WEBTRANSPORT:
-			return false
-		}
-	}
-	return tcp
-}
+// isTCP reports whether a is a plain TCP address.
+func isTCP(a ma.Multiaddr) bool { return transport(a) == ma.P_TCP }

@@ -151,52 +151,55 @@ func listenAddrs(h host.Host) []string {
 }
 
 func parseListenAddrs(ss []string) ([]ma.Multiaddr, error) {
-	out := make([]ma.Multiaddr, 0, len(ss))
-	for _, s := range ss {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, configErr("--listen %q: %v", s, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return parseAddrs("--listen", ss, "", nil)
 }
 
 // parseSeeds checks --bootstrap: each a full multiaddr ending in
 // /p2p/<peer id> (an /ip4, /ip6, /dns* or /dnsaddr address), or a bare
 // /dnsaddr/<name> whose TXT records list such addresses.
 func parseSeeds(ss []string) ([]ma.Multiaddr, error) {
-	var out []ma.Multiaddr
-	for _, s := range ss {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, configErr("--bootstrap %q: %v", s, err)
-		}
-		if _, err := peer.AddrInfoFromP2pAddr(a); err != nil && a[0].Code() != ma.P_DNSADDR {
-			return nil, configErr("--bootstrap %q: want a full multiaddr ending in /p2p/<peer id>, or /dnsaddr/<name>: %v", s, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return parseAddrs("--bootstrap", ss, "want a full multiaddr ending in /p2p/<peer id>, or /dnsaddr/<name>",
+		func(a ma.Multiaddr) error {
+			if a[0].Code() == ma.P_DNSADDR {
+				return nil
+			}
+			_, err := peer.AddrInfoFromP2pAddr(a)
+			return err
+		})
 }
 
 // parseRelays checks --relay: full multiaddrs ending in /p2p/<peer id>;
 // the addresses of one relay given apart are merged.
 func parseRelays(ss []string) ([]peer.AddrInfo, error) {
-	var addrs []ma.Multiaddr
-	for _, s := range ss {
-		a, err := ma.NewMultiaddr(s)
-		if err == nil {
-			_, err = peer.AddrInfoFromP2pAddr(a)
-		}
-		if err != nil {
-			return nil, configErr("--relay %q: want a full multiaddr ending in /p2p/<peer id>: %v", s, err)
-		}
-		addrs = append(addrs, a)
+	addrs, err := parseAddrs("--relay", ss, "want a full multiaddr ending in /p2p/<peer id>", func(a ma.Multiaddr) error {
+		_, err := peer.AddrInfoFromP2pAddr(a)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	out, err := peer.AddrInfosFromP2pAddrs(addrs...)
 	if err != nil {
 		return nil, configErr("--relay: %v", err)
+	}
+	return out, nil
+}
+
+// parseAddrs parses the multiaddrs given to flag and checks each with
+// check (nil: none); a failed check is explained by want.
+func parseAddrs(flag string, ss []string, want string, check func(ma.Multiaddr) error) ([]ma.Multiaddr, error) {
+	out := make([]ma.Multiaddr, 0, len(ss))
+	for _, s := range ss {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, configErr("%s %q: %v", flag, s, err)
+		}
+		if check != nil {
+			if err := check(a); err != nil {
+				return nil, configErr("%s %q: %s: %v", flag, s, want, err)
+			}
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }

@@ -39,6 +39,42 @@ func newBed(t *testing.T, nat bool) *netns.Bed {
 	return b
 }
 
+// lan is a test bed of hosts on one switch, 10.201.0.11 and up, and a
+// cluster whose organizations' keys exist.
+type lan struct {
+	bed   *netns.Bed
+	sw    *netns.Switch
+	hosts []string // namespaces
+	ports []string // their switch ports
+	c     *cluster.Cluster
+}
+
+// fixedPorts are the listen addresses of a node on a host of its own.
+var fixedPorts = []string{"/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1"}
+
+// newLAN builds n hosts and a cluster for orgNames, all removed when the
+// test ends.
+func newLAN(t *testing.T, n int, orgNames ...string) *lan {
+	t.Helper()
+	l := &lan{bed: newBed(t, false)}
+	var err error
+	if l.sw, err = l.bed.Switch("lan"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		ns, port, err := l.bed.Host(fmt.Sprintf("h%d", i+1), l.sw, fmt.Sprintf("10.201.0.%d/24", 11+i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.hosts, l.ports = append(l.hosts, ns), append(l.ports, port)
+	}
+	l.c = newTestCluster(t)
+	if err := l.c.EnsureOrgKeys(orgNames...); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // metric sums the series of name in a Prometheus text exposition whose
 // labels include every one of want.
 func metric(text, name string, want ...string) float64 {
@@ -92,30 +128,16 @@ func noLoopbackDials(t *testing.T, ps []*cluster.Proc) {
 // address; a cut cable partitions and heals; a restarted node keeps its
 // ports and its ID.
 func TestLANHosts(t *testing.T) {
-	bed := newBed(t, false)
-	lan, err := bed.Switch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newTestCluster(t)
 	orgNames := []string{"acme", "globex", "initech", "acme", "globex"}
-	if err := c.EnsureOrgKeys(orgNames...); err != nil {
-		t.Fatal(err)
-	}
-	listen := []string{"/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1"}
+	l := newLAN(t, len(orgNames), orgNames...)
+	c, ports := l.c, l.ports
 	var ps []*cluster.Proc
-	var ports []string
 	for i, org := range orgNames {
-		ip := fmt.Sprintf("10.201.0.%d", 11+i)
-		ns, port, err := bed.Host(fmt.Sprintf("h%d", i+1), lan, ip+"/24", "")
-		if err != nil {
+		ns := l.hosts[i]
+		if err := l.bed.HostsFile(ns, "127.0.0.1 localhost", "10.201.0.11 seed.orgpeer.test"); err != nil {
 			t.Fatal(err)
 		}
-		if err := bed.HostsFile(ns, "127.0.0.1 localhost", "10.201.0.11 seed.orgpeer.test"); err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, port)
-		ps = append(ps, c.Add(cluster.Spec{Org: org, Host: ns, Netns: ns, Listen: listen, Args: []string{"--mdns"}}))
+		ps = append(ps, c.Add(cluster.Spec{Org: org, Host: ns, Netns: ns, Listen: fixedPorts, Args: []string{"--mdns"}}))
 	}
 	ctx := context.Background()
 	if err := c.Start(ctx, ps[0]); err != nil {
@@ -174,7 +196,7 @@ func TestLANHosts(t *testing.T) {
 	noLoopbackDials(t, rest)
 
 	// A cut cable: h4 alone on one side, the other three on the other.
-	if err := lan.Cut(ports[3], true); err != nil {
+	if err := l.sw.Cut(ports[3], true); err != nil {
 		t.Fatal(err)
 	}
 	cutOff, others := ps[3], ps[:3]
@@ -185,7 +207,7 @@ func TestLANHosts(t *testing.T) {
 		return counting(c, []*cluster.Proc{cutOff}, map[string]int{"acme": 1, "globex": 0, "initech": 0})()
 	})
 	t.Logf("cut cable: each side counts only itself after %v", took)
-	if err := lan.Cut(ports[3], false); err != nil {
+	if err := l.sw.Cut(ports[3], false); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("cable back: exact counts again after %v", poll(t, 60*time.Second, convergedFn(c)))
@@ -213,25 +235,13 @@ func TestLANHosts(t *testing.T) {
 // the window: probing another host's loopback used to reach the prober's
 // own node on the same port, which proved nothing (14.9 s).
 func TestCrashAcrossHostsDefaultPreset(t *testing.T) {
-	bed := newBed(t, false)
-	lan, err := bed.Switch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newTestCluster(t)
-	if err := c.EnsureOrgKeys("acme", "globex"); err != nil {
-		t.Fatal(err)
-	}
+	l := newLAN(t, 3, "acme", "globex")
+	c := l.c
 	var ps []*cluster.Proc
 	var boot []string
 	for i, org := range []string{"acme", "globex", "acme"} {
-		ip := fmt.Sprintf("10.201.0.%d", 11+i)
-		ns, _, err := bed.Host(fmt.Sprintf("h%d", i+1), lan, ip+"/24", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := c.Add(cluster.Spec{Org: org, Host: ns, Netns: ns, Bootstrap: boot, Args: []string{"--preset", "default"},
-			Listen: []string{"/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1"}})
+		p := c.Add(cluster.Spec{Org: org, Host: l.hosts[i], Netns: l.hosts[i], Bootstrap: boot,
+			Listen: fixedPorts, Args: []string{"--preset", "default"}})
 		if err := c.Start(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
@@ -314,8 +324,7 @@ func TestNATRelayThenHolePunch(t *testing.T) {
 	if err := c.EnsureOrgKeys("relayops", "acme", "globex"); err != nil {
 		t.Fatal(err)
 	}
-	listen := []string{"/ip4/0.0.0.0/tcp/4101", "/ip4/0.0.0.0/udp/4101/quic-v1"}
-	relay := c.Add(cluster.Spec{Org: "relayops", Host: "relay", Netns: relayNS, Listen: listen,
+	relay := c.Add(cluster.Spec{Org: "relayops", Host: "relay", Netns: relayNS, Listen: fixedPorts,
 		Args: []string{"--relay-service", "--watch", "relayops"}})
 	if err := c.Start(context.Background(), relay); err != nil {
 		t.Fatal(err)
@@ -327,7 +336,7 @@ func TestNATRelayThenHolePunch(t *testing.T) {
 	}
 	var ps []*cluster.Proc
 	for i, org := range []string{"acme", "globex"} {
-		p := c.Add(cluster.Spec{Org: org, Host: fmt.Sprintf("site%d", i+1), Netns: sites[i], Listen: listen,
+		p := c.Add(cluster.Spec{Org: org, Host: fmt.Sprintf("site%d", i+1), Netns: sites[i], Listen: fixedPorts,
 			Bootstrap: seeds, Args: relayArgs})
 		if err := c.Start(context.Background(), p); err != nil {
 			t.Fatal(err)

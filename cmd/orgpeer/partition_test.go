@@ -8,24 +8,9 @@ import (
 )
 
 func TestPartitionAndHeal(t *testing.T) {
-	const addrA, addrB = "10.250.77.1", "10.250.77.2"
-	bed := newBed(t, false)
-	sw, err := bed.Switch("lan")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nsA, linkA, err := bed.Host("a", sw, addrA+"/24", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nsB, _, err := bed.Host("b", sw, addrB+"/24", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newTestCluster(t)
-	if err := c.EnsureOrgKeys("acme", "globex"); err != nil {
-		t.Fatal(err)
-	}
+	l := newLAN(t, 2, "acme", "globex")
+	c, nsA, nsB, linkA := l.c, l.hosts[0], l.hosts[1], l.ports[0]
+	const addrA, addrB = "10.201.0.11", "10.201.0.12"
 	var sideA, sideB []*cluster.Proc
 	var boot []string
 	for i, spec := range []struct{ org, ns, addr string }{
@@ -49,7 +34,7 @@ func TestPartitionAndHeal(t *testing.T) {
 	full := map[string]int{"acme": 2, "globex": 2}
 	t.Logf("both sides converged in %v", poll(t, 30*time.Second, counting(c, all, full)))
 
-	if err := sw.Cut(linkA, true); err != nil {
+	if err := l.sw.Cut(linkA, true); err != nil {
 		t.Fatal(err)
 	}
 	half := map[string]int{"acme": 1, "globex": 1}
@@ -63,7 +48,7 @@ func TestPartitionAndHeal(t *testing.T) {
 	})
 	t.Logf("partition: each side counts only itself after %v", took)
 
-	if err := sw.Cut(linkA, false); err != nil {
+	if err := l.sw.Cut(linkA, false); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("healed: full counts again after %v, nothing restarted", poll(t, 60*time.Second, counting(c, all, full)))
