@@ -181,7 +181,8 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 		case <-t.C:
 		case <-lost:
 		}
-		joined, waiting := false, false
+		joined := false
+		var due time.Time // the next retry of a seed still to join
 		for i, seed := range d.cfg.Seeds {
 			if d.seedConnected(i) {
 				backoff[i] = 0
@@ -192,8 +193,10 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 			if !d.cfg.RetryJoin && d.dht.RoutingTable().Size() > 0 {
 				continue
 			}
-			waiting = true
 			if time.Now().Before(next[i]) {
+				if due.IsZero() || next[i].Before(due) {
+					due = next[i]
+				}
 				continue
 			}
 			id, err := d.joinSeed(ctx, i, seed)
@@ -204,6 +207,9 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 				d.count(func(s *Stats) { s.BootstrapFailures++ })
 				backoff[i] = min(max(2*backoff[i], d.cfg.BackoffMin), d.cfg.BackoffMax)
 				next[i] = time.Now().Add(jitter(backoff[i]))
+				if due.IsZero() || next[i].Before(due) {
+					due = next[i]
+				}
 				d.log.Warn("seed unreachable, will retry", "seed", seed, "retry_in", backoff[i].Round(time.Millisecond), "err", err)
 				continue
 			}
@@ -215,11 +221,15 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 				d.log.Warn("DHT bootstrap", "err", err)
 			}
 		}
-		// A seed to retry (out of the network, or RetryJoin): every
-		// BackoffMin, as each seed's backoff allows. Otherwise: on the next
+		// Out of the network (no routing table or no peer at all): every
+		// BackoffMin, as each seed's backoff allows. A seed to retry
+		// (RetryJoin): when its backoff ends. Otherwise: on the next
 		// disconnection.
 		wait := d.cfg.BackoffMax
-		if waiting || d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
+		if !due.IsZero() {
+			wait = max(time.Until(due), d.cfg.BackoffMin)
+		}
+		if d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
 			wait = d.cfg.BackoffMin
 		}
 		t.Reset(wait)
