@@ -21,13 +21,14 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // Missing says why this machine cannot build a bed ("" when it can): not
 // root, or no `ip` (nor `nft` when nat is asked for).
 func Missing(nat bool) string {
+	if runtime.GOOS != "linux" {
+		return "network namespaces are Linux's"
+	}
 	if os.Geteuid() != 0 {
 		return "network namespaces need root"
 	}
@@ -246,31 +247,6 @@ func (b *Bed) HostsFile(ns string, lines ...string) error {
 // Command runs name with args inside namespace ns.
 func Command(ns, name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
-}
-
-// Do runs f on an OS thread that has entered namespace ns, so that the
-// sockets f makes (a dial to a literal address, a listen) are made there;
-// a socket stays in the namespace it was made in. The thread is discarded
-// afterwards.
-func Do(ns string, f func()) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		fd, err := unix.Open(filepath.Join("/run/netns", ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- fmt.Errorf("namespace %s: %w", ns, err)
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			done <- fmt.Errorf("enter namespace %s: %w", ns, err)
-			return
-		}
-		f()
-		done <- nil
-	}()
-	return <-done
 }
 
 // Dialer returns a dial function that opens its connections inside
