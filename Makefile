@@ -12,32 +12,19 @@ build:
 vet:
 	$(GO) vet ./...
 
-# Chromium from Debian's packages, for the dashboard's headless-browser test.
+# From Debian's packages: Chromium for the dashboard's headless-browser test,
+# nftables for the NAT routers of the network-namespace tests.
 deps:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	@command -v nft >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nftables)
 
 # The whole module builds for macOS too (Linux-only code sits behind build tags).
 cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
-# systemd's own check of deploy/orgpeer.service, run against the binary just
-# built; skipped, saying so, where systemd-analyze is not installed.
-verify-deploy: build
-	@if ! command -v systemd-analyze >/dev/null; then \
-		echo "verify-deploy: systemd-analyze is not installed: deploy/orgpeer.service not checked"; exit 0; fi; \
-	d=$$(mktemp -d); sed 's|/usr/local/bin/orgpeer|$(CURDIR)/$(BIN)|' deploy/orgpeer.service > $$d/orgpeer.service; \
-	systemd-analyze verify $$d/orgpeer.service; rc=$$?; rm -rf $$d; \
-	if [ $$rc = 0 ]; then echo "verify-deploy: deploy/orgpeer.service OK"; fi; exit $$rc
-
-# A static binary in an empty image (deploy/Containerfile). Not part of `test`.
-IMAGE ?= orgpeer:latest
-image:
-	@engine=$$(command -v podman || command -v docker) || { \
-		echo "make image: needs podman or docker; neither is installed"; exit 1; }; \
-	$$engine build -f deploy/Containerfile -t $(IMAGE) .
-
-# Race detector on; every test starts and stops its own processes on loopback.
+# Race detector on; every test starts and stops its own processes, on
+# loopback or, as root, on hosts made of network namespaces of its own.
 test: vet deps cross verify-deploy
 	$(GO) test -race -count=1 -timeout 9m ./...
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	ma "github.com/multiformats/go-multiaddr"
+	madns "github.com/multiformats/go-multiaddr-dns"
 )
 
 // protocolPrefix keeps orgpeer's DHT apart from every other Kademlia network.
@@ -28,8 +31,20 @@ func namespace(org string) string { return "orgpeer/org/" + org }
 
 // Config sets the discovery timers and bounds.
 type Config struct {
-	// Bootstrap peers to join the DHT through.
-	Bootstrap []peer.AddrInfo
+	// Seeds to join the DHT through: full multiaddrs ending in /p2p/<id>
+	// (/dns4/... names included, which the host resolves as it dials), or
+	// /dnsaddr/<name>, whose TXT records list such addresses, as Kubo's
+	// bootstrap list does; a /dnsaddr/ seed is resolved on each attempt.
+	Seeds []ma.Multiaddr
+	// Resolver resolves /dnsaddr/ seeds (nil: madns.DefaultResolver).
+	Resolver *madns.Resolver
+	// RetryJoin keeps every seed connected, retrying each with its
+	// backoff, also while the node is in the network through other peers;
+	// without it a seed is dialled only while the node is out of it.
+	RetryJoin bool
+	// MDNS announces the node by multicast DNS and connects to the orgpeer
+	// nodes heard on the local networks.
+	MDNS bool
 	// AdvertiseInterval: how often the node re-advertises itself under its
 	// organization's namespace.
 	AdvertiseInterval time.Duration
@@ -56,13 +71,14 @@ type Config struct {
 // Discovery owns the DHT. Run drives bootstrapping, advertising and lookups;
 // Close releases the DHT.
 type Discovery struct {
-	cfg  Config
-	h    host.Host
-	dht  *dht.IpfsDHT
-	rd   *drouting.RoutingDiscovery
-	log  *slog.Logger
-	mu   sync.Mutex
-	stat Stats
+	cfg   Config
+	h     host.Host
+	dht   *dht.IpfsDHT
+	rd    *drouting.RoutingDiscovery
+	log   *slog.Logger
+	mu    sync.Mutex
+	stat  Stats
+	seeds [][]peer.AddrInfo // each seed's peers as last resolved; under mu
 }
 
 // Stats are discovery's counters since New, for the node's metrics.
@@ -76,10 +92,19 @@ type Stats struct {
 
 // New starts a DHT server on h.
 func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
+	if cfg.Resolver == nil {
+		cfg.Resolver = madns.DefaultResolver
+	}
+	d := &Discovery{cfg: cfg, h: h, log: log, seeds: make([][]peer.AddrInfo, len(cfg.Seeds))}
+	for i, s := range cfg.Seeds {
+		if ai, err := peer.AddrInfoFromP2pAddr(s); err == nil && !isDNSAddr(s) {
+			d.seeds[i] = []peer.AddrInfo{*ai}
+		}
+	}
 	opts := []dht.Option{
 		dht.Mode(dht.ModeServer),
 		dht.ProtocolPrefix(protocolPrefix),
-		dht.BootstrapPeers(cfg.Bootstrap...),
+		dht.BootstrapPeersFunc(d.seedPeers),
 		dht.DisableValues(),
 	}
 	if cfg.BucketSize > 0 {
@@ -92,7 +117,8 @@ func New(h host.Host, cfg Config, log *slog.Logger) (*Discovery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start DHT: %w", err)
 	}
-	return &Discovery{cfg: cfg, h: h, dht: kad, rd: drouting.NewRoutingDiscovery(kad), log: log}, nil
+	d.dht, d.rd = kad, drouting.NewRoutingDiscovery(kad)
+	return d, nil
 }
 
 // Close stops the DHT.
@@ -119,17 +145,20 @@ func (d *Discovery) Run(ctx context.Context, own string, orgs func() []string) {
 	wg.Go(func() { d.bootstrapLoop(ctx) })
 	wg.Go(func() { d.advertiseLoop(ctx, own) })
 	wg.Go(func() { d.findLoop(ctx, orgs) })
+	if d.cfg.MDNS {
+		wg.Go(func() { d.mdnsLoop(ctx) })
+	}
 	wg.Wait()
 }
 
-// bootstrapLoop keeps every bootstrap peer connected while the node has no
-// other way into the network, retrying each with its own backoff. It
-// refreshes the DHT's routing table after each new connection to one only:
-// a refresh is a lookup of the node's own ID, too costly for every tick.
-// While the node is in the network it looks again only when a peer
+// bootstrapLoop keeps the seeds connected while the node has no other way
+// into the network (with RetryJoin: always), retrying each seed with its own
+// backoff. It refreshes the DHT's routing table after each new connection
+// to a seed only: a refresh is a lookup of the node's own ID, too costly for
+// every tick. While nothing is to be done it looks again only when a peer
 // disconnects, or after BackoffMax: an idle node has no timer of its own.
 func (d *Discovery) bootstrapLoop(ctx context.Context) {
-	if len(d.cfg.Bootstrap) == 0 {
+	if len(d.cfg.Seeds) == 0 {
 		return
 	}
 	lost := make(chan struct{}, 1) // a connection closed: look again
@@ -141,8 +170,8 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 	}}
 	d.h.Network().Notify(nudge)
 	defer d.h.Network().StopNotify(nudge)
-	backoff := make([]time.Duration, len(d.cfg.Bootstrap))
-	next := make([]time.Time, len(d.cfg.Bootstrap))
+	backoff := make([]time.Duration, len(d.cfg.Seeds))
+	next := make([]time.Time, len(d.cfg.Seeds))
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -153,16 +182,24 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 		case <-lost:
 		}
 		joined := false
-		for i, ai := range d.cfg.Bootstrap {
-			if d.h.Network().Connectedness(ai.ID) == network.Connected {
+		var due time.Time // the next retry of a seed still to join
+		for i, seed := range d.cfg.Seeds {
+			if d.seedConnected(i) {
 				backoff[i] = 0
 				continue
 			}
-			// Once in the network, a lost bootstrap peer is not needed.
-			if d.dht.RoutingTable().Size() > 0 || time.Now().Before(next[i]) {
+			// Once in the network, a lost seed is not needed, unless
+			// RetryJoin asks to keep them all.
+			if !d.cfg.RetryJoin && d.dht.RoutingTable().Size() > 0 {
 				continue
 			}
-			err := d.connect(ctx, ai)
+			if time.Now().Before(next[i]) {
+				if due.IsZero() || next[i].Before(due) {
+					due = next[i]
+				}
+				continue
+			}
+			id, err := d.joinSeed(ctx, i, seed)
 			if ctx.Err() != nil {
 				return
 			}
@@ -170,10 +207,13 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 				d.count(func(s *Stats) { s.BootstrapFailures++ })
 				backoff[i] = min(max(2*backoff[i], d.cfg.BackoffMin), d.cfg.BackoffMax)
 				next[i] = time.Now().Add(jitter(backoff[i]))
-				d.log.Warn("bootstrap peer unreachable, will retry", "peer", ai.ID, "retry_in", backoff[i].Round(time.Millisecond), "err", err)
+				if due.IsZero() || next[i].Before(due) {
+					due = next[i]
+				}
+				d.log.Warn("seed unreachable, will retry", "seed", seed, "retry_in", backoff[i].Round(time.Millisecond), "err", err)
 				continue
 			}
-			d.log.Info("connected to bootstrap peer", "peer", ai.ID)
+			d.log.Info("connected to seed", "seed", seed, "peer", id)
 			joined = true
 		}
 		if joined {
@@ -182,15 +222,130 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 			}
 		}
 		// Out of the network (no routing table or no peer at all): every
-		// BackoffMin, as each peer's backoff allows. In it: on the next
+		// BackoffMin, as each seed's backoff allows. A seed to retry
+		// (RetryJoin): when its backoff ends. Otherwise: on the next
 		// disconnection.
 		wait := d.cfg.BackoffMax
+		if !due.IsZero() {
+			wait = max(time.Until(due), d.cfg.BackoffMin)
+		}
 		if d.dht.RoutingTable().Size() == 0 || len(d.h.Network().Peers()) == 0 {
 			wait = d.cfg.BackoffMin
 		}
 		t.Reset(wait)
 	}
 }
+
+// seedConnected reports whether the node holds a connection to a peer of
+// seed i as last resolved (a seed naming this node itself counts as one).
+func (d *Discovery) seedConnected(i int) bool {
+	d.mu.Lock()
+	peers := d.seeds[i]
+	d.mu.Unlock()
+	for _, ai := range peers {
+		if ai.ID == d.h.ID() || d.h.Network().Connectedness(ai.ID) == network.Connected {
+			return true
+		}
+	}
+	return false
+}
+
+// joinSeed resolves seed i and connects to one of its peers, in random
+// order; it returns the peer it connected to.
+func (d *Discovery) joinSeed(ctx context.Context, i int, seed ma.Multiaddr) (peer.ID, error) {
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
+	peers, err := resolveSeed(rctx, d.cfg.Resolver, seed)
+	cancel()
+	if err != nil {
+		return "", err
+	}
+	peers = slices.DeleteFunc(peers, func(ai peer.AddrInfo) bool { return ai.ID == d.h.ID() })
+	d.mu.Lock()
+	d.seeds[i] = peers
+	d.mu.Unlock()
+	if len(peers) == 0 {
+		return "", errors.New("it names no peer but this one")
+	}
+	rand.Shuffle(len(peers), func(a, b int) { peers[a], peers[b] = peers[b], peers[a] })
+	var errs []error
+	for _, ai := range peers {
+		err := d.connect(ctx, ai)
+		if err == nil {
+			return ai.ID, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return "", errors.Join(errs...)
+}
+
+// seedPeers returns every seed's peers as last resolved, for the DHT,
+// which dials them when its routing table empties.
+func (d *Discovery) seedPeers() []peer.AddrInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []peer.AddrInfo
+	for _, peers := range d.seeds {
+		out = append(out, peers...)
+	}
+	return out
+}
+
+// Bounds on resolving a /dnsaddr/ seed: its records may name further
+// /dnsaddr/ names, as bootstrap.libp2p.io's do.
+const (
+	maxDNSAddrDepth = 4
+	maxSeedAddrs    = 64
+)
+
+// resolveSeed returns the peers a seed names: the one of a full multiaddr,
+// or those that a /dnsaddr/ name's records list (recursively; addresses
+// without a /p2p/ part are skipped). Other DNS names are left to the host,
+// which resolves them as it dials.
+func resolveSeed(ctx context.Context, r *madns.Resolver, seed ma.Multiaddr) ([]peer.AddrInfo, error) {
+	addrs := []ma.Multiaddr{seed}
+	for depth := 0; slices.ContainsFunc(addrs, isDNSAddr); depth++ {
+		if depth == maxDNSAddrDepth {
+			return nil, fmt.Errorf("/dnsaddr/ records nested deeper than %d", maxDNSAddrDepth)
+		}
+		var next []ma.Multiaddr
+		for _, a := range addrs {
+			if !isDNSAddr(a) {
+				next = append(next, a)
+				continue
+			}
+			got, err := r.Resolve(ctx, a)
+			if err != nil {
+				return nil, fmt.Errorf("resolve %s: %w", a, err)
+			}
+			next = append(next, got...)
+		}
+		addrs = next[:min(len(next), maxSeedAddrs)]
+	}
+	byID := map[peer.ID]int{}
+	var out []peer.AddrInfo
+	for _, a := range addrs {
+		ai, err := peer.AddrInfoFromP2pAddr(a)
+		if err != nil {
+			continue
+		}
+		if j, ok := byID[ai.ID]; ok {
+			out[j].Addrs = append(out[j].Addrs, ai.Addrs...)
+			continue
+		}
+		byID[ai.ID] = len(out)
+		out = append(out, *ai)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s names no peer (want addresses ending in /p2p/<peer id>)", seed)
+	}
+	return out, nil
+}
+
+// isDNSAddr reports whether a starts with a /dnsaddr/ name.
+func isDNSAddr(a ma.Multiaddr) bool { return len(a) > 0 && a[0].Code() == ma.P_DNSADDR }
 
 // advertiseLoop advertises the node under its organization once the routing
 // table has a peer, and again every AdvertiseInterval. go-libp2p's
@@ -268,14 +423,20 @@ func (d *Discovery) findOrg(ctx context.Context, org string) {
 		if len(d.h.Network().Peers()) >= d.cfg.MaxPeers || ctx.Err() != nil {
 			return
 		}
-		if err := d.connect(ctx, ai); err != nil {
-			d.count(func(s *Stats) { s.DialFailures++ })
-			d.log.Debug("dial failed", "peer", ai.ID, "err", err)
-			continue
-		}
-		d.count(func(s *Stats) { s.Dials++ })
-		d.log.Debug("connected to discovered peer", "peer", ai.ID, "org", org)
+		d.dial(ctx, ai, "org "+org)
 	}
+}
+
+// dial connects to a peer found by a lookup or by mDNS (how), and counts
+// and logs the outcome.
+func (d *Discovery) dial(ctx context.Context, ai peer.AddrInfo, how string) {
+	if err := d.connect(ctx, ai); err != nil {
+		d.count(func(s *Stats) { s.DialFailures++ })
+		d.log.Debug("dial failed", "peer", ai.ID, "found_by", how, "err", err)
+		return
+	}
+	d.count(func(s *Stats) { s.Dials++ })
+	d.log.Debug("connected to discovered peer", "peer", ai.ID, "found_by", how)
 }
 
 func (d *Discovery) connect(ctx context.Context, ai peer.AddrInfo) error {

@@ -12,8 +12,9 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
+	madns "github.com/multiformats/go-multiaddr-dns"
 )
 
 func testHost(t *testing.T) host.Host {
@@ -26,14 +27,24 @@ func testHost(t *testing.T) host.Host {
 	return h
 }
 
-// start runs a Discovery on h until the test ends.
+func testConfig() Config {
+	return Config{AdvertiseInterval: time.Minute, FindInterval: time.Second, MaxPeers: 8, FindLimit: 8,
+		BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, DialTimeout: 3 * time.Second}
+}
+
+// start runs a Discovery on h, seeded by boot, until the test ends.
 func start(t *testing.T, h host.Host, org string, boot ...host.Host) *Discovery {
 	t.Helper()
-	cfg := Config{AdvertiseInterval: time.Minute, FindInterval: time.Second, MaxPeers: 8, FindLimit: 8,
-		BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second, DialTimeout: 3 * time.Second}
+	cfg := testConfig()
 	for _, b := range boot {
-		cfg.Bootstrap = append(cfg.Bootstrap, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()})
+		cfg.Seeds = append(cfg.Seeds, b.Addrs()[0].Encapsulate(ma.StringCast("/p2p/"+b.ID().String())))
 	}
+	return run(t, h, org, cfg)
+}
+
+// run runs a Discovery with cfg on h until the test ends.
+func run(t *testing.T, h host.Host, org string, cfg Config) *Discovery {
+	t.Helper()
 	d, err := New(h, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -88,5 +99,56 @@ func TestBootstrapPeerReconnected(t *testing.T) {
 	seed.Network().ClosePeer(a.ID())
 	within(t, 10*time.Second, "reconnected to the seed", func() bool {
 		return a.Network().Connectedness(seed.ID()) == network.Connected && da.dht.RoutingTable().Size() > 0
+	})
+}
+
+// TestDNSAddrSeed: a seed given as /dnsaddr/<name> is resolved through its
+// TXT records, nested ones included, as Kubo resolves its bootstrap list;
+// the resolver here is a mock, so no DNS query leaves the test.
+func TestDNSAddrSeed(t *testing.T) {
+	seed, a := testHost(t), testHost(t)
+	start(t, seed, "acme")
+	full := seed.Addrs()[0].String() + "/p2p/" + seed.ID().String()
+	r, err := madns.NewResolver(madns.WithDomainResolver("orgpeer.test.", &madns.MockResolver{TXT: map[string][]string{
+		"_dnsaddr.seeds.orgpeer.test": {"dnsaddr=/dnsaddr/one.orgpeer.test", "not a dnsaddr record"},
+		"_dnsaddr.one.orgpeer.test":   {"dnsaddr=" + full, "dnsaddr=/ip4/127.0.0.1/tcp/1"},
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers, err := resolveSeed(t.Context(), r, ma.StringCast("/dnsaddr/seeds.orgpeer.test"))
+	if err != nil || len(peers) != 1 || peers[0].ID != seed.ID() {
+		t.Fatalf("resolved %v, %v; want the seed only (an address without /p2p/ names no peer)", peers, err)
+	}
+	if _, err := resolveSeed(t.Context(), r, ma.StringCast("/dnsaddr/none.orgpeer.test")); err == nil {
+		t.Fatal("a name without records resolved")
+	}
+
+	cfg := testConfig()
+	cfg.Seeds, cfg.Resolver = []ma.Multiaddr{ma.StringCast("/dnsaddr/seeds.orgpeer.test")}, r
+	run(t, a, "acme", cfg)
+	within(t, 10*time.Second, "connected to the seed the name lists", func() bool {
+		return a.Network().Connectedness(seed.ID()) == network.Connected
+	})
+}
+
+// TestRetryJoinKeepsEverySeed: with RetryJoin a node redials a seed it lost
+// although another seed keeps it in the network.
+func TestRetryJoinKeepsEverySeed(t *testing.T) {
+	s1, s2, a := testHost(t), testHost(t), testHost(t)
+	start(t, s1, "acme")
+	start(t, s2, "initech", s1)
+	cfg := testConfig()
+	for _, s := range []host.Host{s1, s2} {
+		cfg.Seeds = append(cfg.Seeds, s.Addrs()[0].Encapsulate(ma.StringCast("/p2p/"+s.ID().String())))
+	}
+	cfg.RetryJoin = true
+	run(t, a, "acme", cfg)
+	within(t, 10*time.Second, "connected to both seeds", func() bool {
+		return a.Network().Connectedness(s1.ID()) == network.Connected && a.Network().Connectedness(s2.ID()) == network.Connected
+	})
+	s2.Network().ClosePeer(a.ID())
+	within(t, 10*time.Second, "the lost seed redialled", func() bool {
+		return a.Network().Connectedness(s2.ID()) == network.Connected
 	})
 }

@@ -26,14 +26,15 @@ type apiServer struct {
 	log  *slog.Logger
 	view *orgs.View
 	info func() api.SelfInfo
-	obs  *observer // events, history, explanations
+	obs  *observer                  // events, history, explanations
+	conn func(peerID string) string // orgs.PeerInfo.Conn
 }
 
 // newAPIServer serves the view, the node's own record, its health and its
 // metrics on ln, behind the token when cfg sets one.
 func newAPIServer(ln net.Listener, cfg *Config, log *slog.Logger, view *orgs.View, info func() api.SelfInfo,
 	h *health, reg *prometheus.Registry, obs *observer) *apiServer {
-	a := &apiServer{ln: ln, log: log, view: view, info: info, obs: obs}
+	a := &apiServer{ln: ln, log: log, view: view, info: info, obs: obs, conn: func(id string) string { return connKind(h.host, id) }}
 	connections := func() int { return len(h.host.Network().Peers()) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.page)
@@ -130,7 +131,11 @@ func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, a.view.Peers(f), true)
+	ps := a.view.Peers(f)
+	for i := range ps {
+		ps[i].Conn = a.conn(ps[i].PeerID)
+	}
+	api.WriteJSON(w, http.StatusOK, ps, true)
 }
 
 // onlyParams answers 400 when the query has a parameter not in allowed.

@@ -40,10 +40,10 @@ func newCollector(view *orgs.View, h host.Host, bw *metrics.BandwidthCounter, fl
 		protoBytes:   prometheus.NewDesc("orgpeer_libp2p_protocol_bytes_total", "Bytes this host's libp2p streams carried, by protocol (GossipSub, DHT, identify).", []string{"protocol", "direction"}, nil),
 		conn:         prometheus.NewDesc("orgpeer_connections", "Peers this host holds a connection to (members or not).", nil, nil),
 		graylisted:   prometheus.NewDesc("orgpeer_graylisted_peers", "Peers whose GossipSub score is below the graylist threshold: their messages are ignored.", nil, nil),
-		bootFailures: prometheus.NewDesc("orgpeer_discovery_bootstrap_failures_total", "Failed attempts to reach a bootstrap peer.", nil, nil),
+		bootFailures: prometheus.NewDesc("orgpeer_discovery_bootstrap_failures_total", "Failed attempts to reach a seed (--bootstrap).", nil, nil),
 		advertised:   prometheus.NewDesc("orgpeer_discovery_advertisements_total", "Successful advertisements of this node under its organization's DHT namespace.", nil, nil),
 		lookups:      prometheus.NewDesc("orgpeer_discovery_lookups_total", "DHT lookups of an organization's members.", nil, nil),
-		dials:        prometheus.NewDesc("orgpeer_discovery_dials_total", "Connections to peers found by lookups: connected or failed.", []string{"result"}, nil),
+		dials:        prometheus.NewDesc("orgpeer_discovery_dials_total", "Connections to peers found by lookups or mDNS: connected or failed.", []string{"result"}, nil),
 	}
 }
 

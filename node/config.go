@@ -22,8 +22,19 @@ type Config struct {
 	HostID  string // physical host identifier; "" derives it from the machine
 
 	ListenAddrs []string // libp2p listen multiaddrs (TCP and QUIC)
-	Bootstrap   []string // full multiaddrs (with /p2p/) of peers to join through
+	Bootstrap   []string // seeds to join through: full multiaddrs (with /p2p/), or /dnsaddr/ names listing them
+	RetryJoin   bool     // keep every seed connected, not only while the node is out of the network
+	MDNS        bool     // find peers on the local network by multicast DNS
 	Watch       []string // organizations to follow; empty follows all it learns of
+
+	// What the node offers to peers (see addrPolicy) and how it gets
+	// through NATs (see natOptions).
+	Announce     []string // multiaddrs offered instead of the host's own direct addresses (relayed ones are kept)
+	NoAnnounce   []string // multiaddrs or address ranges never offered
+	Relays       []string // circuit relays (full multiaddrs): the node keeps a slot with each and is reachable through them
+	RelayService bool     // relay for peers behind NATs: for publicly reachable nodes only
+	NATPortMap   bool     // ask the gateway for port mappings (UPnP IGD, NAT-PMP)
+	OneMachine   bool     // every peer runs on this machine (the local preset): their loopback addresses can be probed
 
 	CredentialFile     string   // this peer's membership credential, issued by its org
 	Trust              []string // trusted organizations: .org files or bare org IDs
@@ -115,6 +126,15 @@ func LANConfig() Config {
 		},
 		Bootstrap: nil, // a first node bootstraps from nobody; others name one member
 		Watch:     nil, // follow every organization the node learns of
+		RetryJoin: false, // seeds are dialled while the node is out of the network; once in, members suffice
+		MDNS:      false, // multicast DNS is opt-in: not every LAN wants it
+
+		Announce:     nil,   // the host's own direct addresses, loopback and link-local left out once it has others
+		NoAnnounce:   nil,   // nothing else held back
+		Relays:       nil,   // no static relay: a node on a LAN is reachable directly
+		RelayService: false, // relaying for others costs bandwidth: public nodes opt in
+		NATPortMap:   false, // asking the gateway for mappings is opt-in
+		OneMachine:   false, // peers run elsewhere: another host's loopback proves nothing
 
 		CredentialFile:     "",    // a bare claim until an organization issues one
 		Trust:              nil,   // no organization trusted: every member counts unverified
@@ -218,6 +238,7 @@ func LocalConfig() Config {
 	c.BackoffMin = 250 * time.Millisecond
 	c.BackoffMax = 5 * time.Second
 	c.DialTimeout = 3 * time.Second
+	c.OneMachine = true
 	return c
 }
 
@@ -283,8 +304,17 @@ func (c *Config) Validate() error {
 	if _, err := parseListenAddrs(c.ListenAddrs); err != nil {
 		return err
 	}
-	if _, err := parseBootstrap(c.Bootstrap); err != nil {
+	if _, err := parseSeeds(c.Bootstrap); err != nil {
 		return err
+	}
+	if _, err := newAddrPolicy(c.Announce, c.NoAnnounce); err != nil {
+		return err
+	}
+	if _, err := parseRelays(c.Relays); err != nil {
+		return err
+	}
+	if c.RelayService && len(c.Relays) > 0 {
+		return configErr("--relay-service is for publicly reachable nodes, --relay for nodes that may not be: give one of them")
 	}
 	host, _, err := net.SplitHostPort(c.APIAddr)
 	if err != nil {

@@ -27,6 +27,16 @@ func TestDialRankerPrefersLoopbackTCP(t *testing.T) {
 	if delays[public.String()] != 0 {
 		t.Fatalf("a public QUIC address is ranked by go-libp2p's default: %v", delays)
 	}
+	// Public TCP waits a second for public QUIC.
+	ptcp := ma.StringCast("/ip4/1.2.3.4/tcp/4001")
+	for _, d := range dialRanker([]ma.Multiaddr{ptcp, public}) {
+		if want := map[bool]time.Duration{true: publicTCPDelay, false: 0}[d.Addr.Equal(ptcp)]; d.Delay != want {
+			t.Fatalf("public %s delayed %v, want %v", d.Addr, d.Delay, want)
+		}
+	}
+	if d := dialRanker([]ma.Multiaddr{ptcp}); len(d) != 1 || d[0].Delay != 0 {
+		t.Fatalf("public TCP only: %v", d)
+	}
 	// Without a loopback TCP address, QUIC is dialled at once.
 	if d := dialRanker([]ma.Multiaddr{quic}); len(d) != 1 || d[0].Delay != 0 {
 		t.Fatalf("QUIC only: %v", d)

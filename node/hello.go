@@ -76,10 +76,13 @@ func (hl *hellos) run(ctx context.Context) {
 }
 
 // stream opens a hello stream to peer, bounded by helloTimeout, and
-// hands it to f; the stream is closed after f.
+// hands it to f; the stream is closed after f. A relayed (limited)
+// connection carries it when there is no direct one: hellos are small,
+// well within a circuit relay's limits.
 func (hl *hellos) stream(ctx context.Context, to peer.ID, f func(network.Stream)) {
 	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	defer cancel()
+	ctx = network.WithAllowLimitedConn(ctx, "orgpeer-hello")
 	s, err := hl.host.NewStream(ctx, to, wire.HelloProtocol)
 	if err != nil {
 		return // the connection went away; the topic still carries heartbeats
@@ -87,6 +90,107 @@ func (hl *hellos) stream(ctx context.Context, to peer.ID, f func(network.Stream)
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(helloTimeout))
 	f(s)
+}
+
+// Relayed peers: a peer reached only through a circuit relay, until a hole
+// punch gives a direct connection, shares no GossipSub mesh with this node
+// (GossipSub ignores limited connections), and a relay may follow none of
+// their organizations. So while a connection to a peer is limited, the
+// node with the lower ID exchanges hellos with it every heartbeat interval:
+// each side counts the other from them as from heartbeats. About 1 kB an
+// interval, well under a relay's default 128 kB per 2 minutes; when a relay
+// ends the connection, the peer with the lower ID dials again at once.
+// go-libp2p tries a hole punch once per relayed connection; the side that
+// dialled the relayed connection dials it anew after rePunchFirst
+// intervals, then twice as long each time up to rePunchMax, so that a punch
+// that failed (a NAT mapping not yet there, a lost packet) is tried again.
+const (
+	rePunchFirst = 5  // heartbeat intervals before a relayed connection is dialled anew
+	rePunchMax   = 60 // longest wait between two, in heartbeat intervals
+)
+
+// relayed exchanges hellos with the peers this node reaches only through
+// a relay, and dials relayed connections anew, until ctx ends.
+func (hl *hellos) relayed(ctx context.Context) {
+	exchanges := newPool(helloParallel)
+	defer exchanges.wait()
+	type relayedPeer struct{ ticks, redialAt, wait int }
+	relayed := map[peer.ID]*relayedPeer{}
+	t := time.NewTicker(hl.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		peers := hl.host.Network().Peers()
+		for id := range relayed {
+			switch hl.host.Network().Connectedness(id) {
+			case network.Limited:
+				continue
+			case network.NotConnected:
+				// A relay ended the connection (at its limit, say): the
+				// peer with the lower ID dials again at once.
+				if id > hl.host.ID() {
+					exchanges.try(func() { hl.connect(ctx, id) })
+				}
+			}
+			delete(relayed, id)
+		}
+		for _, id := range peers {
+			if hl.host.Network().Connectedness(id) != network.Limited {
+				continue
+			}
+			rp, ok := relayed[id]
+			if !ok {
+				if len(relayed) >= hl.maxKnown {
+					continue
+				}
+				rp = &relayedPeer{redialAt: rePunchFirst, wait: rePunchFirst}
+				relayed[id] = rp
+			}
+			rp.ticks++
+			if rp.ticks >= rp.redialAt {
+				rp.wait = min(2*rp.wait, rePunchMax)
+				rp.redialAt = rp.ticks + rp.wait
+				exchanges.try(func() { hl.redial(ctx, id) })
+				continue
+			}
+			if id < hl.host.ID() {
+				continue // the peer with the lower ID says hello
+			}
+			if ok, err := hl.host.Peerstore().SupportsProtocols(id, wire.HelloProtocol); err == nil && len(ok) > 0 {
+				exchanges.try(func() { hl.say(ctx, id) })
+			}
+		}
+	}
+}
+
+// redial closes the relayed connections this node dialled to peer and
+// dials it again, through a relay unless a direct address works now: the
+// peer then sees a new relayed connection and starts a hole punch.
+func (hl *hellos) redial(ctx context.Context, to peer.ID) {
+	closed := false
+	for _, c := range hl.host.Network().ConnsToPeer(to) {
+		if c.Stat().Limited && c.Stat().Direction == network.DirOutbound {
+			c.Close()
+			closed = true
+		}
+	}
+	if closed { // else the peer dialled: its turn
+		hl.connect(ctx, to)
+	}
+}
+
+// connect dials peer at the addresses the peerstore has for it (its
+// relayed ones included), bounded by helloTimeout.
+func (hl *hellos) connect(ctx context.Context, to peer.ID) {
+	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	defer cancel()
+	if err := hl.host.Connect(ctx, peer.AddrInfo{ID: to}); err != nil {
+		hl.log.Debug("relayed peer unreachable", "peer", to, "err", err)
+	}
 }
 
 // say opens a hello stream to peer: it sends this node's hello and

@@ -19,6 +19,7 @@ type nodeMetrics struct {
 	credMissing prometheus.Counter
 	fullSent    prometheus.Counter
 	probes      *prometheus.CounterVec // result
+	probeDials  *prometheus.CounterVec // scope, result
 	copies      prometheus.Counter
 }
 
@@ -49,6 +50,10 @@ func newMetrics() *nodeMetrics {
 			Name: "orgpeer_probes_total",
 			Help: "Probes of silent peers: gone (every TCP address refused: suspect at once) or inconclusive.",
 		}, []string{"result"}),
+		probeDials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_probe_dials_total",
+			Help: "TCP dials of probes by the scope of the address dialled (loopback, private, public) and result (refused, accepted, timeout, unreachable, error).",
+		}, []string{"scope", "result"}),
 		copies: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "orgpeer_copies_dropped_total",
 			Help: "Copies of a pubsub message dropped before validation because an earlier copy was still waiting for it.",
@@ -59,7 +64,7 @@ func newMetrics() *nodeMetrics {
 		Help: "Always 1: the node's version, the VCS revision it was built from and the Go version that built it.",
 	}, []string{"version", "revision", "goversion"})
 	build.WithLabelValues(buildLabels()...).Set(1)
-	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.copies, build,
+	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.probeDials, m.copies, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -55,6 +55,7 @@ type Node struct {
 	pres    *presence
 	member  *membership
 	flood   *floodScore
+	prober  *prober
 	api     *apiServer
 	dir     *datadir.Dir
 	info    api.SelfInfo
@@ -124,9 +125,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	}
 	cleanup = append(cleanup, func() { n.host.Close() })
 
-	boot, _ := parseBootstrap(cfg.Bootstrap) // checked by Validate
+	seeds, _ := parseSeeds(cfg.Bootstrap) // checked by Validate
 	n.disc, err = discovery.New(n.host, discovery.Config{
-		Bootstrap:         boot,
+		Seeds:             seeds,
+		RetryJoin:         cfg.RetryJoin,
+		MDNS:              cfg.MDNS,
 		AdvertiseInterval: cfg.AdvertiseInterval,
 		FindInterval:      cfg.FindInterval,
 		MaxPeers:          cfg.MaxPeers,
@@ -148,6 +151,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 
 	n.metrics = newMetrics()
 	n.flood = newFloodScore()
+	n.prober = &prober{hostID: cfg.HostID, oneMachine: cfg.OneMachine, seen: newConnIPs(cfg.MaxKnownPeers),
+		onLink: &localNets{}, dials: n.metrics.probeDials}
+	n.host.Network().Notify(n.prober.seen.notifiee())
 	inflight := newInFlight(inFlightMax, n.metrics.copies.Inc)
 	n.ps, err = pubsub.NewGossipSub(runCtx, n.host, append(gossipOptions(&cfg),
 		pubsub.WithMaxMessageSize(64<<10),
@@ -198,6 +204,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.wg.Go(func() { n.pres.run(runCtx) })
 	n.wg.Go(func() { n.pres.wants.run(runCtx) })
 	n.wg.Go(func() { n.pres.hellos.run(runCtx) })
+	if cfg.natTraversal() {
+		n.wg.Go(func() { n.pres.hellos.relayed(runCtx) })
+	}
 	n.wg.Go(func() { n.watchConnections(runCtx) })
 	n.wg.Go(func() { n.obs.watchCounts(runCtx) })
 	if cfg.ProbeAfter > 0 {

@@ -336,7 +336,8 @@ func TestRefusedEverywhere(t *testing.T) {
 		{[]string{"/ip4/0.0.0.0/tcp/1", closed + "/ws", "garbage"}, false},
 		{nil, false},
 	} {
-		if got := refusedEverywhere(ctx, c.addrs, time.Second); got != c.want {
+		pr := &prober{oneMachine: true, seen: newConnIPs(8), onLink: &localNets{}}
+		if got := pr.refusedEverywhere(ctx, pr.targets(orgs.PeerInfo{Addrs: c.addrs}), time.Second); got != c.want {
 			t.Errorf("refusedEverywhere(%q) = %v, want %v", c.addrs, got, c.want)
 		}
 	}
@@ -526,6 +527,12 @@ func TestConfigRefused(t *testing.T) {
 		{"bootstrap without peer id", func(c *Config) { c.Bootstrap = []string{"/ip4/127.0.0.1/tcp/4001"} }, "/p2p/"},
 		{"public API without token", func(c *Config) { c.APIAddr = "0.0.0.0:0" }, "--api-token"},
 		{"bad listen", func(c *Config) { c.ListenAddrs = []string{"tcp:4001"} }, "--listen"},
+		{"relay without peer id", func(c *Config) { c.Relays = []string{"/ip4/192.0.2.1/udp/4101/quic-v1"} }, "--relay"},
+		{"relay and relay service", func(c *Config) {
+			c.Relays, c.RelayService = []string{"/ip4/192.0.2.1/tcp/4101/p2p/12D3KooWSijZa5fEMapbBWQbJnYb5hGERbDyXYXtQTs8TEPDxGjy"}, true
+		}, "--relay-service"},
+		{"bad announce", func(c *Config) { c.Announce = []string{"192.0.2.1:4101"} }, "--announce"},
+		{"bad no-announce range", func(c *Config) { c.NoAnnounce = []string{"10.0.0.0/40"} }, "--no-announce"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, "acme")

@@ -4,11 +4,19 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // Probing a silent peer, as Serf's members probe one another, lets the
@@ -19,6 +27,10 @@ import (
 // absence; an accepted connection or a timeout proves nothing (a peer is
 // alive only by its heartbeats), so then the liveness window decides, as it
 // does for peers without a TCP address.
+//
+// A refusal proves absence only where the address means the peer's own
+// machine: the prober dials only addresses that do from where it stands
+// (prober.targets).
 const (
 	probeGap      = 100 * time.Millisecond // the loop looks at most this often
 	probeRetry    = 200 * time.Millisecond // next look when every probe slot was busy
@@ -68,7 +80,7 @@ func (n *Node) probeLoop(ctx context.Context) {
 				pr.again = time.Time{}
 			}
 			started := probes.try(func() {
-				gone := refusedEverywhere(ctx, p.Addrs, probeTimeout)
+				gone := n.prober.refusedEverywhere(ctx, n.prober.targets(p), probeTimeout)
 				if ctx.Err() == nil {
 					n.obs.evidence.Probe(p.PeerID, gone)
 				}
@@ -99,46 +111,195 @@ func (n *Node) probeLoop(ctx context.Context) {
 	}
 }
 
-// refusedEverywhere reports whether the peer announced at least one plain
-// TCP address and every such address refused a connection within timeout.
-// A connection that opens is closed at once.
-func refusedEverywhere(ctx context.Context, addrs []string, timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var d net.Dialer
-	tried := 0
-	for _, s := range addrs {
-		hostport, ok := plainTCP(s)
+// prober chooses the addresses of a silent peer that a refusal can prove
+// it gone from, dials them and counts the dials by scope and result
+// (orgpeer_probe_dials_total).
+type prober struct {
+	hostID     string // this node's host ID
+	oneMachine bool   // every peer runs on this machine (Config.OneMachine)
+	seen       *connIPs
+	onLink     *localNets
+	dials      *prometheus.CounterVec // scope, result
+}
+
+// probeTarget is a TCP address to probe and its scope.
+type probeTarget struct {
+	addr  netip.AddrPort
+	scope string
+}
+
+// targets returns the plain TCP addresses among those the peer announced
+// that mean its own machine from here: a loopback address when the peer
+// runs on this node's host (by the host ID in its heartbeats), an address
+// this node has reached the peer at over a direct connection, a private
+// address on one of this machine's own networks, and a public address.
+// Link-local addresses and private ones elsewhere (another site's
+// 192.168.1.5 may well be a different machine that refuses) are never
+// dialled.
+func (pr *prober) targets(p orgs.PeerInfo) []probeTarget {
+	var out []probeTarget
+	for _, s := range p.Addrs {
+		ap, ok := plainTCP(s)
 		if !ok {
 			continue
 		}
-		tried++
-		c, err := d.DialContext(ctx, "tcp", hostport)
+		ip := ap.Addr()
+		scope := ipScope(ip)
+		switch {
+		case scope == scopeLoopback:
+			ok = pr.oneMachine || p.Host != "" && p.Host == pr.hostID
+		case scope == scopeLinkLocal:
+			ok = false
+		case pr.seen.has(p.PeerID, ip):
+			ok = true
+		case scope == scopePrivate:
+			ok = pr.onLink.contains(ip)
+		default:
+			ok = scope == scopePublic
+		}
+		if ok {
+			out = append(out, probeTarget{ap, scope})
+		}
+	}
+	return out
+}
+
+// refusedEverywhere reports whether there is at least one target and every
+// one refused a connection within timeout. A connection that opens is
+// closed at once.
+func (pr *prober) refusedEverywhere(ctx context.Context, targets []probeTarget, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	for _, t := range targets {
+		c, err := d.DialContext(ctx, "tcp", t.addr.String())
+		result := dialResult(err)
+		if pr.dials != nil {
+			pr.dials.WithLabelValues(t.scope, result).Inc()
+		}
 		if err == nil {
 			c.Close()
-			return false
 		}
-		if !errors.Is(err, syscall.ECONNREFUSED) {
+		if result != "refused" {
 			return false
 		}
 	}
-	return tried > 0
+	return len(targets) > 0
 }
 
-// plainTCP returns host:port of an /ip4|ip6/.../tcp/PORT address (nothing
-// after the port), and whether s is one.
-func plainTCP(s string) (string, bool) {
+// dialResult names the outcome of a probe dial for the metric.
+func dialResult(err error) string {
+	switch {
+	case err == nil:
+		return "accepted"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "unreachable"
+	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+		return "timeout"
+	}
+	return "error"
+}
+
+// plainTCP returns the IP and port of an /ip4|ip6/.../tcp/PORT address
+// (nothing after the port, not unspecified), and whether s is one.
+func plainTCP(s string) (netip.AddrPort, bool) {
 	a, err := ma.NewMultiaddr(s)
 	if err != nil || len(a) != 2 || a[1].Code() != ma.P_TCP {
-		return "", false
+		return netip.AddrPort{}, false
 	}
 	na, err := manet.ToNetAddr(a)
 	if err != nil {
-		return "", false
+		return netip.AddrPort{}, false
 	}
 	tcp, ok := na.(*net.TCPAddr)
 	if !ok || tcp.IP.IsUnspecified() {
-		return "", false
+		return netip.AddrPort{}, false
 	}
-	return tcp.String(), true
+	ap := tcp.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
+// connIPs remembers, per peer, the remote IPs of this node's direct
+// connections to it, after they close too: a crashed peer's connections
+// are gone by the time it is probed. At most a few IPs per peer, and the
+// memory is cleared when it holds max peers.
+type connIPs struct {
+	max int
+	mu  sync.Mutex
+	ips map[string][]netip.Addr
+}
+
+const connIPsPerPeer = 4
+
+func newConnIPs(max int) *connIPs { return &connIPs{max: max, ips: map[string][]netip.Addr{}} }
+
+// notifiee records each direct connection as it opens.
+func (c *connIPs) notifiee() network.Notifiee {
+	return &network.NotifyBundle{ConnectedF: func(_ network.Network, conn network.Conn) {
+		if conn.Stat().Limited || isRelayed(conn.RemoteMultiaddr()) {
+			return
+		}
+		if ip, ok := firstIP(conn.RemoteMultiaddr()); ok {
+			c.add(conn.RemotePeer().String(), ip)
+		}
+	}}
+}
+
+func (c *connIPs) add(id string, ip netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ips := c.ips[id]
+	if slices.Contains(ips, ip) {
+		return
+	}
+	if len(c.ips) >= c.max {
+		clear(c.ips)
+	}
+	if len(ips) == connIPsPerPeer {
+		ips = ips[1:]
+	}
+	c.ips[id] = append(slices.Clip(ips), ip)
+}
+
+func (c *connIPs) has(id string, ip netip.Addr) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Contains(c.ips[id], ip)
+}
+
+// localNets are the networks this machine's interfaces are on, read again
+// when older than localNetsTTL.
+type localNets struct {
+	mu   sync.Mutex
+	at   time.Time
+	nets []netip.Prefix
+}
+
+const localNetsTTL = 30 * time.Second
+
+func (l *localNets) contains(ip netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.at) > localNetsTTL {
+		l.nets, l.at = l.nets[:0], time.Now()
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				ip, ok := netip.AddrFromSlice(ipn.IP)
+				ones, bits := ipn.Mask.Size()
+				if ok && bits > 0 {
+					ones -= bits - ip.Unmap().BitLen() // a 16-byte mask of an IPv4 address
+					l.nets = append(l.nets, netip.PrefixFrom(ip.Unmap(), ones).Masked())
+				}
+			}
+		}
+	}
+	for _, n := range l.nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,10 @@ type PeerInfo struct {
 	Version   Version   `json:"version"`
 	Addrs     []string  `json:"addrs,omitempty"`
 	Learned   string    `json:"learned"`
+	// Conn is how the node reaches the peer as the API answers: "direct",
+	// "relayed" (through a circuit relay only) or "" (no connection). The
+	// view does not keep it.
+	Conn string `json:"conn,omitempty"`
 }
 
 // OrgCounts are the counts of one organization (or, in Snapshot.Total, of

@@ -133,3 +133,23 @@ type syncBuffer = nodetest.Buffer
 
 // poll is nodetest.Eventually: every multi-process test waits the same way.
 var poll = nodetest.Eventually
+
+// counting returns a poll condition: every member of ps counts want[org]
+// peers of each organization alive and verified.
+func counting(c *cluster.Cluster, ps []*cluster.Proc, want map[string]int) func() string {
+	return func() string {
+		vs := c.Views(context.Background())
+		for _, p := range ps {
+			s, ok := vs[p]
+			if !ok {
+				return p.Name() + " does not answer"
+			}
+			for org, n := range want {
+				if got := s.OrgCounts(org); got.Alive != n || got.Verified != n {
+					return fmt.Sprintf("%s counts %s %+v, want %d", p.Name(), org, got, n)
+				}
+			}
+		}
+		return ""
+	}
+}

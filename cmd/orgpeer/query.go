@@ -181,7 +181,7 @@ func peersCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return printJSON(stdout, ps)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tORG\tORG ID\tSTATE\tCONNECTED\tVERIFIED\tHOST\tLAST SEEN\tLEARNED")
+	fmt.Fprintln(tw, "PEER\tORG\tORG ID\tSTATE\tCONNECTION\tVERIFIED\tHOST\tLAST SEEN\tLEARNED")
 	now := time.Now()
 	for _, p := range ps {
 		name := p.PeerID
@@ -192,7 +192,11 @@ func peersCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if p.OrgID != "" {
 			id = orgs.OrgID(p.OrgID).Short()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s ago\t%s\n", name, p.Org, id, p.State, p.Connected, p.Verified,
+		conn := p.Conn // direct or relayed
+		if conn == "" {
+			conn = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s ago\t%s\n", name, p.Org, id, p.State, conn, p.Verified,
 			p.Host, now.Sub(p.LastSeen).Round(10*time.Millisecond), p.Learned)
 	}
 	return tw.Flush()

@@ -50,7 +50,15 @@ func parseRun(args []string, stdout io.Writer) (*runSettings, error) {
 	preset := fs.String("preset", "lan", "lan (one network; fixed ports), wan (100-300 ms links, loss) or local (many nodes on one machine: loopback, random ports)")
 	var listen, boot, watch, trust, revs listFlag
 	fs.Var(&listen, "listen", fmt.Sprintf("libp2p listen multiaddr, repeatable (default: TCP and QUIC on port %d of every interface; local preset: loopback, random ports)", node.DefaultPort))
-	fs.Var(&boot, "bootstrap", "full `multiaddr` of a peer to join through (orgpeer id on it prints one), repeatable")
+	fs.Var(&boot, "bootstrap", "seed to join through, repeatable: a full `multiaddr` (/ip4/.../p2p/ID, as orgpeer id prints it; /dns4/...) or /dnsaddr/NAME")
+	retryJoin := fs.Bool("retry-join", false, "keep every --bootstrap seed connected, retrying each with backoff (default: only while out of the network)")
+	mdns := fs.Bool("mdns", false, "find orgpeer nodes on the local network by multicast DNS")
+	var announce, noAnnounce, relays listFlag
+	fs.Var(&announce, "announce", "multiaddr to offer peers instead of the listen addresses, repeatable (relayed addresses are kept)")
+	fs.Var(&noAnnounce, "no-announce", "multiaddr or address range (10.0.0.0/8) never offered to peers, repeatable")
+	fs.Var(&relays, "relay", "circuit relay to keep a slot with (full multiaddr), repeatable: for nodes that may be behind a NAT")
+	relayService := fs.Bool("relay-service", false, "relay for peers behind NATs (circuit relay v2): for publicly reachable nodes")
+	natPortMap := fs.Bool("nat-portmap", false, "ask the gateway for port mappings (UPnP IGD, NAT-PMP)")
 	fs.Var(&watch, "watch", "follow only these organizations, repeatable or comma-separated (default: all)")
 	cred := fs.String("credential", "", "this peer's membership credential `file` (from orgpeer org issue)")
 	fs.Var(&trust, "trust", "trusted organization: a .org file or an org ID, repeatable (SIGHUP re-reads)")
@@ -74,6 +82,8 @@ func parseRun(args []string, stdout io.Writer) (*runSettings, error) {
 	}
 	cfg.Org, cfg.DataDir, cfg.HostID, cfg.Pprof = *org, *dataDir, *hostID, *pprof
 	cfg.Bootstrap, cfg.Watch = boot.vals, watch.vals
+	cfg.RetryJoin, cfg.MDNS, cfg.Announce, cfg.NoAnnounce = *retryJoin, *mdns, announce.vals, noAnnounce.vals
+	cfg.Relays, cfg.RelayService, cfg.NATPortMap = relays.vals, *relayService, *natPortMap
 	cfg.CredentialFile, cfg.Trust, cfg.RequireCredentials, cfg.RevocationFiles = *cred, trust.vals, *requireCreds, revs.vals
 	if listen.set {
 		cfg.ListenAddrs = listen.vals

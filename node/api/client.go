@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,6 +24,14 @@ type Client struct {
 // NewClient returns a client of the API at addr (host:port).
 func NewClient(addr, token string) *Client {
 	return &Client{base: "http://" + addr, token: token, hc: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// NewClientVia returns a client of the API at addr whose connections dial
+// opens (a node in another network namespace, say).
+func NewClientVia(addr, token string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
+	c := NewClient(addr, token)
+	c.hc.Transport = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	return c
 }
 
 // View returns the node's per-organization counts.

@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/child"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/netns"
 	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/orgs"
 	"github.com/orgpeer/orgpeer/orgs/orgfile"
@@ -149,7 +150,7 @@ func (c *Cluster) Add(s Spec) *Proc {
 	defer c.mu.Unlock()
 	name := fmt.Sprintf("n%02d", len(c.procs)+1)
 	p := &Proc{c: c, name: name, org: s.Org, host: s.Host, dataDir: s.DataDir, bootstrap: s.Bootstrap,
-		impostor: s.Impostor, netns: s.Netns, listen: s.Listen}
+		impostor: s.Impostor, netns: s.Netns, listen: s.Listen, args: s.Args}
 	if p.dataDir == "" {
 		p.dataDir = filepath.Join(c.dir, name)
 	}
@@ -181,6 +182,7 @@ func (c *Cluster) Start(ctx context.Context, p *Proc) error {
 	for _, l := range p.listen {
 		args = append(args, "--listen", l)
 	}
+	args = append(args, p.args...)
 	margs, err := c.membershipArgs(p)
 	if err != nil {
 		return err
@@ -206,8 +208,12 @@ func (c *Cluster) Start(ctx context.Context, p *Proc) error {
 		if err != nil {
 			return false
 		}
+		client := api.NewClient(info.API, "")
+		if p.netns != "" { // the API listens on the namespace's loopback
+			client = api.NewClientVia(info.API, "", netns.Dialer(p.netns))
+		}
 		c.mu.Lock()
-		p.info, p.client = info, api.NewClient(info.API, "")
+		p.info, p.client = info, client
 		c.mu.Unlock()
 		return true
 	})

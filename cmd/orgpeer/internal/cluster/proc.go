@@ -16,6 +16,7 @@ type Spec struct {
 	Impostor  bool     // claims Org without a credential
 	Netns     string   // run inside this network namespace ("": the host's)
 	Listen    []string // --listen addresses (none: the preset's loopback ones)
+	Args      []string // more flags of `orgpeer run` for this member
 }
 
 // Proc is one member of a cluster, up or down. Its methods read its state
@@ -27,7 +28,7 @@ type Proc struct {
 	name, org, host, dataDir string
 	impostor                 bool
 	netns                    string
-	listen                   []string
+	listen, args             []string
 
 	// Guarded by c.mu.
 	bootstrap []string
