@@ -124,8 +124,8 @@ func LANConfig() Config {
 			fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultPort),
 			fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultPort),
 		},
-		Bootstrap: nil, // a first node bootstraps from nobody; others name one member
-		Watch:     nil, // follow every organization the node learns of
+		Bootstrap: nil,   // a first node bootstraps from nobody; others name one member
+		Watch:     nil,   // follow every organization the node learns of
 		RetryJoin: false, // seeds are dialled while the node is out of the network; once in, members suffice
 		MDNS:      false, // multicast DNS is opt-in: not every LAN wants it
 
