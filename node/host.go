@@ -23,10 +23,18 @@ import (
 	"github.com/orgpeer/orgpeer/node/wire"
 )
 
-// newHost starts the libp2p host: TCP and QUIC on every listen address,
-// the capped connection manager, the loopback dial ranker and a bandwidth
-// counter for the metrics.
-func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCounter, error) {
+// newHost starts the libp2p host: TCP and QUIC on every listen address
+// (or the given transports instead), the capped connection manager, the
+// loopback dial ranker and a bandwidth counter for the metrics.
+func newHost(priv crypto.PrivKey, cfg *Config, transports []libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
+	if transports == nil {
+		transports = []libp2p.Option{
+			// No SO_REUSEPORT: an address in use must fail, not be shared.
+			libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+			libp2p.Transport(quic.NewTransport),
+			libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
+		}
+	}
 	listen, _ := parseListenAddrs(cfg.ListenAddrs) // checked by Validate
 	cm, err := connmgr.NewConnManager(cfg.MaxPeers, cfg.MaxPeers,
 		connmgr.WithGracePeriod(cfg.ConnGrace), connmgr.WithSilencePeriod(cfg.ConnGrace/2+time.Second))
@@ -41,10 +49,7 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 	h, err := libp2p.New(
 		libp2p.Identity(priv),
 		libp2p.ListenAddrs(listen...),
-		// No SO_REUSEPORT: an address in use must fail, not be shared.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
+		libp2p.ChainOptions(transports...),
 		libp2p.ConnectionManager(cappedConnMgr{cm}),
 		libp2p.SwarmOpts(swarm.WithDialRanker(dialRanker)),
 		// Noise first: its handshake costs a fraction of TLS's, and a node

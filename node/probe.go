@@ -9,6 +9,8 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // Probing a silent peer, as Serf's members probe one another, lets the
@@ -25,6 +27,21 @@ const (
 	probeTimeout  = 500 * time.Millisecond // bound on one probe
 	probeParallel = 8                      // probes in flight at most
 )
+
+// A Prober looks for proof that a silent peer is gone. Gone reports true
+// only on proof of absence, false when the probe proves nothing; ctx
+// bounds it (probeTimeout). The probe loop calls it from up to
+// probeParallel goroutines at once.
+type Prober interface {
+	Gone(ctx context.Context, p orgs.PeerInfo) bool
+}
+
+// tcpProber is the default Prober: every TCP address refused.
+type tcpProber struct{}
+
+func (tcpProber) Gone(ctx context.Context, p orgs.PeerInfo) bool {
+	return refusedEverywhere(ctx, p.Addrs, probeTimeout)
+}
 
 // probeLoop probes the peers that went silent until ctx ends; it returns
 // when its probes have. It sleeps until the next peer can go silent
@@ -68,7 +85,9 @@ func (n *Node) probeLoop(ctx context.Context) {
 				pr.again = time.Time{}
 			}
 			started := probes.try(func() {
-				gone := refusedEverywhere(ctx, p.Addrs, probeTimeout)
+				pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+				gone := n.prober.Gone(pctx, p)
+				cancel()
 				switch {
 				case ctx.Err() != nil:
 				case gone && n.view.Suspect(p.PeerID, p.LastSeen):
