@@ -107,6 +107,7 @@ func Run(t *testing.T, cfg Config) *Result {
 		}
 		res = s.run()
 		res.VirtualS = s.since().Seconds()
+		res.End = footprint(len(s.live()))
 	})
 	res.WallS = clock.elapsed().Seconds()
 	return res
@@ -123,7 +124,8 @@ type sim struct {
 	byName map[string]*memListener
 	orgs   []string
 	rng    *rand.Rand
-	start  time.Time // virtual: the first node's start
+	start  time.Time     // virtual: the first node's start
+	logged time.Duration // real: the last progress line
 	closed sync.WaitGroup
 	res    *Result
 }
@@ -311,6 +313,7 @@ func (s *sim) poll() (float64, []Miss) {
 // pollExact polls and counts the result in the exactness figures.
 func (s *sim) pollExact() {
 	f, misses := s.poll()
+	s.res.LastPoll = f
 	s.res.Exact.add(f, misses)
 }
 
@@ -327,14 +330,25 @@ func (s *sim) overBudget(phase string) bool {
 	return true
 }
 
+// progress logs a line, at most every 30 real seconds, with the times.
+func (s *sim) progress(format string, a ...any) {
+	if real := s.clock.elapsed(); real-s.logged >= 30*time.Second {
+		s.logged = real
+		s.cfg.Logf(format+" (virtual %.1f s, real %.0f s)", append(a, s.since().Seconds(), real.Seconds())...)
+	}
+}
+
 // waitExact polls every interval until every node counts the truth; it
 // returns the virtual time that took since from, or false when the
 // simulation's duration or budget ran out first.
 func (s *sim) waitExact(phase string, from time.Time, interval time.Duration) (time.Duration, bool) {
 	for {
-		if f, _ := s.poll(); f == 1 {
+		f, _ := s.poll()
+		s.res.LastPoll = f
+		if f == 1 {
 			return time.Since(from), true
 		}
+		s.progress("%s: %.3f of the nodes count the truth", phase, f)
 		if s.overBudget(phase) {
 			return 0, false
 		}
@@ -361,9 +375,7 @@ func (s *sim) run() *Result {
 			return r
 		}
 		r.Started++
-		if i%100 == 99 {
-			cfg.Logf("%d nodes started (virtual %.1f s, real %.0f s)", i+1, s.since().Seconds(), s.clock.elapsed().Seconds())
-		}
+		s.progress("%d nodes started", r.Started)
 		if s.overBudget("start-up") {
 			return r
 		}
@@ -385,12 +397,11 @@ func (s *sim) run() *Result {
 	}
 	cfg.Logf("steady window measured: real %.1f s", s.clock.elapsed().Seconds())
 
-	small, large := s.orgs[0], s.orgs[min(1, len(s.orgs)-1)]
 	for _, k := range []struct {
 		dst  **Kill
 		org  string
 		frac float64
-	}{{&r.Kill1, small, 0.01}, {&r.Kill10, large, 0.10}} {
+	}{{&r.Kill1, s.orgs[0], 0.01}, {&r.Kill10, s.orgs[min(1, len(s.orgs)-1)], 0.10}} {
 		time.Sleep(cfg.Settle)
 		if *k.dst = s.killPhase(k.org, k.frac); (*k.dst).DetectS == nil {
 			return r

@@ -29,11 +29,13 @@ type Result struct {
 	Kill1         *Kill    `json:"kill_1pct"`
 	Kill10        *Kill    `json:"kill_10pct"`
 	Exact         Exact    `json:"exact"`
+	LastPoll      float64  `json:"exact_last_poll"` // the fraction of nodes that counted the truth at the last poll
 
-	VirtualS float64  `json:"virtual_s"` // virtual time reached
-	WallS    float64  `json:"wall_s"`    // real time the run took
-	Stopped  string   `json:"stopped,omitempty"`
-	Errors   []string `json:"errors,omitempty"` // the first API errors met, if any
+	End      Footprint `json:"footprint_end"` // when the run ended, before the nodes closed
+	VirtualS float64   `json:"virtual_s"`     // virtual time reached
+	WallS    float64   `json:"wall_s"`        // real time the run took
+	Stopped  string    `json:"stopped,omitempty"`
+	Errors   []string  `json:"errors,omitempty"` // the first API errors met, if any
 }
 
 // Settings are the Config's figures, as the JSON names them.
@@ -250,11 +252,15 @@ func (r *Result) WriteTable(w io.Writer) {
 				opt(k.DetectS, "%.2f"), opt(k.MedianS, "%.2f"), k.Killed, k.OrgSize)
 		}
 	}
-	row("exact counts", "%.4f of nodes per poll on average, %.4f at worst (%d polls)", r.Exact.Fraction, r.Exact.Min, r.Exact.Polls)
+	if r.Exact.Polls > 0 {
+		row("exact counts after convergence", "%.4f of nodes per poll on average, %.4f at worst (%d polls)", r.Exact.Fraction, r.Exact.Min, r.Exact.Polls)
+	}
+	row("exact counts at the last poll", "%.4f of nodes", r.LastPoll)
 	for _, m := range r.Exact.Misses {
 		row("count not the truth", "at virtual %.2f s node %d counted %s: %d alive (%d verified, %d suspect), truth %d",
 			m.AtS, m.Node, m.Org, m.Alive, m.Verified, m.Suspect, m.Truth)
 	}
+	row("footprint at the end, per node", "heap %.2f MB, sys %.2f MB, %.0f goroutines", r.End.HeapMBPerNode, r.End.SysMBPerNode, r.End.GoroutinesPerNode)
 	row("virtual time reached", "%.1f s in %.1f s real", r.VirtualS, r.WallS)
 	tw.Flush()
 	if r.Stopped != "" {
