@@ -57,7 +57,8 @@ soak: build
 # SIMULATED, not measured: SIM_NODES nodes in one process on a simulated
 # network, in virtual time (node/nodesim). Prints a table and writes
 # artifacts/sim.json. SIM_WALL bounds the real time (0: none); SIM_FLAGS
-# passes more (-latency, -mbps, -seeds, -probe, -spacing, -poll, -window, -settle).
+# passes more (-latency, -mbps, -seeds, -probe, -spacing, -poll, -window, -settle,
+# -max-mem GB).
 SIM_NODES ?= 200
 SIM_ORGS ?= 10
 SIM_MINUTES ?= 10

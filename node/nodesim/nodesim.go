@@ -25,6 +25,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"syscall"
@@ -32,7 +33,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/metrics"
+	libp2pmetrics "github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/node"
@@ -57,6 +58,7 @@ type Config struct {
 	Settle       time.Duration // wait after convergence, and after each kill is seen, before the next phase
 	Window       time.Duration // the steady window in which traffic and CPU are measured
 	Wall         time.Duration // real-time budget: past it the simulation stops and reports what it reached; 0: none
+	MaxMemoryGB  float64       // memory budget (the Go runtime's, in GB): past it the simulation stops likewise; 0: none
 	Seed         uint64        // latencies and victims
 	Logf         func(format string, args ...any)
 }
@@ -91,7 +93,7 @@ func Run(t *testing.T, cfg Config) *Result {
 	// go-flow-metrics, behind every host's bandwidth counter, starts one
 	// goroutine for the process on first use: outside the bubble, or the
 	// bubble could never end.
-	metrics.NewBandwidthCounter().LogRecvMessage(1)
+	libp2pmetrics.NewBandwidthCounter().LogRecvMessage(1)
 	if raceEnabled {
 		// As go-libp2p-pubsub's synctest tests: timers firing in a bubble
 		// on several Ps corrupt the race detector's state (golang/go#78156).
@@ -142,8 +144,8 @@ type simNode struct {
 }
 
 func newSim(t *testing.T, cfg Config, clock *realClock) (*sim, error) {
-	if cfg.Nodes < 1 || cfg.Orgs < 1 || cfg.Seeds < 1 || cfg.Poll <= 0 {
-		return nil, fmt.Errorf("nodesim: want at least one node, organization and seed, and a poll interval: %+v", cfg)
+	if cfg.Nodes < 1 || cfg.Orgs < 1 || cfg.Seeds < 1 || cfg.Poll <= 0 || cfg.Probe != "ping" && cfg.Probe != "none" {
+		return nil, fmt.Errorf("nodesim: want at least one node, organization and seed, a poll interval and a probe (ping or none): %+v", cfg)
 	}
 	s := &sim{cfg: cfg, t: t, clock: clock, byName: map[string]*memListener{},
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0x73696d)), res: newResult(cfg)}
@@ -263,13 +265,7 @@ func (s *sim) closeAll() {
 
 // live returns the running nodes.
 func (s *sim) live() []*simNode {
-	var out []*simNode
-	for _, sn := range s.nodes {
-		if sn.alive {
-			out = append(out, sn)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(s.nodes), func(sn *simNode) bool { return !sn.alive })
 }
 
 // truth is how many nodes of each organization run.
@@ -320,14 +316,27 @@ func (s *sim) pollExact() {
 // since is the virtual time since the first node's start.
 func (s *sim) since() time.Duration { return time.Since(s.start) }
 
-// overBudget reports whether the real-time budget is spent, and if so
-// records where the simulation stopped.
+// overBudget reports whether the real-time or the memory budget is
+// spent, and if so records where the simulation stopped.
 func (s *sim) overBudget(phase string) bool {
-	if s.cfg.Wall <= 0 || s.clock.elapsed() < s.cfg.Wall {
+	switch mem := memoryGB(); {
+	case s.cfg.Wall > 0 && s.clock.elapsed() >= s.cfg.Wall:
+		s.res.Stopped = fmt.Sprintf("the real-time budget (%v) was spent", s.cfg.Wall)
+	case s.cfg.MaxMemoryGB > 0 && mem >= s.cfg.MaxMemoryGB:
+		s.res.Stopped = fmt.Sprintf("the memory budget (%.2f GB) was spent (%.2f GB)", s.cfg.MaxMemoryGB, mem)
+	default:
 		return false
 	}
-	s.res.Stopped = fmt.Sprintf("the real-time budget (%v) was spent during %s, at virtual %.1f s", s.cfg.Wall, phase, s.since().Seconds())
+	s.res.Stopped += fmt.Sprintf(" during %s, at virtual %.1f s, with %d nodes started", phase, s.since().Seconds(), s.res.Started)
 	return true
+}
+
+// memoryGB is the memory the Go runtime holds from the OS, without the
+// stop of runtime.ReadMemStats.
+func memoryGB() float64 {
+	m := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	metrics.Read(m)
+	return float64(m[0].Value.Uint64()) / 1e9
 }
 
 // progress logs a line, at most every 30 real seconds, with the times.

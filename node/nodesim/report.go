@@ -53,6 +53,7 @@ type Settings struct {
 	PollMs         float64 `json:"poll_ms"`
 	WindowS        float64 `json:"window_s"`
 	WallBudgetS    float64 `json:"wall_budget_s,omitempty"`
+	MemoryBudgetGB float64 `json:"memory_budget_gb,omitempty"`
 }
 
 // Machine is what ran the simulation.
@@ -156,7 +157,8 @@ func newResult(cfg Config) *Result {
 		Settings: Settings{Nodes: cfg.Nodes, Orgs: cfg.Orgs, DurationS: cfg.Duration.Seconds(),
 			LatencyMs: ms(cfg.Latency.Seconds()), Mbps: cfg.Mbps, StartSpacingMs: ms(cfg.StartSpacing.Seconds()),
 			Seeds: cfg.Seeds, Probe: cfg.Probe, Preset: cfg.Preset, Credentials: cfg.Credentials,
-			PollMs: ms(cfg.Poll.Seconds()), WindowS: cfg.Window.Seconds(), WallBudgetS: cfg.Wall.Seconds()},
+			PollMs: ms(cfg.Poll.Seconds()), WindowS: cfg.Window.Seconds(), WallBudgetS: cfg.Wall.Seconds(),
+			MemoryBudgetGB: cfg.MaxMemoryGB},
 		Machine: Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), Race: raceEnabled},
 	}
 }
@@ -232,8 +234,10 @@ func (r *Result) WriteTable(w io.Writer) {
 		return fmt.Sprintf(format, *v)
 	}
 	row("nodes started", "%d (real %.1f s)", r.Started, r.StartWallS)
-	row("footprint once started, per node", "heap %.2f MB, sys %.2f MB, %.0f goroutines",
-		r.Started1.HeapMBPerNode, r.Started1.SysMBPerNode, r.Started1.GoroutinesPerNode)
+	if r.Started == st.Nodes {
+		row("footprint once started, per node", "heap %.2f MB, sys %.2f MB, %.0f goroutines",
+			r.Started1.HeapMBPerNode, r.Started1.SysMBPerNode, r.Started1.GoroutinesPerNode)
+	}
 	row("converge (virtual s)", "%s", opt(r.ConvergeS, "%.2f"))
 	if s := r.Steady; s != nil {
 		row("steady window (virtual s)", "%.1f", s.WindowS)

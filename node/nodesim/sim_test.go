@@ -20,6 +20,7 @@ var (
 	simWindow  = flag.Duration("window", 20*time.Second, "TestSimulation: steady window (virtual)")
 	simSettle  = flag.Duration("settle", 5*time.Second, "TestSimulation: wait before each phase (virtual)")
 	simWall    = flag.Duration("wall", 0, "TestSimulation: real-time budget (0: none)")
+	simMem     = flag.Float64("max-mem", 0, "TestSimulation: memory budget in GB (0: none)")
 	simOut     = flag.String("out", "", "TestSimulation: JSON result file")
 )
 
@@ -33,7 +34,7 @@ func TestSimulation(t *testing.T) {
 	cfg.Nodes, cfg.Orgs, cfg.Duration = *simNodes, *simOrgs, time.Duration(*simMinutes*float64(time.Minute))
 	cfg.Latency, cfg.Mbps, cfg.Seeds, cfg.Probe = *simLatency, *simMbps, *simSeeds, *simProbe
 	cfg.StartSpacing, cfg.Poll, cfg.Wall = *simSpacing, *simPoll, *simWall
-	cfg.Window, cfg.Settle = *simWindow, *simSettle
+	cfg.Window, cfg.Settle, cfg.MaxMemoryGB = *simWindow, *simSettle, *simMem
 	cfg.Logf = t.Logf
 	r := Run(t, cfg)
 	r.WriteTable(os.Stdout)
