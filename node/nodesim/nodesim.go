@@ -109,7 +109,7 @@ func Run(t *testing.T, cfg Config) *Result {
 		}
 		res = s.run()
 		res.VirtualS = s.since().Seconds()
-		res.End = footprint(len(s.live()))
+		res.End = s.footprint(nil)
 	})
 	res.WallS = clock.elapsed().Seconds()
 	return res
@@ -253,6 +253,9 @@ func (s *sim) kill(sn *simNode) {
 }
 
 func (s *sim) closeAll() {
+	for _, sn := range s.live() { // first the network: nothing more to process while closing
+		sn.ep.dead.Store(true)
+	}
 	for _, sn := range s.nodes {
 		if sn.alive {
 			sn.alive = false
@@ -358,14 +361,34 @@ func (s *sim) waitExact(phase string, from time.Time, interval time.Duration) (t
 			return time.Since(from), true
 		}
 		s.progress("%s: %.3f of the nodes count the truth", phase, f)
-		if s.overBudget(phase) {
+		if !s.wait(interval, phase) {
 			return 0, false
+		}
+	}
+}
+
+// budgetStep is how much virtual time passes, at most, between two looks
+// at the budgets: at 200 nodes a virtual second costs minutes.
+const budgetStep = 50 * time.Millisecond
+
+// wait lets d of virtual time pass, looking at the budgets and the
+// duration every budgetStep; it reports false, saying why in the result,
+// when the run must end.
+func (s *sim) wait(d time.Duration, phase string) bool {
+	end := time.Now().Add(d)
+	for {
+		if s.overBudget(phase) {
+			return false
 		}
 		if s.since() >= s.cfg.Duration {
 			s.res.Stopped = fmt.Sprintf("the virtual duration (%v) ended during %s", s.cfg.Duration, phase)
-			return 0, false
+			return false
 		}
-		time.Sleep(interval)
+		left := time.Until(end)
+		if left <= 0 {
+			return true
+		}
+		time.Sleep(min(left, budgetStep))
 	}
 }
 
@@ -375,8 +398,8 @@ func (s *sim) run() *Result {
 	r, cfg := s.res, s.cfg
 	s.start = time.Now()
 	for i, sn := range s.nodes {
-		if i > 0 {
-			time.Sleep(cfg.StartSpacing)
+		if i > 0 && !s.wait(cfg.StartSpacing, "start-up") {
+			return r
 		}
 		if err := s.startNode(sn); err != nil {
 			s.t.Error(err)
@@ -385,12 +408,9 @@ func (s *sim) run() *Result {
 		}
 		r.Started++
 		s.progress("%d nodes started", r.Started)
-		if s.overBudget("start-up") {
-			return r
-		}
 	}
 	r.StartWallS = s.clock.elapsed().Seconds()
-	r.Started1 = footprint(len(s.nodes))
+	r.Started1 = s.footprint(nil)
 	cfg.Logf("every node started: virtual %.1f s, real %.1f s", s.since().Seconds(), r.StartWallS)
 
 	took, ok := s.waitExact("convergence", s.start, cfg.Poll)
@@ -400,7 +420,9 @@ func (s *sim) run() *Result {
 	r.ConvergeS, r.ConvergeWallS = seconds(took), seconds(s.clock.elapsed())
 	cfg.Logf("converged: virtual %.2f s, real %.1f s", took.Seconds(), s.clock.elapsed().Seconds())
 
-	time.Sleep(cfg.Settle)
+	if !s.wait(cfg.Settle, "the settling") {
+		return r
+	}
 	if r.Steady = s.steady(); r.Steady == nil {
 		return r
 	}
@@ -411,16 +433,17 @@ func (s *sim) run() *Result {
 		org  string
 		frac float64
 	}{{&r.Kill1, s.orgs[0], 0.01}, {&r.Kill10, s.orgs[min(1, len(s.orgs)-1)], 0.10}} {
-		time.Sleep(cfg.Settle)
+		if !s.wait(cfg.Settle, "the settling") {
+			return r
+		}
 		if *k.dst = s.killPhase(k.org, k.frac); (*k.dst).DetectS == nil {
 			return r
 		}
 		cfg.Logf("killed %d of %s: seen by all in virtual %.2f s", (*k.dst).Killed, k.org, *(*k.dst).DetectS)
 	}
 	// The rest of the duration: do the counts stay exact?
-	for s.since() < cfg.Duration && !s.overBudget("the rest of the run") {
+	for left := cfg.Duration - s.since(); left > 0 && s.wait(min(cfg.Poll, left), "the rest of the run"); left = cfg.Duration - s.since() {
 		s.pollExact()
-		time.Sleep(cfg.Poll)
 	}
 	return r
 }
@@ -433,11 +456,10 @@ func (s *sim) steady() *Steady {
 		return nil
 	}
 	for time.Since(a.at) < s.cfg.Window {
-		time.Sleep(s.cfg.Poll)
-		s.pollExact()
-		if s.overBudget("the steady window") {
+		if !s.wait(s.cfg.Poll, "the steady window") {
 			return nil
 		}
+		s.pollExact()
 	}
 	b, ok := s.sample()
 	if !ok {
@@ -460,7 +482,10 @@ func (s *sim) killPhase(org string, frac float64) *Kill {
 	s.rng.Shuffle(len(members), func(i, j int) { members[i], members[j] = members[j], members[i] })
 	// At a random point of the heartbeat cycle: every phase starts on
 	// whole virtual seconds, and so do the heartbeats.
-	time.Sleep(time.Duration(s.rng.Int64N(int64(s.nodes[0].cfg.HeartbeatInterval))))
+	phase := fmt.Sprintf("the %.0f %% kill", 100*frac)
+	if !s.wait(time.Duration(s.rng.Int64N(int64(s.nodes[0].cfg.HeartbeatInterval))), phase) {
+		return k
+	}
 	at := time.Now()
 	k.AtS = s.since().Seconds()
 	victims := map[string]bool{}
@@ -468,7 +493,6 @@ func (s *sim) killPhase(org string, frac float64) *Kill {
 		victims[sn.id.String()] = true
 		s.kill(sn)
 	}
-	phase := fmt.Sprintf("the %.0f %% kill", 100*frac)
 	seen := map[int]time.Duration{} // node → when it stopped counting every victim
 	interval := min(s.cfg.Poll, 100*time.Millisecond)
 	for {
@@ -495,14 +519,9 @@ func (s *sim) killPhase(org string, frac float64) *Kill {
 			k.DetectS, k.MedianS = seconds(ts[len(ts)-1]), seconds(ts[len(ts)/2])
 			return k
 		}
-		if s.overBudget(phase) {
+		if !s.wait(interval, phase) {
 			return k
 		}
-		if s.since() >= s.cfg.Duration {
-			s.res.Stopped = fmt.Sprintf("the virtual duration (%v) ended during %s", s.cfg.Duration, phase)
-			return k
-		}
-		time.Sleep(interval)
 	}
 }
 
@@ -533,7 +552,7 @@ func (s *sim) sample() (sample, bool) {
 		}
 		sm.counters = append(sm.counters, c)
 	}
-	sm.mem = footprint(len(s.live()))
+	sm.mem = s.footprint(sm.counters)
 	return sm, true
 }
 
@@ -545,16 +564,28 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// footprint is the process's live heap and goroutines, divided by n.
-func footprint(n int) Footprint {
+// footprint is the process's live heap, memory and goroutines divided by
+// the running nodes, and their mean connections, from cs or else read.
+func (s *sim) footprint(cs []counters) Footprint {
+	live := s.live()
+	if cs == nil {
+		for _, sn := range live {
+			if c, err := s.api.counters(context.Background(), sn.api); err == nil {
+				cs = append(cs, c)
+			}
+		}
+	}
+	n := float64(max(len(live), 1))
+	var f Footprint
+	for _, c := range cs {
+		f.ConnectionsPerNode += c.connections / float64(max(len(cs), 1))
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return Footprint{
-		HeapMBPerNode:     float64(ms.HeapAlloc) / 1e6 / float64(n),
-		SysMBPerNode:      float64(ms.Sys) / 1e6 / float64(n),
-		GoroutinesPerNode: float64(runtime.NumGoroutine()) / float64(n),
-	}
+	f.HeapMBPerNode, f.SysMBPerNode = float64(ms.HeapAlloc)/1e6/n, float64(ms.Sys)/1e6/n
+	f.GoroutinesPerNode = float64(runtime.NumGoroutine()) / n
+	return f
 }
 
 func seconds(d time.Duration) *float64 {

@@ -80,15 +80,15 @@ type Steady struct {
 }
 
 // Discovery is what the nodes' DHT did from their start to the window's
-// end, per node, and their connections at its end: the DHT's work on the
-// simulated network, since every node but the seeds joins through a seed
-// alone.
+// end, per node, and the most connections a node held at its end: the
+// DHT's work on the simulated network, since every node but the seeds
+// joins through a seed alone.
 type Discovery struct {
-	Connections  Stat    `json:"connections"`
-	Advertised   float64 `json:"advertisements"`
-	Lookups      float64 `json:"lookups"`
-	Dials        float64 `json:"dials_connected"`
-	DialFailures float64 `json:"dials_failed"`
+	MaxConnections float64 `json:"max_connections"` // the most any node held at the window's end
+	Advertised     float64 `json:"advertisements"`
+	Lookups        float64 `json:"lookups"`
+	Dials          float64 `json:"dials_connected"`
+	DialFailures   float64 `json:"dials_failed"`
 }
 
 // Footprint is the process's live heap (after a GC), its memory from the
@@ -96,9 +96,15 @@ type Discovery struct {
 // share is in it: two simnet link goroutines per node, the router, the
 // poller.
 type Footprint struct {
-	HeapMBPerNode     float64 `json:"heap_mb_per_node"`
-	SysMBPerNode      float64 `json:"sys_mb_per_node"`
-	GoroutinesPerNode float64 `json:"goroutines_per_node"`
+	HeapMBPerNode      float64 `json:"heap_mb_per_node"`
+	SysMBPerNode       float64 `json:"sys_mb_per_node"`
+	GoroutinesPerNode  float64 `json:"goroutines_per_node"`
+	ConnectionsPerNode float64 `json:"connections_per_node"` // the nodes' mean connections (each counted at both ends)
+}
+
+func (f Footprint) String() string {
+	return fmt.Sprintf("heap %.2f MB, sys %.2f MB, %.0f goroutines, %.1f connections",
+		f.HeapMBPerNode, f.SysMBPerNode, f.GoroutinesPerNode, f.ConnectionsPerNode)
 }
 
 // Stat is a mean and a maximum over the nodes.
@@ -187,8 +193,7 @@ func steadyFigures(a, b sample, n int) *Steady {
 	cpu := (b.cpu - a.cpu).Seconds() / secs
 	var d Discovery
 	for _, c := range b.counters {
-		d.Connections.Max = max(d.Connections.Max, c.connections)
-		d.Connections.Mean += c.connections / float64(len(b.counters))
+		d.MaxConnections = max(d.MaxConnections, c.connections)
 		d.Advertised += c.advertised / float64(len(b.counters))
 		d.Lookups += c.lookups / float64(len(b.counters))
 		d.Dials += c.dials / float64(len(b.counters))
@@ -235,8 +240,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	row("nodes started", "%d (real %.1f s)", r.Started, r.StartWallS)
 	if r.Started == st.Nodes {
-		row("footprint once started, per node", "heap %.2f MB, sys %.2f MB, %.0f goroutines",
-			r.Started1.HeapMBPerNode, r.Started1.SysMBPerNode, r.Started1.GoroutinesPerNode)
+		row("footprint once started, per node", "%s", r.Started1)
 	}
 	row("converge (virtual s)", "%s", opt(r.ConvergeS, "%.2f"))
 	if s := r.Steady; s != nil {
@@ -245,9 +249,9 @@ func (r *Result) WriteTable(w io.Writer) {
 		row("wire bytes in (out) /s per node", "mean %.2f (%.2f) kB/s, max in %.2f kB/s", s.WireIn.Mean/1e3, s.WireOut.Mean/1e3, s.WireIn.Max/1e3)
 		row("libp2p bytes in (out) /s per node", "mean %.2f (%.2f) kB/s, max in %.2f kB/s", s.Libp2pIn.Mean/1e3, s.Libp2pOut.Mean/1e3, s.Libp2pIn.Max/1e3)
 		row("CPU per virtual s", "%.3f s in all, %.2f %% of a core per node", s.CPUPerS, s.CPUPerNodePc)
-		row("footprint, per node", "heap %.2f MB, sys %.2f MB, %.0f goroutines", s.HeapMBPerNode, s.SysMBPerNode, s.GoroutinesPerNode)
+		row("footprint, per node", "%s", s.Footprint)
 		d := s.Discovery
-		row("connections per node", "mean %.1f, max %.0f", d.Connections.Mean, d.Connections.Max)
+		row("connections, most at one node", "%.0f", d.MaxConnections)
 		row("DHT per node since start", "%.1f advertisements, %.1f lookups, %.1f dials connected, %.1f failed", d.Advertised, d.Lookups, d.Dials, d.DialFailures)
 	}
 	for _, k := range []*Kill{r.Kill1, r.Kill10} {
@@ -264,7 +268,7 @@ func (r *Result) WriteTable(w io.Writer) {
 		row("count not the truth", "at virtual %.2f s node %d counted %s: %d alive (%d verified, %d suspect), truth %d",
 			m.AtS, m.Node, m.Org, m.Alive, m.Verified, m.Suspect, m.Truth)
 	}
-	row("footprint at the end, per node", "heap %.2f MB, sys %.2f MB, %.0f goroutines", r.End.HeapMBPerNode, r.End.SysMBPerNode, r.End.GoroutinesPerNode)
+	row("footprint at the end, per node", "%s", r.End)
 	row("virtual time reached", "%.1f s in %.1f s real", r.VirtualS, r.WallS)
 	tw.Flush()
 	if r.Stopped != "" {
