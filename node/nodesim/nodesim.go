@@ -61,6 +61,10 @@ type Config struct {
 	MaxMemoryGB  float64       // memory budget (the Go runtime's, in GB): past it the simulation stops likewise; 0: none
 	Seed         uint64        // latencies and victims
 	Logf         func(format string, args ...any)
+	// Report, if set, is given the result so far after each phase and
+	// when the run ends, before the nodes close: closing a thousand
+	// overloaded nodes may outlast an outer time limit.
+	Report func(*Result)
 }
 
 // DefaultConfig is the 50-node simulation of `make test`: the local
@@ -87,6 +91,9 @@ func DefaultConfig() Config {
 // Run runs the simulation in a synctest bubble of t and returns what it
 // measured; it fails t when the simulation cannot run at all.
 func Run(t *testing.T, cfg Config) *Result {
+	if cfg.Report == nil {
+		cfg.Report = func(*Result) {}
+	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
@@ -109,7 +116,11 @@ func Run(t *testing.T, cfg Config) *Result {
 		}
 		res = s.run()
 		res.VirtualS = s.since().Seconds()
-		res.End = s.footprint(nil)
+		// Past a budget the nodes' APIs answer slowly: no connection count.
+		res.End = s.footprint(res.Stopped == "")
+		res.WallS = clock.elapsed().Seconds()
+		cfg.Logf("the run ends: virtual %.1f s, real %.1f s; per node %s", res.VirtualS, res.WallS, res.End)
+		cfg.Report(res)
 	})
 	res.WallS = clock.elapsed().Seconds()
 	return res
@@ -410,8 +421,9 @@ func (s *sim) run() *Result {
 		s.progress("%d nodes started", r.Started)
 	}
 	r.StartWallS = s.clock.elapsed().Seconds()
-	r.Started1 = s.footprint(nil)
-	cfg.Logf("every node started: virtual %.1f s, real %.1f s", s.since().Seconds(), r.StartWallS)
+	r.Started1 = s.footprint(true)
+	cfg.Logf("every node started: virtual %.1f s, real %.1f s; per node %s", s.since().Seconds(), r.StartWallS, r.Started1)
+	cfg.Report(r)
 
 	took, ok := s.waitExact("convergence", s.start, cfg.Poll)
 	if !ok {
@@ -419,6 +431,7 @@ func (s *sim) run() *Result {
 	}
 	r.ConvergeS, r.ConvergeWallS = seconds(took), seconds(s.clock.elapsed())
 	cfg.Logf("converged: virtual %.2f s, real %.1f s", took.Seconds(), s.clock.elapsed().Seconds())
+	cfg.Report(r)
 
 	if !s.wait(cfg.Settle, "the settling") {
 		return r
@@ -426,7 +439,8 @@ func (s *sim) run() *Result {
 	if r.Steady = s.steady(); r.Steady == nil {
 		return r
 	}
-	cfg.Logf("steady window measured: real %.1f s", s.clock.elapsed().Seconds())
+	cfg.Logf("steady window measured: real %.1f s; per node %s", s.clock.elapsed().Seconds(), r.Steady.Footprint)
+	cfg.Report(r)
 
 	for _, k := range []struct {
 		dst  **Kill
@@ -440,6 +454,7 @@ func (s *sim) run() *Result {
 			return r
 		}
 		cfg.Logf("killed %d of %s: seen by all in virtual %.2f s", (*k.dst).Killed, k.org, *(*k.dst).DetectS)
+		cfg.Report(r)
 	}
 	// The rest of the duration: do the counts stay exact?
 	for left := cfg.Duration - s.since(); left > 0 && s.wait(min(cfg.Poll, left), "the rest of the run"); left = cfg.Duration - s.since() {
@@ -552,7 +567,10 @@ func (s *sim) sample() (sample, bool) {
 		}
 		sm.counters = append(sm.counters, c)
 	}
-	sm.mem = s.footprint(sm.counters)
+	sm.mem = s.footprint(false)
+	for _, c := range sm.counters {
+		sm.mem.ConnectionsPerNode += c.connections / float64(len(sm.counters))
+	}
 	return sm, true
 }
 
@@ -565,20 +583,18 @@ func processCPU() time.Duration {
 }
 
 // footprint is the process's live heap, memory and goroutines divided by
-// the running nodes, and their mean connections, from cs or else read.
-func (s *sim) footprint(cs []counters) Footprint {
+// the running nodes, and, if conns, their mean connections.
+func (s *sim) footprint(conns bool) Footprint {
 	live := s.live()
-	if cs == nil {
-		for _, sn := range live {
-			if c, err := s.api.counters(context.Background(), sn.api); err == nil {
-				cs = append(cs, c)
-			}
-		}
-	}
 	n := float64(max(len(live), 1))
 	var f Footprint
-	for _, c := range cs {
-		f.ConnectionsPerNode += c.connections / float64(max(len(cs), 1))
+	for _, sn := range live {
+		if !conns {
+			break
+		}
+		if c, err := s.api.counters(context.Background(), sn.api); err == nil {
+			f.ConnectionsPerNode += c.connections / n
+		}
 	}
 	runtime.GC()
 	var ms runtime.MemStats

@@ -99,12 +99,15 @@ type Footprint struct {
 	HeapMBPerNode      float64 `json:"heap_mb_per_node"`
 	SysMBPerNode       float64 `json:"sys_mb_per_node"`
 	GoroutinesPerNode  float64 `json:"goroutines_per_node"`
-	ConnectionsPerNode float64 `json:"connections_per_node"` // the nodes' mean connections (each counted at both ends)
+	ConnectionsPerNode float64 `json:"connections_per_node,omitempty"` // the nodes' mean connections (each counted at both ends); absent: not read
 }
 
 func (f Footprint) String() string {
-	return fmt.Sprintf("heap %.2f MB, sys %.2f MB, %.0f goroutines, %.1f connections",
-		f.HeapMBPerNode, f.SysMBPerNode, f.GoroutinesPerNode, f.ConnectionsPerNode)
+	s := fmt.Sprintf("heap %.2f MB, sys %.2f MB, %.0f goroutines", f.HeapMBPerNode, f.SysMBPerNode, f.GoroutinesPerNode)
+	if f.ConnectionsPerNode > 0 { // 0: not read
+		s += fmt.Sprintf(", %.1f connections", f.ConnectionsPerNode)
+	}
+	return s
 }
 
 // Stat is a mean and a maximum over the nodes.
