@@ -386,18 +386,16 @@ const budgetStep = 50 * time.Millisecond
 // duration every budgetStep; it reports false, saying why in the result,
 // when the run must end.
 func (s *sim) wait(d time.Duration, phase string) bool {
-	end := time.Now().Add(d)
-	for {
-		if s.overBudget(phase) {
+	for end := time.Now().Add(d); ; {
+		left := time.Until(end)
+		switch {
+		case left <= 0:
+			return true
+		case s.overBudget(phase):
 			return false
-		}
-		if s.since() >= s.cfg.Duration {
+		case s.since() >= s.cfg.Duration:
 			s.res.Stopped = fmt.Sprintf("the virtual duration (%v) ended during %s", s.cfg.Duration, phase)
 			return false
-		}
-		left := time.Until(end)
-		if left <= 0 {
-			return true
 		}
 		time.Sleep(min(left, budgetStep))
 	}
