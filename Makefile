@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps cross fuzz soak bench bench-serf clean verify-deploy image
+.PHONY: build test demo vet deps cross fuzz soak bench bench-serf sim clean verify-deploy image
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -25,8 +25,11 @@ cross:
 
 # Race detector on; every test starts and stops its own processes, on
 # loopback or, as root, on hosts made of network namespaces of its own.
+# The 50-node simulation runs apart, without the race detector, which would
+# make it ten times slower (see node/nodesim).
 test: vet deps cross verify-deploy
 	$(GO) test -race -count=1 -timeout 9m ./...
+	$(GO) test -count=1 -run '^TestSim50$$' ./node/nodesim
 
 # Twelve real `orgpeer run` processes in three organizations on this machine,
 # with churn, a live table and a web dashboard. Ctrl-C ends it sooner.
@@ -67,6 +70,20 @@ fuzz:
 SOAK_DURATION ?= 3m
 soak: build
 	./$(BIN) demo --soak --nodes 20 --orgs 3 --hosts 4 --churn 3s --duration $(SOAK_DURATION)
+
+# SIMULATED, not measured: SIM_NODES nodes in one process on a simulated
+# network, in virtual time (node/nodesim). Prints a table and writes
+# artifacts/sim.json. SIM_WALL bounds the real time (0: none); SIM_FLAGS
+# passes more (-latency, -mbps, -seeds, -probe, -spacing, -poll, -window, -settle,
+# -max-mem GB).
+SIM_NODES ?= 200
+SIM_ORGS ?= 10
+SIM_MINUTES ?= 10
+SIM_WALL ?= 0
+SIM_FLAGS ?=
+sim:
+	$(GO) test -count=1 -run '^TestSimulation$$' -timeout 0 -v ./node/nodesim -args -nodes $(SIM_NODES) \
+		-orgs $(SIM_ORGS) -minutes $(SIM_MINUTES) -wall $(SIM_WALL) -out $(CURDIR)/artifacts/sim.json $(SIM_FLAGS)
 
 clean:
 	rm -rf bin

@@ -24,11 +24,19 @@ import (
 	"github.com/orgpeer/orgpeer/node/wire"
 )
 
-// newHost starts the libp2p host: TCP and QUIC on every listen address,
-// the capped connection manager, the loopback dial ranker, the address
-// policy, NAT traversal unless the node listens on loopback only, and a
-// bandwidth counter for the metrics.
-func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCounter, error) {
+// newHost starts the libp2p host: TCP and QUIC on every listen address
+// (or the given transports instead), the capped connection manager, the
+// loopback dial ranker, the address policy, NAT traversal unless the node
+// listens on loopback only, and a bandwidth counter for the metrics.
+func newHost(priv crypto.PrivKey, cfg *Config, transports []libp2p.Option) (host.Host, *metrics.BandwidthCounter, error) {
+	injected := transports != nil // they bring their own QUIC socket manager
+	if !injected {
+		transports = []libp2p.Option{
+			// No SO_REUSEPORT for TCP: an address in use must fail, not be shared.
+			libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+			libp2p.Transport(quic.NewTransport),
+		}
+	}
 	listen, _ := parseListenAddrs(cfg.ListenAddrs) // checked by Validate
 	policy, _ := newAddrPolicy(cfg.Announce, cfg.NoAnnounce)
 	cm, err := connmgr.NewConnManager(cfg.MaxPeers, cfg.MaxPeers,
@@ -44,9 +52,7 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 	opts := []libp2p.Option{
 		libp2p.Identity(priv),
 		libp2p.ListenAddrs(listen...),
-		// No SO_REUSEPORT for TCP: an address in use must fail, not be shared.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
+		libp2p.ChainOptions(transports...),
 		libp2p.ConnectionManager(cappedConnMgr{cm}),
 		libp2p.SwarmOpts(swarm.WithDialRanker(dialRanker)),
 		// Noise first: its handshake costs a fraction of TLS's, and a node
@@ -59,7 +65,7 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 		libp2p.DisableMetrics(),
 		libp2p.UserAgent("orgpeer/" + Version),
 	}
-	opts = append(opts, natOptions(cfg)...)
+	opts = append(opts, natOptions(cfg, !injected)...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		rm.Close()
@@ -86,20 +92,23 @@ func newHost(priv crypto.PrivKey, cfg *Config) (host.Host, *metrics.BandwidthCou
 // that keeps the source port maps it to the same public port for every
 // peer, which is what hole punching needs. TCP dials use ephemeral ports,
 // so hole punches succeed over QUIC.
-func natOptions(cfg *Config) []libp2p.Option {
+func natOptions(cfg *Config, quicReuse bool) []libp2p.Option {
 	relays, _ := parseRelays(cfg.Relays) // checked by Validate
+	var opts []libp2p.Option
 	if !cfg.natTraversal() {
-		return []libp2p.Option{
-			libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()),
-			libp2p.DisableRelay(),
+		if quicReuse {
+			opts = append(opts, libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport()))
 		}
+		return append(opts, libp2p.DisableRelay())
 	}
-	opts := []libp2p.Option{
-		libp2p.QUICReuse(quicreuse.NewConnManager),
+	if quicReuse {
+		opts = append(opts, libp2p.QUICReuse(quicreuse.NewConnManager))
+	}
+	opts = append(opts,
 		libp2p.EnableRelay(),
 		libp2p.EnableAutoNATv2(),
 		libp2p.EnableHolePunching(),
-	}
+	)
 	if len(relays) > 0 {
 		// A node given relays may be behind a NAT: it reserves a slot with
 		// each at once rather than after AutoNAT v1 says so, which needs a

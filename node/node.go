@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -34,11 +35,31 @@ const Version = "0.1.0"
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
+	log        *slog.Logger
+	transports []libp2p.Option
+	apiLn      net.Listener
+	prober     func(host.Host) Prober
 }
 
 // WithLogger sets the logger (default: slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithTransports gives the host these libp2p options in place of its TCP
+// and QUIC transports (node/nodesim: QUIC over a simulated network); the
+// host still listens on cfg.ListenAddrs.
+func WithTransports(opts ...libp2p.Option) Option {
+	return func(o *options) { o.transports = opts }
+}
+
+// WithAPIListener serves the API on ln instead of listening on
+// cfg.APIAddr; Close closes it.
+func WithAPIListener(ln net.Listener) Option { return func(o *options) { o.apiLn = ln } }
+
+// WithProber replaces the probe of silent peers (default: their TCP
+// addresses, see Prober); newProber is given the node's host.
+func WithProber(newProber func(host.Host) Prober) Option {
+	return func(o *options) { o.prober = newProber }
+}
 
 // Node is one running orgpeer peer. Close stops everything it started.
 type Node struct {
@@ -55,7 +76,7 @@ type Node struct {
 	pres    *presence
 	member  *membership
 	flood   *floodScore
-	prober  *prober
+	prober  Prober
 	api     *apiServer
 	dir     *datadir.Dir
 	info    api.SelfInfo
@@ -114,13 +135,15 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		return nil, fmt.Errorf("epoch: %w", err)
 	}
 
-	apiLn, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return nil, fmt.Errorf("API address %s: %w", cfg.APIAddr, unwrapOpErr(err))
+	apiLn := o.apiLn
+	if apiLn == nil {
+		if apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+			return nil, fmt.Errorf("API address %s: %w", cfg.APIAddr, unwrapOpErr(err))
+		}
 	}
 	cleanup = append(cleanup, func() { apiLn.Close() })
 
-	if n.host, n.bw, err = newHost(n.priv, &cfg); err != nil {
+	if n.host, n.bw, err = newHost(n.priv, &cfg, o.transports); err != nil {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { n.host.Close() })
@@ -151,9 +174,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 
 	n.metrics = newMetrics()
 	n.flood = newFloodScore()
-	n.prober = &prober{hostID: cfg.HostID, oneMachine: cfg.OneMachine, seen: newConnIPs(cfg.MaxKnownPeers),
+	tcp := &prober{hostID: cfg.HostID, oneMachine: cfg.OneMachine, seen: newConnIPs(cfg.MaxKnownPeers),
 		onLink: &localNets{}, dials: n.metrics.probeDials}
-	n.host.Network().Notify(n.prober.seen.notifiee())
+	n.host.Network().Notify(tcp.seen.notifiee())
+	n.prober = tcp
+	if o.prober != nil {
+		n.prober = o.prober(n.host)
+	}
 	inflight := newInFlight(inFlightMax, n.metrics.copies.Inc)
 	n.ps, err = pubsub.NewGossipSub(runCtx, n.host, append(gossipOptions(&cfg),
 		pubsub.WithMaxMessageSize(64<<10),

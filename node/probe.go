@@ -38,6 +38,14 @@ const (
 	probeParallel = 8                      // probes in flight at most
 )
 
+// A Prober looks for proof that a silent peer is gone. Gone reports true
+// only on proof of absence, false when the probe proves nothing; ctx
+// bounds it (probeTimeout). The probe loop calls it from up to
+// probeParallel goroutines at once.
+type Prober interface {
+	Gone(ctx context.Context, p orgs.PeerInfo) bool
+}
+
 // probeLoop probes the peers that went silent until ctx ends; it returns
 // when its probes have. It sleeps until the next peer can go silent
 // (View.Silent says when), not on a fixed tick: an idle node has no timer
@@ -80,7 +88,9 @@ func (n *Node) probeLoop(ctx context.Context) {
 				pr.again = time.Time{}
 			}
 			started := probes.try(func() {
-				gone := n.prober.refusedEverywhere(ctx, n.prober.targets(p), probeTimeout)
+				pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+				gone := n.prober.Gone(pctx, p)
+				cancel()
 				if ctx.Err() == nil {
 					n.obs.evidence.Probe(p.PeerID, gone)
 				}
@@ -120,6 +130,12 @@ type prober struct {
 	seen       *connIPs
 	onLink     *localNets
 	dials      *prometheus.CounterVec // scope, result
+}
+
+// Gone makes prober the default Prober: every TCP address of the peer
+// that a refusal proves something from here refused.
+func (pr *prober) Gone(ctx context.Context, p orgs.PeerInfo) bool {
+	return pr.refusedEverywhere(ctx, pr.targets(p), probeTimeout)
 }
 
 // probeTarget is a TCP address to probe and its scope.
