@@ -180,6 +180,18 @@ func TestMultiProcessEventsExplainAndHistory(t *testing.T) {
 	}
 	waitFor(crashedID, "alive", beforeRestart)
 	poll(t, 30*time.Second, convergedFn(c))
+	// A count event follows its transition once the node's 50 ms of
+	// coalescing are over: wait for the rejoin's before reading the logs.
+	poll(t, 10*time.Second, func() string {
+		for i, l := range logs {
+			if !slices.ContainsFunc(l.All(), func(e api.Event) bool {
+				return e.Kind == api.EventCounts && e.Org == "globex" && e.Seq > beforeRestart[i] && e.Before.Alive == 1 && e.After.Alive == 2
+			}) {
+				return l.name + ": no count event of globex from 1 to 2 alive yet"
+			}
+		}
+		return ""
+	})
 
 	for i, l := range logs {
 		evs := l.All()
