@@ -149,6 +149,7 @@ func (t *tally) add(p *PeerInfo, now time.Time) {
 func (t *tally) counts() OrgCounts {
 	c := t.OrgCounts
 	c.Hosts = len(t.hosts)
+	c.Mode = ModeExact
 	if t.haveAges {
 		f, s := t.freshest.Milliseconds(), t.stalest.Milliseconds()
 		c.FreshestMs, c.StalestMs = &f, &s

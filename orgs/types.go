@@ -59,7 +59,44 @@ type OrgCounts struct {
 	// than the node itself, in milliseconds; absent when there are none.
 	FreshestMs *int64 `json:"freshest_heartbeat_ms,omitempty"`
 	StalestMs  *int64 `json:"stalest_heartbeat_ms,omitempty"`
+	// Mode is ModeExact when Alive counts every member's own heartbeat,
+	// ModeEstimate when the organization is too large for that and its size
+	// is estimated from sampled heartbeats (Estimate). In an estimate row the
+	// other fields count only the members this node actually heard: exact
+	// lower bounds.
+	Mode     string    `json:"mode"`
+	Estimate *Estimate `json:"estimate,omitempty"`
 }
+
+// The modes of an OrgCounts row.
+const (
+	ModeExact    = "exact"
+	ModeEstimate = "estimate"
+)
+
+// Estimate is the estimated size of an organization whose members publish
+// sampled heartbeats: in each round a member publishes only when its rank,
+// a hash of (org ID, round, peer ID) anyone can recompute, falls below
+// 2^-Level. Peers = samples × 2^Level / rounds, with an exact Poisson
+// interval at 95 %.
+type Estimate struct {
+	Peers    float64 `json:"peers"`     // point estimate of the alive members
+	Low      float64 `json:"low"`       // 95 % interval
+	High     float64 `json:"high"`      //
+	Samples  int     `json:"samples"`   // distinct (peer, round) samples in the window
+	Level    int     `json:"level"`     // sampling level j: a member is sampled with probability 2^-j per round
+	WindowMs int64   `json:"window_ms"` // how much time the samples cover
+	// Source is SourceSamples when the node estimated from heartbeats it
+	// received, SourceCensus when it took the median of members' signed
+	// census summaries (an organization it does not follow).
+	Source string `json:"source"`
+}
+
+// The sources of an Estimate.
+const (
+	SourceSamples = "samples"
+	SourceCensus  = "census"
+)
 
 // Snapshot is a node's whole view at one instant.
 type Snapshot struct {
