@@ -108,23 +108,24 @@ type Snapshot struct {
 }
 
 // OrgCounts returns the counts of the named organization, the first row of
-// that name if there are several (zero counts when the view has none).
+// that name if there are several (zero counts, exact, when the view has
+// none).
 func (s Snapshot) OrgCounts(name string) OrgCounts {
 	for _, o := range s.Orgs {
 		if o.Org == name {
 			return o
 		}
 	}
-	return OrgCounts{Org: name}
+	return OrgCounts{Org: name, Mode: ModeExact}
 }
 
-// ByID returns the counts of the organization whose key is id (zero counts
-// when the view has none).
+// ByID returns the counts of the organization whose key is id (zero counts,
+// exact, when the view has none).
 func (s Snapshot) ByID(id string) OrgCounts {
 	for _, o := range s.Orgs {
 		if o.OrgID == id {
 			return o
 		}
 	}
-	return OrgCounts{OrgID: id}
+	return OrgCounts{OrgID: id, Mode: ModeExact}
 }
