@@ -36,7 +36,7 @@ func init() {
 	commands = []command{
 		{"run", "--org NAME [--data-dir DIR] [--config FILE] [flags]", "run a node", runCmd},
 		{"view", "[--data-dir DIR | --api ADDR] [--json | --watch]", "per-organization counts of a running node", viewCmd},
-		{"peers", "[--data-dir DIR | --api ADDR] [--org O] [--state S] [--json]", "the peers behind the counts", peersCmd},
+		{"peers", "[--data-dir DIR | --api ADDR] [--org O] [--state S] [--json]", "the peers this node actually heard, behind the counts", peersCmd},
 		{"watch", "[--data-dir DIR | --api ADDR] [--org O] [--json]", "a running node's changes as they happen, one line each", watchCmd},
 		{"explain", "PEER_ID [--data-dir DIR | --api ADDR] [--json]", "everything a running node knows of one peer, and why", explainCmd},
 		{"id", "[--data-dir DIR | --api ADDR] [--json]", "peer ID and a --bootstrap line for other machines (creates the identity if missing)", idCmd},
@@ -112,6 +112,18 @@ func newFlags(name string, stdout io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// describe makes fs's usage say what its command does, in text, before the
+// flags.
+func describe(fs *flag.FlagSet, stdout io.Writer, text string) {
+	usage := fs.Usage
+	fs.Usage = func() {
+		if _, ok := stdout.(*flagRecorder); !ok {
+			fmt.Fprintln(stdout, text)
+		}
+		usage()
+	}
 }
 
 // parseFlags parses args, turning every failure into a usageError.

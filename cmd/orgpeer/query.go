@@ -158,8 +158,16 @@ func viewCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// peersHelp says what `orgpeer peers` lists: the view's own records, never
+// the peerstore nor an estimate's members.
+const peersHelp = `Lists the peers this node actually heard: every peer whose heartbeat, hello
+or leave reached it, with its state, and never one it merely knows of (the
+peerstore) or infers. For an organization whose count is an estimate (orgpeer
+view marks it ~), these are the members it heard, fewer than the estimate.`
+
 func peersCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("peers", stdout)
+	describe(fs, stdout, peersHelp)
 	t := targetFlags(fs)
 	org := fs.String("org", "", "only this organization")
 	state := fs.String("state", "", "only peers in this state: alive, suspect or left")

@@ -68,11 +68,18 @@ func eventLine(e api.Event) string {
 		return b.String()
 	case api.EventCounts:
 		b, a := e.Before, e.After
+		if b.Estimated() || a.Estimated() { // the heard counts of an estimate row are not news
+			return fmt.Sprintf("%s  %-8s %s -> %s", at, e.Org, countLine(*b), countLine(*a))
+		}
 		return fmt.Sprintf("%s  %-8s alive %d -> %d, verified %d -> %d, hosts %d -> %d", at, e.Org,
 			b.Alive, a.Alive, b.Verified, a.Verified, b.Hosts, a.Hosts)
 	case api.EventSnapshot:
 		var rows []string
 		for _, o := range e.Snapshot.Orgs {
+			if o.Estimated() {
+				rows = append(rows, fmt.Sprintf("%s estimated %s (%d heard)", o.Org, o.Estimate, o.Alive))
+				continue
+			}
 			rows = append(rows, fmt.Sprintf("%s %d alive (%d verified, %d hosts)", o.Org, o.Alive, o.Verified, o.Hosts))
 		}
 		if len(rows) == 0 {
@@ -83,6 +90,15 @@ func eventLine(e api.Event) string {
 		return fmt.Sprintf("%s  dropped %d events: this stream fell behind; the view follows", at, e.Dropped)
 	}
 	return fmt.Sprintf("%s  %s", at, e.Kind)
+}
+
+// countLine is one side of a counts event that involves an estimate:
+// "estimate ~1,250 (...)" or "exact 97 alive".
+func countLine(c orgs.OrgCounts) string {
+	if c.Estimated() {
+		return "estimate " + c.Estimate.String()
+	}
+	return fmt.Sprintf("exact %d alive", c.Alive)
 }
 
 // trendSpan is how far back the sparklines of `view --watch` reach.
