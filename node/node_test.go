@@ -162,6 +162,8 @@ func checkMetrics(t *testing.T, body string, n int) {
 		`orgpeer_peers_alive_unverified{org="acme",org_id=""}`:   2,
 		`orgpeer_peers_alive_connected{org="initech",org_id=""}`: 0, // the node itself
 		`orgpeer_hosts{org="acme",org_id=""}`:                    1,
+		`orgpeer_org_exact{org="acme",org_id=""}`:                1, // small: counted exactly
+		`orgpeer_org_sampling_level{org="acme",org_id=""}`:       0,
 	} {
 		if got, ok := sample(body, series); !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
