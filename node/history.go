@@ -233,8 +233,9 @@ func (h *countHistory) series(now, since time.Time, org string, step time.Durati
 // have changed them, and streams the organizations' count changes, until
 // ctx ends.
 func (o *observer) watchCounts(ctx context.Context) {
-	prev := o.view.Snapshot()
-	o.hist.record(prev)
+	s := o.view.Snapshot()
+	o.hist.record(s)
+	reported := newCountReport(s)
 	wait := time.NewTimer(countsCoalesce)
 	wait.Stop()
 	defer wait.Stop()
@@ -252,40 +253,75 @@ func (o *observer) watchCounts(ctx context.Context) {
 		}
 		s := o.view.Snapshot()
 		o.hist.record(s)
-		for _, e := range countEvents(prev, s) {
+		for _, e := range reported.events(s) {
 			o.hub.publish(e)
 		}
-		prev = s
 	}
 }
 
-// countEvents are the changes of alive, verified or hosts from prev to
-// s, one event per organization row.
-func countEvents(prev, s orgs.Snapshot) []api.Event {
-	key := func(c orgs.OrgCounts) rowKey { return rowKey{org: c.Org, id: c.OrgID} }
-	before := map[rowKey]orgs.OrgCounts{}
-	for _, c := range prev.Orgs {
-		before[key(c)] = c
+// countReport is, per organization row, the counts that its last count
+// event reported (or the first snapshot held).
+//
+// An exact row is news when its alive, verified or hosts count changes.
+// An estimate moves a little with every round of samples, and its heard
+// counts with every sampled heartbeat, so an estimate row is news only
+// when its point estimate leaves the 95 % interval last reported, or the
+// row changes mode: a slow drift is reported once it has gone that far,
+// and noise within the interval never is.
+type countReport map[rowKey]orgs.OrgCounts
+
+func newCountReport(s orgs.Snapshot) countReport {
+	r := countReport{}
+	for _, c := range s.Orgs {
+		r[rowKey{org: c.Org, id: c.OrgID}] = c
 	}
+	return r
+}
+
+// newsworthy reports whether the change from the reported b to a is a
+// count event.
+func newsworthy(b, a orgs.OrgCounts) bool {
+	switch {
+	case b.Estimated() != a.Estimated():
+		return true
+	case a.Estimated():
+		return !b.Estimate.Contains(a.Estimate.Peers)
+	}
+	return b.Alive != a.Alive || b.Verified != a.Verified || b.Hosts != a.Hosts
+}
+
+// events returns the count events from r to s, one per organization row
+// whose change is news, and notes what they report: exact rows always
+// take s's counts, estimate rows only when reported.
+func (r countReport) events(s orgs.Snapshot) []api.Event {
 	var out []api.Event
-	change := func(b, a orgs.OrgCounts) {
-		if b.Alive == a.Alive && b.Verified == a.Verified && b.Hosts == a.Hosts {
+	change := func(k rowKey, b, a orgs.OrgCounts) {
+		if !newsworthy(b, a) {
+			if !a.Estimated() {
+				r[k] = a
+			}
 			return
 		}
+		r[k] = a
 		b.FreshestMs, b.StalestMs, a.FreshestMs, a.StalestMs = nil, nil, nil, nil
 		org, id := cmp.Or(a.Org, b.Org), cmp.Or(a.OrgID, b.OrgID)
 		out = append(out, api.Event{At: s.At, Kind: api.EventCounts, Org: org, OrgID: id, Before: &b, After: &a})
 	}
+	seen := map[rowKey]bool{}
 	for _, c := range s.Orgs {
-		b, ok := before[key(c)]
+		k := rowKey{org: c.Org, id: c.OrgID}
+		seen[k] = true
+		b, ok := r[k]
 		if !ok {
-			b = orgs.OrgCounts{Org: c.Org, OrgID: c.OrgID}
+			b = orgs.OrgCounts{Org: c.Org, OrgID: c.OrgID, Mode: orgs.ModeExact}
 		}
-		delete(before, key(c))
-		change(b, c)
+		change(k, b, c)
 	}
-	for k, b := range before { // rows gone from the view
-		change(b, orgs.OrgCounts{Org: k.org, OrgID: k.id})
+	for k, b := range r { // rows gone from the view
+		if !seen[k] {
+			change(k, b, orgs.OrgCounts{Org: k.org, OrgID: k.id, Mode: orgs.ModeExact})
+			delete(r, k)
+		}
 	}
 	return out
 }
