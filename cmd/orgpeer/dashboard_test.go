@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +17,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/cluster"
+	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/dashboard"
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/demo"
+	"github.com/orgpeer/orgpeer/node/api"
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // chromiumPath finds Debian's Chromium. Without it the test is skipped on a
@@ -249,5 +256,91 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	out := d.out.String()
 	if d.code != 0 || !strings.Contains(out, "summary: 1 event (1 kill -9); back to correct counts") {
 		t.Errorf("demo exit %d, summary:\n%s", d.code, tail(out, 5))
+	}
+}
+
+// TestDashboardShowsEstimates opens the dashboard over a hand-made state
+// in which the nodes estimate bigcorp: its card marks their point
+// estimates and says how many estimate it; a node's drill-down gives the
+// estimate with its interval, census marked, and exact rows as before.
+func TestDashboardShowsEstimates(t *testing.T) {
+	t.Parallel()
+	ctx, consoleMsgs := newBrowser(t)
+	c := cluster.New("/nonexistent/orgpeer", t.TempDir())
+	c.Add(cluster.Spec{Org: "acme", Host: cluster.HostName(0)})
+	s := demo.NewSession(c, demo.Options{Nodes: 1, Orgs: 2, Hosts: 1}, []string{"acme", "bigcorp"}, slog.New(slog.DiscardHandler))
+	now := time.Now()
+	state := demo.State{Started: now.Add(-time.Minute), Hosts: 1, Orgs: []string{"acme", "bigcorp"}, HistoryLen: 10,
+		Members: []cluster.MemberState{{Name: "n01", Org: "acme", Host: "host-0", Up: true, PID: 42}},
+		Rows: []demo.Row{
+			{Org: "acme", Truth: 1, TruthHosts: 1, Min: 1, Median: 1, Max: 1, Hosts: 1, Exact: 1, Of: 1, Answered: 1, ChangedAt: now},
+			{Org: "bigcorp", Truth: 1300, TruthHosts: 40, Min: 1250, Median: 1250, Max: 1250, Hosts: 39, Exact: 1, Estimates: 1, Of: 1, Answered: 1, ChangedAt: now},
+		},
+		History: []demo.Sample{{T: now.UnixMilli(), Truth: map[string]int{"acme": 1, "bigcorp": 1300},
+			Counts: map[string]map[string]int{"n01": {"acme": 1, "bigcorp": 1250}}}},
+	}
+	view := orgs.Snapshot{Self: "12D3KooWn01", Org: "acme", At: now,
+		Orgs: []orgs.OrgCounts{
+			{Org: "acme", Mode: orgs.ModeExact, Alive: 1, Verified: 1, Hosts: 1},
+			{Org: "bigcorp", Mode: orgs.ModeEstimate, Alive: 41, Connected: 3, Verified: 41, Hosts: 39,
+				Estimate: &orgs.Estimate{Peers: 1250, Low: 1180, High: 1320, Samples: 412, Level: 3, WindowMs: 60_000, Source: orgs.SourceSamples}},
+			{Org: "hugeco", Mode: orgs.ModeEstimate, Alive: 2, Verified: 2, Hosts: 2,
+				Estimate: &orgs.Estimate{Peers: 20400, Low: 19100, High: 21800, Samples: 96, Level: 8, WindowMs: 300_000, Source: orgs.SourceCensus}},
+		},
+		Total: orgs.OrgCounts{Mode: orgs.ModeExact, Alive: 44, Verified: 44, Hosts: 42},
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", dashboard.Handler(t.Context(), s)) // the page and its script
+	mux.HandleFunc("GET /api/stream", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := json.Marshal(state)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "event: state\ndata: %s\n\n", b)
+		w.(http.Flusher).Flush()
+		select { // the test's context ends before srv.Close waits for this
+		case <-r.Context().Done():
+		case <-t.Context().Done():
+		}
+	})
+	mux.HandleFunc("GET /api/nodes/n01", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]any{"member": state.Members[0], "view": view, "peers": []orgs.PeerInfo{}}, false)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(`#orgs .card`)); err != nil {
+		t.Fatal(err)
+	}
+	cardsWhere(t, ctx, "bigcorp's card as estimates", func(c map[string]orgCard) bool {
+		b, a := c["bigcorp"], c["acme"]
+		return strings.Contains(b.Text, "~1250 / ~1250 / ~1250") && strings.Contains(b.Text, "1 estimates it") &&
+			strings.Contains(b.Text, "within their 95 % interval") &&
+			strings.Contains(a.Text, "1 / 1 / 1") && strings.Contains(a.Text, "1 of 1 nodes exact") && !strings.Contains(a.Text, "~")
+	})
+	if err := chromedp.Do(ctx, chromedp.Click(`#topo g.node[data-node="n01"]`), chromedp.WaitVisible(`#drill table`)); err != nil {
+		t.Fatal(err)
+	}
+	type drillRow struct {
+		Org, Mode, Alive, Connected, Title string
+	}
+	const readDrill = `[...document.querySelectorAll('#drill tr[data-org]')].map((r) => ({
+		Org: r.dataset.org, Mode: r.dataset.mode, Alive: r.cells[1].textContent, Connected: r.cells[2].textContent, Title: r.cells[1].title }))`
+	rows := rowsWhere(t, ctx, readDrill, "the drill-down's estimates", func(r drillRow) string { return r.Org }, func(m map[string]drillRow) bool {
+		return m["acme"].Mode == "exact" && m["acme"].Alive == "1" &&
+			m["bigcorp"].Mode == "estimate" && m["bigcorp"].Alive == "~1,250 (1,180–1,320, 95 %, 412 samples / 60 s, level 3)" && m["bigcorp"].Connected == "3" &&
+			strings.Contains(m["bigcorp"].Title, "only the 41 members this node heard") &&
+			m["hugeco"].Alive == "~20,400 (19,100–21,800, 95 %, 96 samples / 300 s, level 8, census)" &&
+			m["TOTAL"].Mode == "exact" && m["TOTAL"].Alive == "44"
+	})
+	t.Logf("drill-down: %+v", rows)
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(`#drill`)); !strings.Contains(txt, "~: an estimate from sampled heartbeats") {
+		t.Errorf("no note on estimates in the drill-down: %s", txt)
+	}
+	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		os.WriteFile(filepath.Join(artifactsDir(t), "dashboard-estimates.png"), shot, 0o644)
+	}
+	for _, m := range consoleMsgs() {
+		if m.Type == chromedp.ConsoleError || m.IsException() {
+			t.Errorf("console %s (%s:%d)", m, m.URL, m.Line)
+		}
 	}
 }

@@ -112,6 +112,15 @@ func truthOf(members []cluster.MemberState) (truth, hosts map[string]int, names 
 	return truth, hosts, names
 }
 
+// countsTruth reports whether a node's row of an organization is right:
+// exactly the truth, or, for an estimate, an interval that holds it.
+func countsTruth(oc orgs.OrgCounts, truth int) bool {
+	if oc.Estimated() {
+		return oc.Estimate.Contains(float64(truth))
+	}
+	return oc.Alive == truth
+}
+
 // record turns a round into rows and a sample, and marks the events it
 // shows the network has recovered from: every live node answered and
 // counted every organization exactly, in a round that started after the
@@ -122,7 +131,7 @@ func (m *Monitor) record(r round) {
 	for name, s := range r.views {
 		counts := map[string]int{}
 		for _, o := range names {
-			counts[o] = s.OrgCounts(o).Alive
+			counts[o] = s.OrgCounts(o).Count()
 		}
 		sample.Counts[name] = counts
 	}
@@ -142,8 +151,11 @@ func (m *Monitor) record(r round) {
 				continue
 			}
 			oc := s.OrgCounts(o)
-			alive, hosts = append(alive, oc.Alive), append(hosts, oc.Hosts)
-			if oc.Alive == truth[o] {
+			alive, hosts = append(alive, oc.Count()), append(hosts, oc.Hosts)
+			if oc.Estimated() {
+				row.Estimates++
+			}
+			if countsTruth(oc, truth[o]) {
 				row.Exact++
 			} else {
 				allRight = false

@@ -91,3 +91,39 @@ func TestPollPlanScalesWithTheDemo(t *testing.T) {
 		}
 	}
 }
+
+// A node that estimates an organization counts its point estimate in the
+// chart and the row, and is right when its interval holds the truth.
+func TestMonitorTakesEstimates(t *testing.T) {
+	m := newMonitor(nil, time.Second, 10)
+	members := []cluster.MemberState{
+		{Name: "n01", Org: "acme", Host: "host-1", Up: true},
+		{Name: "n02", Org: "acme", Host: "host-2", Up: true},
+		{Name: "n03", Org: "acme", Host: "host-2", Up: true},
+	}
+	estimate := func(p, low, high float64) orgs.Snapshot {
+		return orgs.Snapshot{Orgs: []orgs.OrgCounts{{Org: "acme", Mode: orgs.ModeEstimate, Alive: 1, Hosts: 1,
+			Estimate: &orgs.Estimate{Peers: p, Low: low, High: high, Samples: 9, Level: 1, WindowMs: 4000, Source: orgs.SourceSamples}}}}
+	}
+	views := map[string]orgs.Snapshot{
+		"n01": estimate(3.4, 1.5, 6.1), // holds the truth, 3
+		"n02": estimate(5.6, 2.8, 8.9), // holds it too
+		"n03": estimate(1.2, 0.4, 2.9), // does not
+	}
+	now := time.Now()
+	m.record(round{start: now, end: now, members: members, views: views})
+	rows, _, _ := m.snapshot()
+	if len(rows) != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	r := rows[0]
+	if r.Truth != 3 || r.Min != 1 || r.Median != 3 || r.Max != 6 || r.Exact != 2 || r.Of != 3 || r.Estimates != 3 {
+		t.Errorf("row %+v: want min/median/max 1/3/6 (points rounded), 2 right, 3 estimates", r)
+	}
+	m.mu.Lock()
+	got := m.history[len(m.history)-1].Counts["n02"]["acme"]
+	m.mu.Unlock()
+	if got != 6 {
+		t.Errorf("n02's chart count %d, want its point estimate 6", got)
+	}
+}

@@ -38,13 +38,14 @@ type Row struct {
 	Org        string    `json:"org"`
 	Truth      int       `json:"truth"`       // live members
 	TruthHosts int       `json:"truth_hosts"` // distinct simulated hosts among them
-	Min        int       `json:"min"`         // of the alive counts of the nodes that answered
+	Min        int       `json:"min"`         // of the counts of the nodes that answered (an estimate's point, rounded)
 	Median     int       `json:"median"`
 	Max        int       `json:"max"`
-	Hosts      int       `json:"hosts"`    // median of the nodes' host counts
-	Exact      int       `json:"exact"`    // nodes counting exactly Truth
-	Of         int       `json:"of"`       // live nodes
-	Answered   int       `json:"answered"` // live nodes whose API answered
+	Hosts      int       `json:"hosts"`     // median of the nodes' host counts
+	Exact      int       `json:"exact"`     // nodes counting exactly Truth, or estimating it within their interval
+	Estimates  int       `json:"estimates"` // nodes whose count is an estimate
+	Of         int       `json:"of"`        // live nodes
+	Answered   int       `json:"answered"`  // live nodes whose API answered
 	ChangedAt  time.Time `json:"changed_at"`
 }
 

@@ -26,6 +26,19 @@
   const label = (a) => (a === 'kill' ? 'kill -9' : a);
   const orgColor = (org) => PALETTE[Math.max(0, S.st.orgs.indexOf(org)) % PALETTE.length];
   const lastSample = () => S.st.history[S.st.history.length - 1];
+  const num = (n) => Number(n).toLocaleString('en-US');
+
+  // countText is a view row's count as `orgpeer view` prints it: the alive
+  // count of an exact row; of an estimate "~1,250 (1,180–1,320, 95 %, 412
+  // samples / 60 s, level 3)", with ", census" for a census.
+  function countText(o) {
+    const e = o.estimate;
+    if (o.mode !== 'estimate' || !e) return num(o.alive ?? 0);
+    const ms = e.window_ms;
+    const win = ms < 10000 && ms % 1000 ? (ms / 1000).toFixed(1) : num(Math.round(ms / 1000));
+    return `~${num(Math.round(e.peers))} (${num(Math.floor(e.low))}–${num(Math.ceil(e.high))}, 95 %, ` +
+      `${num(e.samples)} sample${e.samples === 1 ? '' : 's'} / ${win} s, level ${e.level}${e.source === 'census' ? ', census' : ''})`;
+  }
 
   // ---- data -------------------------------------------------------------
 
@@ -156,16 +169,19 @@
     box.replaceChildren();
     for (const r of S.st.rows || []) {
       const right = r.exact === r.of && r.answered === r.of;
+      const est = r.estimates > 0; // some nodes estimate this org: their point estimates, marked ~
+      const t = est ? '~' : '';
       const card = el('div', {
         class: 'card ' + (right ? 'ok' : 'off'), 'data-org': r.org, 'data-truth': r.truth,
         'data-min': r.min, 'data-median': r.median, 'data-max': r.max, 'data-exact': r.exact, 'data-of': r.of,
+        'data-estimates': r.estimates || 0,
       },
       el('h3', { text: r.org }),
       el('div', { class: 'truth', text: String(r.truth) }),
       el('div', { class: 'label', text: `truth: live peers, on ${r.truth_hosts} host${r.truth_hosts === 1 ? '' : 's'}` }),
-      el('div', { class: 'counts', text: r.answered ? `${r.min} / ${r.median} / ${r.max}` : '–' }),
-      el('div', { class: 'label', text: 'min / median / max counted by the nodes' }),
-      el('div', { class: 'exact', text: `${r.exact} of ${r.of} nodes exact` }),
+      el('div', { class: 'counts', text: r.answered ? `${t}${r.min} / ${t}${r.median} / ${t}${r.max}` : '–' }),
+      el('div', { class: 'label', text: est ? `min / median / max counted by the nodes; ${r.estimates} estimate${r.estimates === 1 ? 's' : ''} it (~: point estimates)` : 'min / median / max counted by the nodes' }),
+      el('div', { class: 'exact', text: est ? `${r.exact} of ${r.of} nodes right (exact, or the truth within their 95 % interval)` : `${r.exact} of ${r.of} nodes exact` }),
       el('div', { class: 'label', text: `hosts seen ${r.hosts} · last change ${ago(r.changed_at)}` }));
       card.style.borderTopColor = orgColor(r.org);
       box.append(card);
@@ -342,11 +358,20 @@
     if (d.view) {
       const cols = ['org', 'alive', 'connected', 'suspect', 'left', 'hosts'];
       const t = el('table', {}, el('tr', {}, ...cols.map((c) => el('th', { text: c }))));
+      let estimates = 0;
       for (const o of [...d.view.orgs, { ...d.view.total, org: 'TOTAL' }]) {
-        t.append(el('tr', {}, el('td', { text: o.org + (o.org === d.view.org ? ' (own)' : '') }),
-          ...cols.slice(1).map((c) => el('td', { class: 'num', text: String(o[c] ?? 0) }))));
+        const est = o.mode === 'estimate' && o.estimate;
+        if (est) estimates++;
+        t.append(el('tr', { 'data-org': o.org, 'data-mode': est ? 'estimate' : 'exact' }, el('td', { text: o.org + (o.org === d.view.org ? ' (own)' : '') }),
+          el('td', est ? { class: 'num estimate', text: countText(o), title: `an estimate; the other columns count only the ${o.alive} members this node heard` }
+            : { class: 'num', text: countText(o) }),
+          ...cols.slice(2).map((c) => el('td', { class: 'num', text: String(o[c] ?? 0) }))));
       }
       parts.push(t);
+      if (estimates) {
+        parts.push(el('p', { class: 'muted', text: '~: an estimate from sampled heartbeats, with its 95 % interval, samples, window and level; ' +
+          'in its row the other columns count only the members this node heard, and TOTAL counts those too.' }));
+      }
     }
     if (d.peers) {
       const t = el('table', {}, el('tr', {}, ...['peer', 'org', 'state', 'direct', 'host', 'learned'].map((c) => el('th', { text: c }))));
