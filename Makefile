@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps cross fuzz soak bench bench-serf sim clean verify-deploy image
+.PHONY: build test demo vet deps cross fuzz soak bench bench-serf sim sim-model clean verify-deploy image
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orgpeer
@@ -84,6 +84,17 @@ SIM_FLAGS ?=
 sim:
 	$(GO) test -count=1 -run '^TestSimulation$$' -timeout 0 -v ./node/nodesim -args -nodes $(SIM_NODES) \
 		-orgs $(SIM_ORGS) -minutes $(SIM_MINUTES) -wall $(SIM_WALL) -out $(CURDIR)/artifacts/sim.json $(SIM_FLAGS)
+
+# A MODEL-LEVEL simulation, not the real stack: the sampled-heartbeat
+# algorithm alone (orgs/sample/model), no crypto, no transport, at 1,000 to
+# 100,000 nodes and two org mixes. Prints a table and writes
+# artifacts/sim-model.json; a few minutes. Not part of `test` (which runs
+# its small version, TestModelSmall).
+SIM_MODEL_SIZES ?= 1000,3000,10000,30000,100000
+SIM_MODEL_MIXES ?= uniform10,zipf20
+sim-model:
+	$(GO) test -count=1 -run '^TestModelTable$$' -timeout 0 -v ./orgs/sample/model -args \
+		-model-sizes $(SIM_MODEL_SIZES) -model-mixes $(SIM_MODEL_MIXES) -model-out $(CURDIR)/artifacts/sim-model.json
 
 clean:
 	rm -rf bin
