@@ -43,11 +43,19 @@ func (v *View) Snapshot() Snapshot {
 		}
 	}
 	s := Snapshot{Self: v.self.PeerID, Org: v.self.Org, At: now, Total: total.counts()}
+	sampling := v.sampling
 	v.unlockEmit(evs)
 
 	s.Orgs = make([]OrgCounts, 0, len(rows))
 	for _, t := range rows {
-		s.Orgs = append(s.Orgs, t.counts())
+		c := t.counts()
+		if sampling != nil {
+			if e := sampling.Estimate(c.Org, c.OrgID); e != nil {
+				c.Mode, c.Estimate = ModeEstimate, e
+				s.Total.Mode = ModeEstimate // the total's counts are then lower bounds
+			}
+		}
+		s.Orgs = append(s.Orgs, c)
 	}
 	slices.SortFunc(s.Orgs, func(a, b OrgCounts) int {
 		if c := strings.Compare(a.Org, b.Org); c != 0 {

@@ -116,6 +116,7 @@ type View struct {
 	unverified int
 	orgs       orgSet
 	tombs      *lru[string, tombstone]
+	sampling   Sampling // nil: every organization is counted exactly
 }
 
 type entry struct {
@@ -208,6 +209,11 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []Transition) {
 	if from != StateAlive {
 		e.State, e.changed = StateAlive, now
 	}
+	if out == Added && v.sampled(hb.Org) {
+		// A sampled organization's members come and go with the sample:
+		// no transition, else every round would bring a storm of them.
+		return out, evs
+	}
 	if from != StateAlive || wasVerified != hb.Verified {
 		cause := CauseHeartbeat
 		if hb.Hello {
@@ -274,8 +280,8 @@ func (v *View) Silent(after time.Duration, limit int) (out []PeerInfo, next time
 	now := v.clock.Now()
 	next = after
 	for _, e := range v.peers {
-		if e.State != StateAlive || e.Self {
-			continue
+		if e.State != StateAlive || e.Self || v.sampled(e.Org) {
+			continue // a sampled organization's members are silent by design
 		}
 		switch silent := now.Sub(e.LastSeen); {
 		case silent <= after:
@@ -443,6 +449,12 @@ func (v *View) expireOne(id string, e *entry, now time.Time) (evs []Transition, 
 		v.setVerified(e, false)
 		e.OrgID, e.Serial, e.credEnds = "", 0, time.Time{}
 		evs = append(evs, v.transition(e, e.State, true, CauseExpiry, Version{}, ReasonExpired))
+	}
+	if e.State == StateAlive && silent > v.cfg.LivenessWindow && v.sampled(e.Org) {
+		if v.rotate(id, e, now) {
+			return evs, true
+		}
+		return evs, len(evs) > 0
 	}
 	if e.State == StateAlive && silent > v.cfg.LivenessWindow {
 		e.State, e.changed = StateSuspect, now

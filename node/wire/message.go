@@ -34,6 +34,10 @@ const (
 	MaxDirOrgs = 64   // organizations in a directory listing
 	maxAddrLen = 256  // bytes of one address
 	maxCredLen = 1024 // bytes of a credential
+	// MaxLevel bounds a heartbeat's sampling level: orgs/sample.MaxLevel
+	// (a member sampled with probability 2^-20 per round), written here
+	// so that wire imports nothing of orgpeer but orgs.
+	MaxLevel = 80
 )
 
 // Message is every message orgpeer publishes. Which fields are set depends
@@ -61,6 +65,13 @@ type Message struct {
 	Want   bool     // heartbeat: the sender lacks credentials it heard of
 	Rev    []byte   // revoke: revocation list (signed envelope)
 	Sent   int64    // heartbeat, leave: when the sender sent it, its clock's unix milliseconds; a receiver bounds its age
+	// Level and Round are a sampled heartbeat's (orgs/sample): the
+	// sampling level its sender publishes at and the round it covers. A
+	// receiver counts it as a sample only if the sender's rank for that
+	// round passes that level. Round 0: not a sample (a hello, a greeting,
+	// a start-up heartbeat, an older version).
+	Level uint32 // heartbeat: at most MaxLevel
+	Round uint64 // heartbeat: rounds of the heartbeat interval since the Unix epoch
 }
 
 // DecodeError says why a payload was rejected; Reason is a short label
@@ -108,6 +119,9 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 		}
 		if len(m.Cred) != 0 && len(m.CredID) != 0 && !bytes.Equal(m.CredID, orgs.CredentialID(m.Cred)) {
 			return nil, decodeErr("malformed", "credential ID does not match the credential")
+		}
+		if m.Level > MaxLevel {
+			return nil, decodeErr("malformed", "sampling level %d > %d", m.Level, MaxLevel)
 		}
 		if len(m.Host) > MaxHostLen || !printable(m.Host) {
 			return nil, decodeErr("malformed", "host id %q", m.Host)

@@ -50,14 +50,15 @@ func FuzzDecodeMessage(f *testing.F) {
 
 func TestMessageEncoding(t *testing.T) {
 	m := &Message{Kind: KindHeartbeat, Org: "acme", Epoch: 3, Seq: 1234, Host: "host-1",
-		CredID: orgs.CredentialID([]byte("c")), Want: true, Sent: 1700000000123}
+		CredID: orgs.CredentialID([]byte("c")), Want: true, Sent: 1700000000123, Level: 12, Round: 340000024}
 	b := m.Encode()
-	if len(b) > 48 {
+	if len(b) > 56 { // 48 before the sampling level and round
 		t.Errorf("a compact heartbeat takes %d bytes", len(b))
 	}
 	got, err := DecodeMessage(b, 4096)
 	if err != nil || got.Kind != m.Kind || got.Org != m.Org || got.Epoch != m.Epoch || got.Seq != m.Seq ||
-		got.Host != m.Host || !bytes.Equal(got.CredID, m.CredID) || !got.Want || got.Sent != m.Sent || got.Cred != nil || got.Peer != "" {
+		got.Host != m.Host || !bytes.Equal(got.CredID, m.CredID) || !got.Want || got.Sent != m.Sent || got.Cred != nil || got.Peer != "" ||
+		got.Level != m.Level || got.Round != m.Round {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 	// Unknown fields are skipped: a later version may add some.
@@ -69,6 +70,9 @@ func TestMessageEncoding(t *testing.T) {
 		"kind as bytes":   {0x0a, 0x01, 'x'},
 		"truncated":       b[:len(b)-3],
 		"control in host": (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "a\x1b[2Jb"}).Encode(),
+		"level beyond bound": (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Level: MaxLevel + 1}).Encode(),
+		// A level of 2^32+5 must not wrap into a small, valid one.
+		"level wrapping": append((&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1}).Encode(), 0x70, 0x85, 0x80, 0x80, 0x80, 0x10),
 	} {
 		if _, err := DecodeMessage(bad, 4096); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -99,7 +103,7 @@ func TestProtoSchemaMatchesCodec(t *testing.T) {
 			wireType[protowire.Number(num)] = protowire.BytesType
 		}
 	}
-	if want := "kind=1 peer=2 org=3 epoch=4 seq=5 host=6 addrs=7 orgs=8 cred=9 cred_id=10 want=11 rev=12 sent=13"; strings.Join(declared, " ") != want {
+	if want := "kind=1 peer=2 org=3 epoch=4 seq=5 host=6 addrs=7 orgs=8 cred=9 cred_id=10 want=11 rev=12 sent=13 level=14 round=15"; strings.Join(declared, " ") != want {
 		t.Fatalf("orgpeer.proto declares %v, want %s", declared, want)
 	}
 	for kind, code := range map[string]string{KindHeartbeat: "HEARTBEAT = 1", KindLeave: "LEAVE = 2", KindDirectory: "DIRECTORY = 3", KindRevoke: "REVOKE = 4"} {
@@ -109,7 +113,7 @@ func TestProtoSchemaMatchesCodec(t *testing.T) {
 	}
 
 	m := &Message{Kind: KindRevoke, Peer: "p", Org: "o", Epoch: 300, Seq: 5, Host: "h", Addrs: []string{"a1", "a2"},
-		Orgs: []string{"x"}, Cred: []byte{0xc1}, CredID: []byte{0xd1}, Want: true, Rev: []byte{0xe1, 0xe2}, Sent: 1700000000123}
+		Orgs: []string{"x"}, Cred: []byte{0xc1}, CredID: []byte{0xd1}, Want: true, Rev: []byte{0xe1, 0xe2}, Sent: 1700000000123, Level: 9, Round: 340000000}
 	b := m.Encode()
 	var got []string
 	for len(b) > 0 {
@@ -139,7 +143,7 @@ func TestProtoSchemaMatchesCodec(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d/%d:%s", num, typ, v))
 	}
 	wantBytes := []string{"1/0:4", "2/2:70", "3/2:6f", "4/0:300", "5/0:5", "6/2:68", "7/2:6131", "7/2:6132",
-		"8/2:78", "9/2:c1", "10/2:d1", "11/0:1", "12/2:e1e2", "13/0:1700000000123"}
+		"8/2:78", "9/2:c1", "10/2:d1", "11/0:1", "12/2:e1e2", "13/0:1700000000123", "14/0:9", "15/0:340000000"}
 	if !slices.Equal(got, wantBytes) {
 		t.Fatalf("encoded fields %v, want %v", got, wantBytes)
 	}
