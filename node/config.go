@@ -80,6 +80,14 @@ type Config struct {
 	DHTBucketSize     int           // Kademlia K: bucket size, provider record replicas, peers per answer (0: the DHT's 20)
 	DHTConcurrency    int           // Kademlia alpha: requests one DHT lookup has in flight (0: the DHT's 10)
 
+	// Sampled heartbeats (docs/protocol.md, "Sampled heartbeats"): an
+	// organization whose members would publish more than SampleBudget
+	// heartbeats per heartbeat interval publishes a sample of them, and
+	// every node estimates its size over SampleWindow. Every member of an
+	// organization should use the same HeartbeatInterval: it is the round.
+	SampleBudget float64       // heartbeats per interval one organization may publish; larger ones sample; 0: never sample (receivers still estimate those that do)
+	SampleWindow time.Duration // how much time an estimate covers
+
 	MeshDegree int // GossipSub mesh degree D; 0 keeps GossipSub's defaults (see gossipOptions)
 	GCPercent  int // Go GC target that `orgpeer run` sets unless GOGC is in the environment; 0 leaves Go's 100
 
@@ -176,6 +184,9 @@ func LANConfig() Config {
 		DHTBucketSize:     0,                // the DHT's own 20
 		DHTConcurrency:    0,                // the DHT's own 10
 
+		SampleBudget: 128,              // orgs of up to 128 members stay exact; larger ones cost about 25 heartbeats/s each, whatever their size
+		SampleWindow: 60 * time.Second, // 12 rounds: about 1,300 samples, an estimate within ±6 % at 95 %
+
 		MeshDegree:     0,                // GossipSub's defaults (D = 6)
 		GCPercent:      0,                // Go's 100: one node per machine, memory is not the constraint
 		StartGCPercent: 0,                // no separate start-up target
@@ -202,6 +213,7 @@ func WANConfig() Config {
 	c.DialTimeout = 30 * time.Second        // TCP retransmits its SYN after 1 s and 3 s; QUIC's handshake takes several RTTs
 	c.BackoffMax = 5 * time.Minute          // a seed across the world that is down is not hammered
 	c.FindInterval = 2 * time.Minute        // each DHT lookup costs several round trips of 300 ms
+	c.SampleWindow = 2 * time.Minute        // 12 rounds of 10 s, as in lan
 	return c
 }
 
@@ -239,6 +251,7 @@ func LocalConfig() Config {
 	c.BackoffMax = 5 * time.Second
 	c.DialTimeout = 3 * time.Second
 	c.OneMachine = true
+	c.SampleWindow = 24 * time.Second // 12 rounds of 2 s, as in lan
 	return c
 }
 
@@ -293,6 +306,8 @@ func (c *Config) Validate() error {
 		return configErr("the GC targets (%d, %d at start) must not be negative", c.GCPercent, c.StartGCPercent)
 	case c.TimerSlack < 0 || c.TimerSlack > time.Second:
 		return configErr("the timer slack (%v) must be between 0 and 1s", c.TimerSlack)
+	case c.SampleBudget < 0 || c.SampleBudget > 0 && c.SampleWindow < c.HeartbeatInterval:
+		return configErr("--sample-budget (%v) must not be negative, and the sample window (%v) must hold at least one heartbeat interval (%v)", c.SampleBudget, c.SampleWindow, c.HeartbeatInterval)
 	case len(c.HostID) > wire.MaxHostLen:
 		return configErr("--host-id is longer than %d characters", wire.MaxHostLen)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
+	orgsample "github.com/orgpeer/orgpeer/orgs/sample"
 )
 
 // The heartbeat schedule, in heartbeat intervals: the first startFull
@@ -55,6 +56,15 @@ type heartbeats struct {
 	pubMu     sync.Mutex
 	fullAddrs string // the addresses the last full heartbeat carried; under pubMu
 	beats     int    // heartbeats published (hellos aside: they take sequence numbers too); under pubMu
+
+	// Sampled heartbeats: the regular heartbeat of each round carries the
+	// round it covers and the node's level, and above level 0 goes out
+	// only in the rounds whose rank passes the level (see orgsample.Cover).
+	sampler   *sampler
+	roundLen  time.Duration // the heartbeat interval
+	selfID    string
+	ownID     string // the node's org ID; "" for a bare claim
+	lastRound uint64 // the last round a regular heartbeat covered; under pubMu
 }
 
 // startBeats returns when a starting node sends its first heartbeats,
@@ -86,21 +96,62 @@ func (b *heartbeats) wantCredentials() { b.missing.Store(true) }
 // fullNext makes the next heartbeat full.
 func (b *heartbeats) fullNext() { b.fullDue.Store(true) }
 
-func (b *heartbeats) publish(ctx context.Context) { b.heartbeat(ctx, false) }
+// publish is the regular heartbeat of a heartbeat interval: it covers a
+// round.
+func (b *heartbeats) publish(ctx context.Context) { b.heartbeat(ctx, false, true) }
+
+// startBeat is a start-up heartbeat (startBeats): it covers no round.
+func (b *heartbeats) startBeat(ctx context.Context) { b.heartbeat(ctx, false, false) }
 
 // greet sends a full heartbeat: a newcomer learns the credential at once.
-func (b *heartbeats) greet(ctx context.Context) { b.heartbeat(ctx, true) }
+// It covers no round; a sampling node greets nobody (its next sampled
+// heartbeat carries its credential).
+func (b *heartbeats) greet(ctx context.Context) { b.heartbeat(ctx, true, false) }
 
 // heartbeat publishes a heartbeat, full when forced, while starting, when
 // a peer asked for credentials or when the addresses changed; else compact.
-func (b *heartbeats) heartbeat(ctx context.Context, full bool) {
+// A regular one (tick) covers the next round. While the node samples
+// (level > 0) only regular heartbeats go out, in the rounds whose rank
+// passes the level, each with the credential: their receivers mostly
+// never heard the node before.
+func (b *heartbeats) heartbeat(ctx context.Context, full, tick bool) {
 	if b.leaving.Load() {
 		return
 	}
 	b.pubMu.Lock()
 	defer b.pubMu.Unlock()
+	level := 0
+	var rounds []uint64
+	if b.sampler != nil {
+		level = b.sampler.level()
+		if tick {
+			if rounds = orgsample.Cover(b.lastRound, time.Now(), b.roundLen); len(rounds) > 0 {
+				b.lastRound = rounds[len(rounds)-1]
+			}
+		}
+	}
+	if level > 0 {
+		for _, r := range rounds {
+			if orgsample.Passes(orgsample.Rank(b.org, r, b.selfID), level) {
+				b.send(ctx, r, level, true)
+			}
+		}
+		b.view.UpdateSelf(func(p *orgs.PeerInfo) { p.LastSeen = time.Now() })
+		return
+	}
+	var round uint64
+	if len(rounds) > 0 {
+		round = rounds[len(rounds)-1]
+	}
+	b.send(ctx, round, 0, full)
+}
+
+// send publishes one heartbeat covering round (0: none) at level; b.pubMu
+// must be held.
+func (b *heartbeats) send(ctx context.Context, round uint64, level int, full bool) {
 	m := b.message(wire.KindHeartbeat)
 	m.Host = b.hostID
+	m.Round, m.Level = round, uint32(level)
 	// A starting node wants everyone's heartbeat: peers answer with a
 	// greeting instead of making it wait for their next heartbeat.
 	m.Want = b.missing.Swap(false) || time.Since(b.started) < b.startup
@@ -110,7 +161,7 @@ func (b *heartbeats) heartbeat(ctx context.Context, full bool) {
 	full = b.fullDue.Swap(false) || full || b.beats <= startFull || joined != b.fullAddrs
 	if b.cred != nil {
 		m.CredID = b.credID
-		if full {
+		if full || level > 0 {
 			m.Cred = b.cred
 		}
 	}
@@ -125,8 +176,11 @@ func (b *heartbeats) heartbeat(ctx context.Context, full bool) {
 	}
 	b.view.UpdateSelf(func(p *orgs.PeerInfo) { p.LastSeen = time.Now() })
 	b.metrics.sent.WithLabelValues(wire.KindHeartbeat).Inc()
-	if full {
+	if full || m.Cred != nil {
 		b.metrics.fullSent.Inc()
+	}
+	if round != 0 && b.sampler != nil {
+		b.sampler.add(b.org, b.ownID, b.selfID, round, level) // the node's own sample: it never hears itself
 	}
 }
 

@@ -35,6 +35,7 @@ type presence struct {
 	dir    *directory
 	recv   *receiver
 	hellos *hellos
+	sample *sampler
 }
 
 func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view *orgs.View, member *membership,
@@ -43,17 +44,25 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 	p := &presence{host: h, view: view, interval: cfg.HeartbeatInterval, connected: connected}
 	p.topics = &topics{ps: ps, view: view, log: log, own: cfg.Org, watch: cfg.Watch, maxOrgs: cfg.MaxOrgs,
 		probe: newProbation(probationFor(cfg.HeartbeatInterval), cfg.OrgRetention), orgs: map[string]*topicSub{}}
+	ownID := ""
+	if member.own != nil {
+		ownID = string(member.own.OrgID)
+	}
+	p.sample = newSampler(cfg, ownID, time.Now, newSamplingMetrics(metrics.reg))
+	view.SetSampling(p.sample)
 	p.beats = &heartbeats{org: cfg.Org, hostID: cfg.HostID, epoch: epoch, startup: cfg.StartupPeriod(), host: h,
-		cred: member.cred, credID: member.credID, topics: p.topics, view: view, metrics: metrics, log: log, started: time.Now()}
+		cred: member.cred, credID: member.credID, topics: p.topics, view: view, metrics: metrics, log: log, started: time.Now(),
+		sampler: p.sample, roundLen: cfg.HeartbeatInterval, selfID: h.ID().String(), ownID: ownID}
 	p.wants = newWants(wantSpacing*cfg.HeartbeatInterval, cfg.MaxKnownPeers, p.beats.greet, p.beats.fullNext)
 	p.revs = &revocations{org: cfg.Org, member: member, view: view, topics: p.topics, metrics: metrics, log: log}
 	p.valid = &validator{self: h.ID(), maxSize: cfg.MaxMessageSize, maxAge: cfg.MaxMessageAge, maxSkew: cfg.MaxClockSkew, requireCreds: cfg.RequireCredentials, view: view,
 		trust: member.trust, creds: orgs.NewPeerCredentials(cfg.MaxKnownPeers),
 		limiter: newSenderLimiter(cfg.SenderRate, cfg.SenderBurst, 4*cfg.MaxKnownPeers),
 		relays:  newRelayBudget(cfg.relayUnverified(), cfg.MaxPeers),
-		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials}
+		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials,
+		round: cfg.HeartbeatInterval, sampling: p.sample.metrics}
 	p.dir = newDirectory(view, p.topics, cfg.DirectoryInterval, cfg.OrgRetention, metrics, log)
-	p.recv = &receiver{view: view, connected: connected, wants: p.wants}
+	p.recv = &receiver{view: view, connected: connected, wants: p.wants, sampler: p.sample}
 	p.topics.orgValidator, p.topics.handleOrg = p.valid.org, p.recv.handleOrg
 	p.hellos = &hellos{host: h, interval: cfg.HeartbeatInterval, maxKnown: cfg.MaxKnownPeers, maxSize: cfg.MaxMessageSize,
 		beats: p.beats, valid: p.valid, follows: p.topics.follows, recv: p.recv, metrics: metrics, log: log}
@@ -94,7 +103,7 @@ func (p *presence) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-first.C:
-			p.beats.publish(ctx)
+			p.beats.startBeat(ctx)
 			if len(beats) > 1 {
 				first.Reset(beats[1] - beats[0])
 				beats = beats[1:]
@@ -102,6 +111,7 @@ func (p *presence) run(ctx context.Context) {
 				hb.Reset(p.interval)
 			}
 		case <-hb.C:
+			p.sample.tick()
 			p.beats.publish(ctx)
 			p.topics.reconcile(ctx)
 			p.view.RefreshConnected(p.connected)

@@ -17,6 +17,7 @@ type receiver struct {
 	connected func(peerID string) bool // whether the host holds a connection to the peer
 	wants     *wants
 	evidence  *orgs.Evidence
+	sampler   *sampler // takes the heartbeats that are samples
 }
 
 // handleOrg applies a message accepted on an organization's topic; a
@@ -41,6 +42,9 @@ func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) {
 		Host: r.Host, Addrs: r.Addrs, Direct: via.String() == r.Peer, Hello: hello, Verified: r.verified, Why: unverifiedWhy(r)}
 	if r.verified {
 		hb.OrgID, hb.Serial, hb.NotAfter = string(r.member.OrgID), r.member.Serial, r.member.NotAfter
+	}
+	if r.sample && rc.sampler != nil {
+		rc.sampler.add(r.Org, hb.OrgID, r.Peer, r.Round, int(r.Level))
 	}
 	out := rc.view.ApplyHeartbeat(hb)
 	if out == orgs.Added || out == orgs.Rejoined {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
+	orgsample "github.com/orgpeer/orgpeer/orgs/sample"
 )
 
 // received is a validated message with the validator's verdict on its
@@ -18,6 +19,7 @@ type received struct {
 	via      peer.ID // the neighbour it came from
 	verified bool
 	member   *orgs.Membership // the credential, when it opened
+	sample   bool             // a heartbeat that counts towards its organization's estimate
 }
 
 // validator judges every message from another peer, on a topic or a hello
@@ -38,7 +40,9 @@ type validator struct {
 	flood        *floodScore
 	metrics      *nodeMetrics
 	revs         *revocations
-	missing      func() // a heartbeat named a credential never received: ask for it
+	missing      func()           // a heartbeat named a credential never received: ask for it
+	round        time.Duration    // a sampling round: the heartbeat interval
+	sampling     *samplingMetrics // samples refused
 
 	evidence *orgs.Evidence // the refused messages of each sender, for explanations
 }
@@ -159,7 +163,30 @@ func (v *validator) checkHeartbeat(r *received) (pubsub.ValidationResult, string
 		v.creds.RememberVerified(r.Peer, r.Cred)
 	}
 	r.verified, r.member = verified, member
+	r.sample = v.isSample(r)
 	return pubsub.ValidationAccept, ""
+}
+
+// isSample reports whether an accepted heartbeat counts towards its
+// organization's estimate: it covers a round (regular heartbeats do), the
+// round is its send time's or a neighbour, and the sender's rank for it
+// passes the level it claims. A heartbeat that fails is still its sender's
+// sign of life, but a member claiming a level its rank does not pass, or a
+// round it was not sent in, is trying to be counted more often than its
+// rank allows: counted in the metrics, never in the estimate.
+func (v *validator) isSample(r *received) bool {
+	if r.Round == 0 || v.sampling == nil {
+		return false
+	}
+	switch {
+	case !orgsample.PlausibleRound(r.Round, time.UnixMilli(r.Sent), v.round):
+		v.sampling.refused.WithLabelValues("round").Inc()
+		return false
+	case !orgsample.Passes(orgsample.Rank(r.Org, r.Round, r.Peer), int(r.Level)):
+		v.sampling.refused.WithLabelValues("rank").Inc()
+		return false
+	}
+	return true
 }
 
 // relayMayAdd charges a heartbeat of a peer the view does not know to the

@@ -70,6 +70,7 @@ func parseRun(args []string, stdout io.Writer) (*runSettings, error) {
 	hostID := fs.String("host-id", "", "physical host identifier (default: derived from /etc/machine-id; set it on clones of one VM image and in containers, which share theirs)")
 	maxPeers := fs.Int("max-peers", 0, "cap on direct connections (default: the preset's)")
 	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval; the liveness window is 3 of them, a silent peer is probed after 4/3 (default: the preset's)")
+	sampleBudget := fs.Float64("sample-budget", -1, "heartbeats per interval an organization may publish before its members sample theirs (0: never sample; a small value forces sampling at small sizes; default: the preset's, 128)")
 	pprof := fs.Bool("pprof", false, "serve /debug/pprof/ on the API")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (SIGHUP re-reads)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
@@ -96,6 +97,9 @@ func parseRun(args []string, stdout io.Writer) (*runSettings, error) {
 	}
 	if *maxPeers != 0 {
 		cfg.MaxPeers = *maxPeers
+	}
+	if *sampleBudget >= 0 {
+		cfg.SampleBudget = *sampleBudget
 	}
 	if *heartbeat != 0 {
 		cfg.HeartbeatInterval, cfg.LivenessWindow, cfg.ProbeAfter = *heartbeat, 3**heartbeat, *heartbeat*4/3

@@ -66,10 +66,10 @@ func TestMessageEncoding(t *testing.T) {
 		t.Fatalf("unknown field: %+v, %v", got, err)
 	}
 	for name, bad := range map[string][]byte{
-		"no kind":         (&Message{Org: "acme", Epoch: 1, Seq: 1}).Encode(),
-		"kind as bytes":   {0x0a, 0x01, 'x'},
-		"truncated":       b[:len(b)-3],
-		"control in host": (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "a\x1b[2Jb"}).Encode(),
+		"no kind":            (&Message{Org: "acme", Epoch: 1, Seq: 1}).Encode(),
+		"kind as bytes":      {0x0a, 0x01, 'x'},
+		"truncated":          b[:len(b)-3],
+		"control in host":    (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "a\x1b[2Jb"}).Encode(),
 		"level beyond bound": (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Level: MaxLevel + 1}).Encode(),
 		// A level of 2^32+5 must not wrap into a small, valid one.
 		"level wrapping": append((&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1}).Encode(), 0x70, 0x85, 0x80, 0x80, 0x80, 0x10),

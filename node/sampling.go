@@ -1,0 +1,197 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orgpeer/orgpeer/orgs"
+	orgsample "github.com/orgpeer/orgpeer/orgs/sample"
+)
+
+// sampler is the node's part of sampled heartbeats (orgs/sample, #18): a
+// window of samples for each organization whose members sample, and for
+// the node's own organization the controller that sets the level it
+// publishes at. It answers the view (orgs.Sampling). Safe for concurrent
+// use; it never calls the view.
+type sampler struct {
+	own      string        // the node's organization
+	ownID    string        // its org ID, "" for a bare claim
+	budget   float64       // Config.SampleBudget: heartbeats per round its organization may publish; 0 never samples
+	roundLen time.Duration // a round is a heartbeat interval
+	rounds   int           // rounds in a window
+	maxOrgs  int
+	now      func() time.Time
+	metrics  *samplingMetrics
+
+	mu      sync.Mutex
+	orgs    map[sampleKey]*orgSample
+	ctrl    orgsample.Controller
+	settled bool // the controller has had an estimate: it no longer follows the publishers' level
+	// sampled is the names of the organizations in estimate mode, read
+	// under the view's lock (Sampled): its own lock, never held while
+	// calling out.
+	sampledMu sync.RWMutex
+	sampled   map[string]bool
+}
+
+// sampleKey is a view row: an organization's name and the org ID its
+// verified members proved ("" for bare claims, which are sampled apart
+// so that minted peers cannot inflate a verified estimate).
+type sampleKey struct{ org, id string }
+
+type orgSample struct {
+	win   *orgsample.Window
+	heard time.Time // the last sample
+}
+
+func newSampler(cfg *Config, ownID string, now func() time.Time, metrics *samplingMetrics) *sampler {
+	rounds := max(1, int((cfg.SampleWindow+cfg.HeartbeatInterval-1)/cfg.HeartbeatInterval))
+	return &sampler{own: cfg.Org, ownID: ownID, budget: cfg.SampleBudget, roundLen: cfg.HeartbeatInterval, rounds: rounds,
+		maxOrgs: cfg.MaxOrgs, now: now, metrics: metrics, orgs: map[sampleKey]*orgSample{},
+		ctrl: orgsample.Controller{Budget: cfg.SampleBudget, Window: rounds}, sampled: map[string]bool{}}
+}
+
+// ownKey is the window that feeds the controller: the node's own row,
+// when it may sample at all.
+func (s *sampler) ownKey() sampleKey {
+	if s.budget <= 0 {
+		return sampleKey{org: "\x00none"} // no row has this name
+	}
+	return sampleKey{s.own, s.ownID}
+}
+
+func (s *sampler) round() uint64 { return orgsample.Round(s.now(), s.roundLen) }
+
+// add records an accepted heartbeat that covers round r at the level its
+// sender claimed, the rank already checked by the validator. A window is
+// opened for an organization when one of its members samples (level > 0),
+// and for the node's own when it may sample; exact organizations cost
+// nothing here.
+func (s *sampler) add(org, orgID, peerID string, r uint64, level int) {
+	k := sampleKey{org, orgID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orgs[k]
+	if o == nil {
+		if level == 0 && k != s.ownKey() || len(s.orgs) >= s.maxOrgs {
+			return
+		}
+		o = &orgSample{win: orgsample.NewWindow(s.rounds)}
+		s.orgs[k] = o
+	}
+	if o.win.Add(peerID, r, level, orgsample.Rank(org, r, peerID), s.round()) {
+		o.heard = s.now()
+		s.metrics.samples.Inc()
+	}
+	if level > 0 && !s.Sampled(org) {
+		// At once, not at the next tick: its members fall silent now, and
+		// the view must not take their silence for failures meanwhile.
+		s.sampledMu.Lock()
+		s.sampled[org] = true
+		s.sampledMu.Unlock()
+	}
+}
+
+// level is the level the node publishes at now.
+func (s *sampler) level() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ctrl.Level()
+}
+
+// tick runs once a heartbeat interval: the own organization's controller
+// takes its new estimate (a starting node first adopts the level its
+// organization's members publish at), the organizations in estimate mode
+// are noted for the view, and windows idle at level 0 for a whole window
+// are closed.
+func (s *sampler) tick() {
+	cur, now := s.round(), s.now()
+	sampled := map[string]bool{}
+	s.mu.Lock()
+	for k, o := range s.orgs {
+		e, ok := o.win.Estimate(cur)
+		if k == s.ownKey() {
+			switch {
+			case ok:
+				s.ctrl.Update(e.Peers, cur)
+				s.settled = true
+			case !s.settled:
+				s.ctrl.Follow(o.win.Level(), cur)
+			}
+		}
+		if o.win.Level() > 0 {
+			sampled[k.org] = true
+		}
+		// A window closes once its organization is exact again (every
+		// round it holds at level 0) or silent for a window; the own
+		// organization's feeds the controller and stays.
+		quiet := o.win.Level() == 0 || now.Sub(o.heard) > time.Duration(s.rounds)*s.roundLen
+		if quiet && k != s.ownKey() {
+			delete(s.orgs, k)
+		}
+	}
+	level := s.ctrl.Level()
+	s.mu.Unlock()
+	s.metrics.level.Set(float64(level))
+	s.sampledMu.Lock()
+	s.sampled = sampled
+	s.sampledMu.Unlock()
+}
+
+// Sampled is orgs.Sampling's: whether the organization is in estimate mode.
+func (s *sampler) Sampled(org string) bool {
+	s.sampledMu.RLock()
+	defer s.sampledMu.RUnlock()
+	return s.sampled[org]
+}
+
+// Estimate is orgs.Sampling's: the row's estimate when it is in estimate
+// mode, nil when it is exact.
+func (s *sampler) Estimate(org, orgID string) *orgs.Estimate {
+	if !s.Sampled(org) {
+		return nil
+	}
+	cur := s.round()
+	s.mu.Lock()
+	o := s.orgs[sampleKey{org, orgID}]
+	var e orgsample.Estimate
+	ok := false
+	if o != nil {
+		e, ok = o.win.Estimate(cur)
+	}
+	s.mu.Unlock()
+	if !ok || e.Level == 0 {
+		return nil
+	}
+	return &orgs.Estimate{Peers: e.Peers, Low: e.Low, High: e.High, Samples: e.Samples, Level: e.Level,
+		WindowMs: int64(e.Rounds) * s.roundLen.Milliseconds(), Source: orgs.SourceSamples}
+}
+
+// samplingMetrics counts what sampling does; registered on the node's
+// registry beside nodeMetrics.
+type samplingMetrics struct {
+	samples prometheus.Counter
+	refused *prometheus.CounterVec // reason
+	level   prometheus.Gauge
+}
+
+func newSamplingMetrics(reg prometheus.Registerer) *samplingMetrics {
+	m := &samplingMetrics{
+		samples: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orgpeer_samples_total",
+			Help: "Sampled heartbeats counted towards an organization's estimate (at most one per peer and round).",
+		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_samples_refused_total",
+			Help: "Heartbeats accepted but not counted as samples: rank (the sender's rank does not pass the level it claims) or round (the round it claims is not its send time's).",
+		}, []string{"reason"}),
+		level: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "orgpeer_sample_level",
+			Help: "The sampling level this node publishes at: it publishes in a round when its rank is below 2^(-level/4); 0 is every round.",
+		}),
+	}
+	reg.MustRegister(m.samples, m.refused, m.level)
+	return m
+}
