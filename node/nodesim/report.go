@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"text/tabwriter"
+
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // Result is what a simulation measured. Times are virtual (simulated)
@@ -30,6 +33,11 @@ type Result struct {
 	Kill10        *Kill    `json:"kill_10pct"`
 	Exact         Exact    `json:"exact"`
 	LastPoll      float64  `json:"exact_last_poll"` // the fraction of nodes that counted the truth at the last poll
+
+	// PerOrg is each organization's rows at every node and poll after
+	// convergence (kill phases aside): counts, or estimates against the
+	// truth.
+	PerOrg []*OrgFigures `json:"per_org,omitempty"`
 
 	End      Footprint `json:"footprint_end"` // when the run ended, before the nodes closed
 	VirtualS float64   `json:"virtual_s"`     // virtual time reached
@@ -54,6 +62,7 @@ type Settings struct {
 	WindowS        float64 `json:"window_s"`
 	WallBudgetS    float64 `json:"wall_budget_s,omitempty"`
 	MemoryBudgetGB float64 `json:"memory_budget_gb,omitempty"`
+	SampleBudget   float64 `json:"sample_budget"` // below 0: the preset's
 }
 
 // Machine is what ran the simulation.
@@ -123,9 +132,16 @@ type Kill struct {
 	OrgSize  int      `json:"org_size"`
 	Fraction float64  `json:"fraction"`
 	Killed   int      `json:"killed"`
-	AtS      float64  `json:"at_s"`            // virtual, since the first node's start
-	DetectS  *float64 `json:"detect_all_s"`    // until every node stopped counting every victim alive
-	MedianS  *float64 `json:"detect_median_s"` // until half the nodes had
+	AtS      float64  `json:"at_s"`         // virtual, since the first node's start
+	DetectS  *float64 `json:"detect_all_s"` // until every node stopped counting every victim alive
+	// EstimateS, with sampled heartbeats, is until every node's estimate
+	// of the organization held the new truth in its interval (or counted
+	// it exactly); nil when that did not happen within two sample windows.
+	EstimateS *float64 `json:"estimate_all_s,omitempty"`
+	// Rises is how many times a node's estimate rose from one poll to the
+	// next after the kill, until EstimateS.
+	Rises   int      `json:"estimate_rises,omitempty"`
+	MedianS *float64 `json:"detect_median_s"` // until half the nodes had
 }
 
 // Exact is how often a node's counts were the truth, from convergence on
@@ -147,6 +163,59 @@ type Miss struct {
 	Verified int     `json:"verified"`
 	Suspect  int     `json:"suspect"`
 	Truth    int     `json:"truth"`
+	// Estimate is the row's estimate when the organization was in
+	// estimate mode: its interval did not hold the truth.
+	Estimate *orgs.Estimate `json:"estimate,omitempty"`
+}
+
+// OrgFigures is one organization's rows over the (node, poll) samples:
+// how often exact and right, how often an estimate, how far the estimates
+// were from the truth and how often their interval held it.
+type OrgFigures struct {
+	Org         string  `json:"org"`
+	Samples     int     `json:"samples"`      // (node, poll) rows
+	Exact       int     `json:"exact_right"`  // exact rows whose alive count was the truth
+	Estimated   int     `json:"estimated"`    // rows in estimate mode
+	Covered     int     `json:"covered"`      // estimates whose 95 % interval held the truth
+	Err95       float64 `json:"err95"`        // 95th percentile of |estimate - truth| / truth
+	MeanTruth   float64 `json:"mean_truth"`   //
+	MeanPeers   float64 `json:"mean_peers"`   // mean estimate (exact rows: the alive count)
+	MeanHeard   float64 `json:"mean_heard"`   // mean alive count: the members the node heard, a lower bound
+	MeanSamples float64 `json:"mean_samples"` // mean samples behind an estimate
+	MaxLevel    int     `json:"max_level"`
+	errs        []float64
+}
+
+func (r *Result) orgFigures(org string) *OrgFigures {
+	for _, f := range r.PerOrg {
+		if f.Org == org {
+			return f
+		}
+	}
+	f := &OrgFigures{Org: org}
+	r.PerOrg = append(r.PerOrg, f)
+	return f
+}
+
+func (f *OrgFigures) add(c orgs.OrgCounts, truth int) {
+	n := float64(f.Samples)
+	peers := float64(c.Alive)
+	if e := c.Estimate; c.Mode == orgs.ModeEstimate && e != nil {
+		peers = e.Peers
+		f.MeanSamples = (f.MeanSamples*float64(f.Estimated) + float64(e.Samples)) / float64(f.Estimated+1)
+		f.Estimated++
+		if e.Low <= float64(truth) && float64(truth) <= e.High {
+			f.Covered++
+		}
+		f.MaxLevel = max(f.MaxLevel, e.Level)
+		f.errs = append(f.errs, math.Abs(e.Peers-float64(truth))/float64(max(truth, 1)))
+	} else if c.Alive == truth {
+		f.Exact++
+	}
+	f.MeanTruth = (f.MeanTruth*n + float64(truth)) / (n + 1)
+	f.MeanPeers = (f.MeanPeers*n + peers) / (n + 1)
+	f.MeanHeard = (f.MeanHeard*n + float64(c.Alive)) / (n + 1)
+	f.Samples++
 }
 
 const maxMisses = 20
@@ -167,7 +236,7 @@ func newResult(cfg Config) *Result {
 			LatencyMs: ms(cfg.Latency.Seconds()), Mbps: cfg.Mbps, StartSpacingMs: ms(cfg.StartSpacing.Seconds()),
 			Seeds: cfg.Seeds, Probe: cfg.Probe, Preset: cfg.Preset, Credentials: cfg.Credentials,
 			PollMs: ms(cfg.Poll.Seconds()), WindowS: cfg.Window.Seconds(), WallBudgetS: cfg.Wall.Seconds(),
-			MemoryBudgetGB: cfg.MaxMemoryGB},
+			MemoryBudgetGB: cfg.MaxMemoryGB, SampleBudget: cfg.SampleBudget},
 		Machine: Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), Race: raceEnabled},
 	}
 }
@@ -216,8 +285,19 @@ func steadyFigures(a, b sample, n int) *Steady {
 	}
 }
 
+// summarize computes the figures kept as raw samples.
+func (r *Result) summarize() {
+	for _, f := range r.PerOrg {
+		if len(f.errs) > 0 {
+			s := slices.Sorted(slices.Values(f.errs))
+			f.Err95 = s[int(0.95*float64(len(s)-1))]
+		}
+	}
+}
+
 // WriteJSON writes the result to path, creating its directory.
 func (r *Result) WriteJSON(path string) error {
+	r.summarize()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -230,9 +310,13 @@ func (r *Result) WriteJSON(path string) error {
 
 // WriteTable prints the result as a table, every figure labelled simulated.
 func (r *Result) WriteTable(w io.Writer) {
+	r.summarize()
 	st := r.Settings
 	fmt.Fprintf(w, "SIMULATED (virtual time, QUIC over simnet; not real processes): %d nodes, %d orgs, %.0f ms one-way, %d Mbit/s, %s preset, probe %s\n",
 		st.Nodes, st.Orgs, st.LatencyMs, st.Mbps, st.Preset, st.Probe)
+	if st.SampleBudget >= 0 {
+		fmt.Fprintf(w, "sampled heartbeats forced on: a budget of %g heartbeats per interval per organization\n", st.SampleBudget)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(name, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, a...)...) }
 	opt := func(v *float64, format string) string {
@@ -261,6 +345,10 @@ func (r *Result) WriteTable(w io.Writer) {
 		if k != nil {
 			row(fmt.Sprintf("kill %.0f %% of %s: seen by all (virtual s)", 100*k.Fraction, k.Org), "%s (median node %s; %d of %d killed)",
 				opt(k.DetectS, "%.2f"), opt(k.MedianS, "%.2f"), k.Killed, k.OrgSize)
+			if st.SampleBudget >= 0 {
+				row(fmt.Sprintf("kill %.0f %% of %s: every estimate holds the new truth (virtual s)", 100*k.Fraction, k.Org), "%s (%d rises of an estimate meanwhile)",
+					opt(k.EstimateS, "%.2f"), k.Rises)
+			}
 		}
 	}
 	if r.Exact.Polls > 0 {
@@ -268,8 +356,21 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	row("exact counts at the last poll", "%.4f of nodes", r.LastPoll)
 	for _, m := range r.Exact.Misses {
+		if e := m.Estimate; e != nil {
+			row("interval missed the truth", "at virtual %.2f s node %d estimated %s: %.1f [%.1f, %.1f] from %d samples, truth %d",
+				m.AtS, m.Node, m.Org, e.Peers, e.Low, e.High, e.Samples, m.Truth)
+			continue
+		}
 		row("count not the truth", "at virtual %.2f s node %d counted %s: %d alive (%d verified, %d suspect), truth %d",
 			m.AtS, m.Node, m.Org, m.Alive, m.Verified, m.Suspect, m.Truth)
+	}
+	for _, f := range r.PerOrg {
+		if f.Estimated == 0 {
+			row("org "+f.Org, "exact: the truth (%.0f) in %d of %d (node, poll) rows", f.MeanTruth, f.Exact, f.Samples)
+			continue
+		}
+		row("org "+f.Org, "estimate in %d of %d (node, poll) rows: mean %.1f (truth %.1f; heard %.1f), |error| at 95 %% %.0f %%, interval held the truth in %.1f %%; %.0f samples, level up to %d",
+			f.Estimated, f.Samples, f.MeanPeers, f.MeanTruth, f.MeanHeard, 100*f.Err95, 100*float64(f.Covered)/float64(f.Estimated), f.MeanSamples, f.MaxLevel)
 	}
 	row("footprint at the end, per node", "%s", r.End)
 	row("virtual time reached", "%.1f s in %.1f s real", r.VirtualS, r.WallS)

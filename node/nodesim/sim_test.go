@@ -22,6 +22,7 @@ var (
 	simWall    = flag.Duration("wall", 0, "TestSimulation: real-time budget (0: none)")
 	simMem     = flag.Float64("max-mem", 0, "TestSimulation: memory budget in GB (0: none)")
 	simOut     = flag.String("out", "", "TestSimulation: JSON result file")
+	simBudget  = flag.Float64("sample-budget", -1, "TestSimulation: the nodes' SampleBudget (below 0: the preset's); a small one forces sampled heartbeats")
 )
 
 // TestSimulation is `make sim`: a simulation sized by its flags, a table
@@ -35,6 +36,7 @@ func TestSimulation(t *testing.T) {
 	cfg.Latency, cfg.Mbps, cfg.Seeds, cfg.Probe = *simLatency, *simMbps, *simSeeds, *simProbe
 	cfg.StartSpacing, cfg.Poll, cfg.Wall = *simSpacing, *simPoll, *simWall
 	cfg.Window, cfg.Settle, cfg.MaxMemoryGB = *simWindow, *simSettle, *simMem
+	cfg.SampleBudget = *simBudget
 	cfg.Logf = t.Logf
 	if *simOut != "" {
 		cfg.Report = func(r *Result) {

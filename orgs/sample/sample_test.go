@@ -110,13 +110,13 @@ func TestWindowCoverage(t *testing.T) {
 	// expectation; 90 % leaves room for chance at 200 trials) and the
 	// mean estimate must be within 3 % of it.
 	covered, sum := 0, 0.0
-	const n, orgs = 3000, 200
+	const n, orgs = 1000, 200
 	for o := range orgs {
 		w := NewWindow(12)
 		org := fmt.Sprint("org", o)
-		cur := members(w, org, n, 20, 1000, 16)
+		cur := members(w, org, n, 12, 1000, 16) // p = 1/8: 125 a round
 		e, ok := w.Estimate(cur)
-		if !ok || e.Level != 20 || e.Rounds != 12 {
+		if !ok || e.Level != 12 || e.Rounds != 12 {
 			t.Fatalf("%+v", e)
 		}
 		if e.Low <= n && n <= e.High {
