@@ -88,13 +88,15 @@ sim:
 # A MODEL-LEVEL simulation, not the real stack: the sampled-heartbeat
 # algorithm alone (orgs/sample/model), no crypto, no transport, at 1,000 to
 # 100,000 nodes and two org mixes. Prints a table and writes
-# artifacts/sim-model.json; a few minutes. Not part of `test` (which runs
-# its small version, TestModelSmall).
+# artifacts/sim-model.json; a few minutes. SIM_MODEL_FLAGS passes more
+# (-model-window rounds, -model-budget heartbeats per round). Not part of
+# `test` (which runs its small version, TestModelSmall).
 SIM_MODEL_SIZES ?= 1000,3000,10000,30000,100000
 SIM_MODEL_MIXES ?= uniform10,zipf20
+SIM_MODEL_FLAGS ?=
 sim-model:
 	$(GO) test -count=1 -run '^TestModelTable$$' -timeout 0 -v ./orgs/sample/model -args \
-		-model-sizes $(SIM_MODEL_SIZES) -model-mixes $(SIM_MODEL_MIXES) -model-out $(CURDIR)/artifacts/sim-model.json
+		-model-sizes $(SIM_MODEL_SIZES) -model-mixes $(SIM_MODEL_MIXES) -model-out $(CURDIR)/artifacts/sim-model.json $(SIM_MODEL_FLAGS)
 
 clean:
 	rm -rf bin

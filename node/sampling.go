@@ -65,17 +65,18 @@ func (s *sampler) ownKey() sampleKey {
 func (s *sampler) round() uint64 { return orgsample.Round(s.now(), s.roundLen) }
 
 // add records an accepted heartbeat that covers round r at the level its
-// sender claimed, the rank already checked by the validator. A window is
-// opened for an organization when one of its members samples (level > 0),
-// and for the node's own when it may sample; exact organizations cost
-// nothing here.
+// sender claimed, the rank already checked by the validator. Every
+// followed organization has a window, exact ones too: when one starts to
+// sample, its window already holds the rounds before, and its estimate
+// is there at once (an exact organization holds at most SampleBudget
+// members a round).
 func (s *sampler) add(org, orgID, peerID string, r uint64, level int) {
 	k := sampleKey{org, orgID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.orgs[k]
 	if o == nil {
-		if level == 0 && k != s.ownKey() || len(s.orgs) >= s.maxOrgs {
+		if len(s.orgs) >= s.maxOrgs {
 			return
 		}
 		o = &orgSample{win: orgsample.NewWindow(s.rounds)}
@@ -115,7 +116,7 @@ func (s *sampler) tick() {
 		if k == s.ownKey() {
 			switch {
 			case ok:
-				s.ctrl.Update(e.Peers, cur)
+				s.ctrl.Update(e.Peers, e.High, cur)
 				s.settled = true
 			case !s.settled:
 				s.ctrl.Follow(o.win.Level(), cur)
@@ -124,11 +125,9 @@ func (s *sampler) tick() {
 		if o.win.Level() > 0 {
 			sampled[k.org] = true
 		}
-		// A window closes once its organization is exact again (every
-		// round it holds at level 0) or silent for a window; the own
-		// organization's feeds the controller and stays.
-		quiet := o.win.Level() == 0 || now.Sub(o.heard) > time.Duration(s.rounds)*s.roundLen
-		if quiet && k != s.ownKey() {
+		// A window closes once its organization is silent for a window;
+		// the own organization's feeds the controller and stays.
+		if now.Sub(o.heard) > time.Duration(s.rounds)*s.roundLen && k != s.ownKey() {
 			delete(s.orgs, k)
 		}
 	}

@@ -11,9 +11,10 @@ import "time"
 // they must be cheap, safe for concurrent use, and must not call the view.
 type Sampling interface {
 	// Sampled reports whether the organization of this name is in
-	// estimate mode. Its members are added and rotate out without a
-	// transition (no event storm as the sample rotates), and are not
-	// offered to the prober.
+	// estimate mode. Its members are added and, once silent past the
+	// liveness window, forgotten without a transition (no event storm as
+	// the sample rotates), and are not offered to the prober: the members
+	// it heard within the window remain an exact lower bound.
 	Sampled(org string) bool
 	// Estimate returns the estimate of the row (org name, org ID; "" for
 	// bare claims), nil when the organization is counted exactly.
@@ -39,13 +40,10 @@ func (v *View) sampled(org string) bool {
 }
 
 // rotate forgets a silent peer of a sampled organization without a
-// transition, keeping its tombstone against replays. A direct neighbour
-// stays while it is connected: the node's own neighbours are an exact
-// lower bound. v.mu must be held.
-func (v *View) rotate(id string, e *entry, now time.Time) bool {
-	if e.Connected {
-		return false
-	}
+// transition, keeping its tombstone against replays. Direct neighbours
+// rotate too: a connection never makes a peer alive (a killed peer's QUIC
+// connections linger for half a minute), and a neighbour heard within
+// the liveness window is counted like any peer heard. v.mu must be held.
+func (v *View) rotate(id string, e *entry, now time.Time) {
 	v.drop(id, e, now, CauseRotated)
-	return true
 }

@@ -451,10 +451,8 @@ func (v *View) expireOne(id string, e *entry, now time.Time) (evs []Transition, 
 		evs = append(evs, v.transition(e, e.State, true, CauseExpiry, Version{}, ReasonExpired))
 	}
 	if e.State == StateAlive && silent > v.cfg.LivenessWindow && v.sampled(e.Org) {
-		if v.rotate(id, e, now) {
-			return evs, true
-		}
-		return evs, len(evs) > 0
+		v.rotate(id, e, now)
+		return evs, true
 	}
 	if e.State == StateAlive && silent > v.cfg.LivenessWindow {
 		e.State, e.changed = StateSuspect, now

@@ -2,8 +2,10 @@ package sample
 
 // The controller's hysteresis: it rises as soon as the expected heartbeats
 // per round at its level pass the budget, and falls only to a level whose
-// rate would stay under down × budget, at most once per window.
-const down = 0.85
+// rate would stay under down × budget even at the upper end of the
+// estimate's interval, at most once per window: a small budget's noisy
+// estimates would otherwise make it swing.
+const down = 0.9
 
 // Controller picks the level one member publishes at for its organization,
 // from the organization's estimated size: the lowest level at which the
@@ -29,20 +31,21 @@ func (c *Controller) Follow(level int, round uint64) {
 	}
 }
 
-// Update takes the estimated size n at round and returns the level.
-func (c *Controller) Update(n float64, round uint64) int {
+// Update takes the estimate of the organization's size at round (n, and
+// high the upper end of its interval) and returns the level.
+func (c *Controller) Update(n, high float64, round uint64) int {
 	if c.Budget <= 0 {
 		c.level = 0
 		return 0
 	}
-	fit := func(budget float64) int {
+	fit := func(n, budget float64) int {
 		j := 0
 		for j < MaxLevel && n*Prob(j) > budget {
 			j++
 		}
 		return j
 	}
-	switch up, dn := fit(c.Budget), fit(down*c.Budget); {
+	switch up, dn := fit(n, c.Budget), fit(max(n, high), down*c.Budget); {
 	case up > c.level:
 		c.level, c.changed = up, round
 	case dn < c.level && round >= c.changed+uint64(c.Window):

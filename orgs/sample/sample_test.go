@@ -182,25 +182,25 @@ func TestWindowIgnoresLoneHighLevelClaim(t *testing.T) {
 
 func TestControllerHysteresis(t *testing.T) {
 	c := Controller{Budget: 100, Window: 12}
-	if c.Update(90, 1) != 0 {
+	if c.Update(90, 90, 1) != 0 {
 		t.Fatal("under budget: sampled")
 	}
-	j := c.Update(1000, 2)
+	j := c.Update(1000, 1000, 2)
 	if rate := 1000 * Prob(j); rate > 100 || rate < 100*math.Exp2(-0.25) {
 		t.Fatalf("level %d: rate %.0f", j, rate)
 	}
 	// A small drop does not lower it; a big one does, only after a window.
-	if c.Update(900, 3) != j {
+	if c.Update(900, 950, 3) != j {
 		t.Fatal("fell on a 10 % drop")
 	}
-	if c.Update(300, 5) != j {
+	if c.Update(300, 330, 5) != j {
 		t.Fatal("fell within a window of the last change")
 	}
-	if k := c.Update(300, 14); k >= j || 300*Prob(k) > 100 {
+	if k := c.Update(300, 330, 14); k >= j || 300*Prob(k) > 100 {
 		t.Fatalf("level %d after the drop (was %d)", k, j)
 	}
 	off := Controller{}
-	if off.Update(1e6, 1) != 0 {
+	if off.Update(1e6, 1e6, 1) != 0 {
 		t.Fatal("budget 0 sampled")
 	}
 }

@@ -113,9 +113,13 @@ func (w *Window) Estimate(cur uint64) (Estimate, bool) {
 	if !ok {
 		return Estimate{}, false
 	}
+	// The level is the highest adopted in the window or since, the rounds
+	// not yet complete included: filtering older rounds at a level
+	// claimed later is unbiased (they were published at a level as low
+	// or lower), and the estimate switches as soon as the members do.
 	level := 0
-	for r := from; r <= to; r++ {
-		if rs := w.byRnd[r]; rs != nil {
+	for r, rs := range w.byRnd {
+		if r >= from {
 			level = max(level, rs.adopted())
 		}
 	}

@@ -42,7 +42,7 @@ type Params struct {
 
 // Defaults are the lan preset's figures.
 func Defaults() Params {
-	return Params{Mix: "uniform10", SmallOrgs: 5, SmallSize: 100, Budget: 128, Window: 12, Round: 5 * time.Second, Liveness: 3,
+	return Params{Mix: "uniform10", SmallOrgs: 5, SmallSize: 100, Budget: 128, Window: 16, Round: 5 * time.Second, Liveness: 3,
 		Observers: 20, Loss: 0.001, Warm: 30, Measure: 60, After: 30, KillShare: 0.1, Seed: 1}
 }
 
@@ -207,7 +207,7 @@ func Run(p Params) Result {
 		for i, o := range os {
 			for k, w := range o.views {
 				if e, ok := w.Estimate(cur); ok {
-					o.ctrls[k].Update(e.Peers, cur)
+					o.ctrls[k].Update(e.Peers, e.High, cur)
 				}
 			}
 			for k, w := range o.obs {
@@ -308,5 +308,5 @@ func Run(p Params) Result {
 // levelFor is the level a controller settles at for n members.
 func levelFor(n, budget float64) int {
 	c := sample.Controller{Budget: budget}
-	return c.Update(n, 0)
+	return c.Update(n, n, 0)
 }

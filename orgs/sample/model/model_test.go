@@ -16,6 +16,8 @@ var (
 	out   = flag.String("model-out", "", "TestModelTable: write the table's JSON here (make sim-model)")
 	sizeF = flag.String("model-sizes", "1000,3000,10000,30000,100000", "TestModelTable: network sizes")
 	mixF  = flag.String("model-mixes", "uniform10,zipf20", "TestModelTable: org mixes")
+	winF  = flag.Int("model-window", 16, "TestModelTable: rounds in an estimator window (16: lan's 80 s)")
+	budF  = flag.Float64("model-budget", 128, "TestModelTable: heartbeats per round an org may publish (lan's SampleBudget)")
 )
 
 // TestModelSmall runs the model at two small sizes with a small budget, so
@@ -54,7 +56,7 @@ func TestModelTable(t *testing.T) {
 	}
 	var results []Result
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Println(Label)
+	fmt.Printf("%s; budget %g heartbeats per %v round, window %d rounds, loss %.1f %%\n", Label, *budF, Defaults().Round, *winF, 100*Defaults().Loss)
 	fmt.Fprintln(tw, "mix\tN\torgs\tsampled\terr95\tcoverage\thb/s/org mean\thb/s/org max\thb/s total\tlevel\tkill: cover med\tworst\tall stay\trises\tmax rise\t≤100 exact\twall s\t")
 	for _, mix := range strings.Split(*mixF, ",") {
 		for _, s := range strings.Split(*sizeF, ",") {
@@ -63,15 +65,15 @@ func TestModelTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := Defaults()
-			p.Nodes, p.Mix = n, mix
+			p.Nodes, p.Mix, p.Window, p.Budget = n, mix, *winF, *budF
 			r := Run(p)
 			results = append(results, r)
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t%.1f%%\t%.1f\t%.1f\t%.0f\t%d\t%.0f s\t%.0f s\t%.0f s\t%d/%d\t%.1f%%\t%v\t%.0f\t\n",
 				mix, n, r.Orgs, r.Sampled, 100*r.Err95, 100*r.Coverage, r.HBPerOrgMean, r.HBPerOrgMax, r.HBTotal, r.LevelMax,
 				r.KillCoverS, r.KillCoverWS, r.KillStayS, r.Rises, r.RiseRounds, 100*r.MaxRise, r.SmallExact, r.WallS)
-			tw.Flush()
 		}
 	}
+	tw.Flush() // once: the columns take the widest row's width
 	b, err := json.MarshalIndent(map[string]any{"label": Label, "results": results}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
