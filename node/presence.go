@@ -60,7 +60,7 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 		limiter: newSenderLimiter(cfg.SenderRate, cfg.SenderBurst, 4*cfg.MaxKnownPeers),
 		relays:  newRelayBudget(cfg.relayUnverified(), cfg.MaxPeers),
 		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials,
-		round: cfg.HeartbeatInterval, sampling: p.sample.metrics}
+		round: cfg.HeartbeatInterval, censusLen: p.sample.censusLen, sampling: p.sample.metrics}
 	p.dir = newDirectory(view, p.topics, cfg.DirectoryInterval, cfg.OrgRetention, metrics, log)
 	p.recv = &receiver{view: view, connected: connected, wants: p.wants, sampler: p.sample}
 	p.topics.orgValidator, p.topics.handleOrg = p.valid.org, p.recv.handleOrg
@@ -73,7 +73,7 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 // start joins the directory topic and the node's own organization, and
 // answers hellos.
 func (p *presence) start(ctx context.Context) error {
-	if err := p.topics.start(ctx, p.valid.directory, p.dir.handle); err != nil {
+	if err := p.topics.start(ctx, p.valid.directory, p.handleDirectory); err != nil {
 		return err
 	}
 	p.host.SetStreamHandler(wire.HelloProtocol, p.hellos.handle)
@@ -113,6 +113,7 @@ func (p *presence) run(ctx context.Context) {
 		case <-hb.C:
 			p.sample.tick()
 			p.beats.publish(ctx)
+			p.publishCensus(ctx)
 			p.topics.reconcile(ctx)
 			p.view.RefreshConnected(p.connected)
 			p.view.Expire()

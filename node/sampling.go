@@ -25,10 +25,14 @@ type sampler struct {
 	now      func() time.Time
 	metrics  *samplingMetrics
 
-	mu      sync.Mutex
-	orgs    map[sampleKey]*orgSample
-	ctrl    orgsample.Controller
-	settled bool // the controller has had an estimate: it no longer follows the publishers' level
+	censusLen time.Duration // a census window: the sample window
+
+	mu       sync.Mutex
+	orgs     map[sampleKey]*orgSample
+	census   map[sampleKey]*censusSums
+	reported uint64 // the last census window this node reported in
+	ctrl     orgsample.Controller
+	settled  bool // the controller has had an estimate: it no longer follows the publishers' level
 	// sampled is the names of the organizations in estimate mode, read
 	// under the view's lock (Sampled): its own lock, never held while
 	// calling out.
@@ -50,6 +54,7 @@ func newSampler(cfg *Config, ownID string, now func() time.Time, metrics *sampli
 	rounds := max(1, int((cfg.SampleWindow+cfg.HeartbeatInterval-1)/cfg.HeartbeatInterval))
 	return &sampler{own: cfg.Org, ownID: ownID, budget: cfg.SampleBudget, roundLen: cfg.HeartbeatInterval, rounds: rounds,
 		maxOrgs: cfg.MaxOrgs, now: now, metrics: metrics, orgs: map[sampleKey]*orgSample{},
+		censusLen: time.Duration(rounds) * cfg.HeartbeatInterval, census: map[sampleKey]*censusSums{},
 		ctrl: orgsample.Controller{Budget: cfg.SampleBudget, Window: rounds}, sampled: map[string]bool{}}
 }
 
@@ -131,6 +136,12 @@ func (s *sampler) tick() {
 			delete(s.orgs, k)
 		}
 	}
+	w := s.censusWindow(now)
+	for k, c := range s.census {
+		if c.w+1 < w {
+			delete(s.census, k)
+		}
+	}
 	level := s.ctrl.Level()
 	s.mu.Unlock()
 	s.metrics.level.Set(float64(level))
@@ -147,25 +158,118 @@ func (s *sampler) Sampled(org string) bool {
 }
 
 // Estimate is orgs.Sampling's: the row's estimate when it is in estimate
-// mode, nil when it is exact.
+// mode, from the samples this node heard; else, for an organization it
+// does not hear at all, the median of its members' census summaries; nil
+// when it is exact.
 func (s *sampler) Estimate(org, orgID string) *orgs.Estimate {
-	if !s.Sampled(org) {
-		return nil
-	}
-	cur := s.round()
+	k, cur := sampleKey{org, orgID}, s.round()
 	s.mu.Lock()
-	o := s.orgs[sampleKey{org, orgID}]
-	var e orgsample.Estimate
-	ok := false
-	if o != nil {
-		e, ok = o.win.Estimate(cur)
+	defer s.mu.Unlock()
+	if o := s.orgs[k]; o != nil {
+		e, ok := o.win.Estimate(cur)
+		switch {
+		case ok && e.Level > 0:
+			return &orgs.Estimate{Peers: e.Peers, Low: e.Low, High: e.High, Samples: e.Samples, Level: e.Level,
+				WindowMs: int64(e.Rounds) * s.roundLen.Milliseconds(), Source: orgs.SourceSamples}
+		case ok:
+			return nil // exact
+		}
 	}
-	s.mu.Unlock()
-	if !ok || e.Level == 0 {
+	if c := s.census[k]; c != nil {
+		if e, ok := orgsample.Merge(c.latest(s.censusWindow(s.now()))); ok {
+			return &orgs.Estimate{Peers: e.Peers, Low: e.Low, High: e.High, Samples: e.Samples, Level: e.Level,
+				WindowMs: s.censusLen.Milliseconds(), Source: orgs.SourceCensus}
+		}
+	}
+	return nil
+}
+
+// Rows is orgs.Sampling's: the organizations known from their census.
+func (s *sampler) Rows() []orgs.RowKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.censusWindow(s.now())
+	var rows []orgs.RowKey
+	for k, c := range s.census {
+		if len(c.latest(w)) > 0 {
+			rows = append(rows, orgs.RowKey{Org: k.org, OrgID: k.id})
+		}
+	}
+	return rows
+}
+
+// The census (orgsample.Merge): in each census window (a sample window
+// long) a few members of a sampled organization, those whose census rank
+// passes, publish a signed summary of their estimate on the directory
+// topic, so that nodes that do not follow the organization know its size.
+
+// maxReporters bounds the summaries kept of one organization and window:
+// about orgsample.Reporters are due, and each needs a credential.
+const maxReporters = 32
+
+// censusSums is one organization's summaries of the latest census window
+// heard from it. Reporters report at their first heartbeat in a window, so
+// a window's summaries arrive within an interval of its start.
+type censusSums struct {
+	w    uint64
+	sums map[string]orgsample.Summary
+}
+
+// latest is the summaries, if they are of window w or the one before.
+func (c *censusSums) latest(w uint64) []orgsample.Summary {
+	if c.w+1 < w {
 		return nil
 	}
-	return &orgs.Estimate{Peers: e.Peers, Low: e.Low, High: e.High, Samples: e.Samples, Level: e.Level,
-		WindowMs: int64(e.Rounds) * s.roundLen.Milliseconds(), Source: orgs.SourceSamples}
+	out := make([]orgsample.Summary, 0, len(c.sums))
+	for _, v := range c.sums {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (s *sampler) censusWindow(t time.Time) uint64 { return orgsample.Round(t, s.censusLen) }
+
+// addCensus keeps a verified member's summary of its organization.
+func (s *sampler) addCensus(org, orgID, reporter string, sum orgsample.Summary) {
+	k := sampleKey{org, orgID}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.census[k]
+	if c == nil {
+		if len(s.census) >= s.maxOrgs {
+			return
+		}
+		c = &censusSums{sums: map[string]orgsample.Summary{}}
+		s.census[k] = c
+	}
+	switch {
+	case sum.Window > c.w:
+		c.w, c.sums = sum.Window, map[string]orgsample.Summary{}
+	case sum.Window < c.w:
+		return // late: the window has moved on
+	}
+	if len(c.sums) < maxReporters {
+		c.sums[reporter] = sum
+	}
+}
+
+// censusDue returns the summary this node reports for its organization in
+// the current census window: when the organization samples and this
+// node's census rank passes; once per window.
+func (s *sampler) censusDue(selfID string) (orgsample.Summary, bool) {
+	w := s.censusWindow(s.now())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orgs[s.ownKey()]
+	if o == nil || s.reported == w {
+		return orgsample.Summary{}, false
+	}
+	e, ok := o.win.Estimate(s.round())
+	if !ok || e.Level == 0 || !orgsample.Reports(orgsample.CensusRank(s.own, w, selfID), e.Peers) {
+		return orgsample.Summary{}, false
+	}
+	s.reported = w
+	return orgsample.Summary{Reporter: selfID, Window: w, Estimate: e}, true
 }
 
 // samplingMetrics counts what sampling does; registered on the node's

@@ -42,6 +42,7 @@ type validator struct {
 	revs         *revocations
 	missing      func()           // a heartbeat named a credential never received: ask for it
 	round        time.Duration    // a sampling round: the heartbeat interval
+	censusLen    time.Duration    // a census window: the sample window
 	sampling     *samplingMetrics // samples refused
 
 	evidence *orgs.Evidence // the refused messages of each sender, for explanations
@@ -103,11 +104,41 @@ func (v *validator) judge(via, from peer.ID, data []byte, check func(*received) 
 
 func (v *validator) directory(_ context.Context, via peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	return v.validate(via, m, func(msg *received) (pubsub.ValidationResult, string) {
-		if msg.Kind != wire.KindDirectory {
-			return pubsub.ValidationReject, "wrong-topic"
+		switch msg.Kind {
+		case wire.KindDirectory:
+			return pubsub.ValidationAccept, ""
+		case wire.KindCensus:
+			return v.checkCensus(msg)
 		}
-		return pubsub.ValidationAccept, ""
+		return pubsub.ValidationReject, "wrong-topic"
 	})
+}
+
+// checkCensus judges a member's census summary: fresh, of the census
+// window it was sent in (or a neighbour), from a member whose credential
+// verifies (a bare claim's summary is worth nothing: peers cost nothing
+// to mint), whose census rank makes it a reporter for the estimate it
+// reports. A member claiming a small estimate passes the rank easily, but
+// the receivers take the median.
+func (v *validator) checkCensus(r *received) (pubsub.ValidationResult, string) {
+	now, sent := time.Now(), time.UnixMilli(r.Sent)
+	switch {
+	case !orgs.Fresh(sent, now, v.maxAge, v.maxSkew):
+		return pubsub.ValidationIgnore, "not-fresh"
+	case v.censusLen <= 0 || !orgsample.PlausibleRound(r.Round, sent, v.censusLen):
+		return pubsub.ValidationIgnore, "census-window"
+	}
+	member, verified, reason := v.trust.Verify(r.Cred, r.Peer, r.Org, now)
+	switch {
+	case reason != "":
+		return pubsub.ValidationReject, reason
+	case !verified:
+		return pubsub.ValidationIgnore, "unverified"
+	case !orgsample.Reports(orgsample.CensusRank(r.Org, r.Round, r.Peer), float64(r.PeersMilli)/1000):
+		return pubsub.ValidationReject, "census-rank"
+	}
+	r.verified, r.member = true, member
+	return pubsub.ValidationAccept, ""
 }
 
 func (v *validator) org(org string) pubsub.ValidatorEx {

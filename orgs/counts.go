@@ -35,6 +35,16 @@ func (v *View) Snapshot() Snapshot {
 		t.add(p, now)
 		total.add(p, now)
 	})
+	if v.sampling != nil {
+		for _, r := range v.sampling.Rows() {
+			if k := (rowKey{r.Org, r.OrgID}); rows[k] == nil {
+				rows[k] = newTally(k)
+			}
+			if r.OrgID != "" {
+				ids[r.Org] = ids[r.Org].with(r.OrgID) // its name needs no row of bare claims
+			}
+		}
+	}
 	for _, name := range v.orgs.counted() {
 		if _, ok := ids[name]; !ok {
 			if k := (rowKey{name: name}); rows[k] == nil {

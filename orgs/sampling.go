@@ -19,7 +19,15 @@ type Sampling interface {
 	// Estimate returns the estimate of the row (org name, org ID; "" for
 	// bare claims), nil when the organization is counted exactly.
 	Estimate(org, orgID string) *Estimate
+	// Rows returns the rows the sampler has an estimate for: an
+	// organization the node does not follow, known from its members'
+	// census alone, has a row of its own (no peer of it in the view).
+	Rows() []RowKey
 }
+
+// RowKey names a row of a snapshot: an organization's name and the org ID
+// its verified members proved ("" for bare claims).
+type RowKey struct{ Org, OrgID string }
 
 // CauseRotated is the tombstone cause of a peer of a sampled organization
 // that fell silent: it rotated out of the sample, it did not fail. No

@@ -10,11 +10,15 @@ type fakeSampling struct{ orgs map[string]bool }
 
 func (f fakeSampling) Sampled(org string) bool { return f.orgs[org] }
 func (f fakeSampling) Estimate(org, _ string) *Estimate {
-	if !f.orgs[org] {
+	switch {
+	case org == "far":
+		return &Estimate{Peers: 900, Low: 700, High: 1100, Samples: 40, Level: 30, WindowMs: 80000, Source: SourceCensus}
+	case !f.orgs[org]:
 		return nil
 	}
 	return &Estimate{Peers: 5000, Low: 4800, High: 5200, Samples: 1300, Level: 12, WindowMs: 60000, Source: SourceSamples}
 }
+func (f fakeSampling) Rows() []RowKey { return []RowKey{{"far", "farid"}} }
 
 // In a sampled organization a silent member rotates out of the view
 // without a transition (a connected neighbour too: a connection never
@@ -40,6 +44,10 @@ func TestSampledOrgRotatesQuietly(t *testing.T) {
 	}
 	if small.Mode != ModeExact || small.Estimate != nil || small.Suspect != 1 {
 		t.Fatalf("small: %+v", small)
+	}
+	// An organization known from its census alone has a row.
+	if far := snap.OrgCounts("far"); far.OrgID != "farid" || far.Mode != ModeEstimate || far.Estimate == nil || far.Estimate.Source != SourceCensus || far.Alive != 0 {
+		t.Fatalf("far: %+v", far)
 	}
 	for _, id := range []string{"b1", "b2"} {
 		if _, ok := v.Get(id); ok {

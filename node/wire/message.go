@@ -25,6 +25,7 @@ const (
 	KindLeave     = "leave"  // on an org topic: the sender is leaving
 	KindDirectory = "dir"    // on the directory topic: organizations the sender knows
 	KindRevoke    = "revoke" // on an org topic: the org's signed revocation list
+	KindCensus    = "census" // on the directory topic: a member's summary of its sampled organization's estimate
 )
 
 // Bounds a message must respect; DecodeMessage refuses it otherwise.
@@ -70,8 +71,14 @@ type Message struct {
 	// receiver counts it as a sample only if the sender's rank for that
 	// round passes that level. Round 0: not a sample (a hello, a greeting,
 	// a start-up heartbeat, an older version).
-	Level uint32 // heartbeat: at most MaxLevel
-	Round uint64 // heartbeat: rounds of the heartbeat interval since the Unix epoch
+	Level uint32 // heartbeat, census: at most MaxLevel
+	Round uint64 // heartbeat: rounds of the heartbeat interval since the Unix epoch; census: the census window's number
+	// A census summary's estimate: samples, and the size and its 95 %
+	// interval in thousandths of a peer.
+	Samples    uint64
+	PeersMilli uint64
+	LowMilli   uint64
+	HighMilli  uint64
 }
 
 // DecodeError says why a payload was rejected; Reason is a short label
@@ -140,6 +147,19 @@ func DecodeMessage(data []byte, maxSize int) (*Message, error) {
 	case KindRevoke:
 		if !orgs.ValidName(m.Org) || len(m.Rev) == 0 {
 			return nil, decodeErr("malformed", "revocation without org or list")
+		}
+	case KindCensus:
+		switch {
+		case !orgs.ValidName(m.Org):
+			return nil, decodeErr("malformed", "census of org %q", m.Org)
+		case len(m.Cred) == 0 || len(m.Cred) > maxCredLen:
+			return nil, decodeErr("malformed", "census with a credential of %d bytes", len(m.Cred))
+		case m.Round == 0 || m.Sent == 0:
+			return nil, decodeErr("malformed", "census without its window or send time")
+		case m.Level > MaxLevel:
+			return nil, decodeErr("malformed", "sampling level %d > %d", m.Level, MaxLevel)
+		case m.LowMilli > m.PeersMilli || m.PeersMilli > m.HighMilli:
+			return nil, decodeErr("malformed", "census estimate outside its interval")
 		}
 	case KindDirectory:
 		if len(m.Orgs) > MaxDirOrgs {

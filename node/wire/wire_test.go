@@ -61,16 +61,22 @@ func TestMessageEncoding(t *testing.T) {
 		got.Level != m.Level || got.Round != m.Round {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
+	census := &Message{Kind: KindCensus, Org: "acme", Round: 7, Sent: 1, Cred: []byte{1}, Level: 12, Samples: 1700, LowMilli: 9_500_000, PeersMilli: 10_000_000, HighMilli: 10_500_000}
+	if got, err := DecodeMessage(census.Encode(), 4096); err != nil || got.Kind != KindCensus || got.PeersMilli != census.PeersMilli || got.Samples != 1700 || got.Round != 7 {
+		t.Fatalf("census round trip: %+v, %v", got, err)
+	}
 	// Unknown fields are skipped: a later version may add some.
 	if got, err := DecodeMessage(append(b, 0xf8, 0x01, 0x05), 4096); err != nil || got.Seq != 1234 { // field 31, varint 5
 		t.Fatalf("unknown field: %+v, %v", got, err)
 	}
 	for name, bad := range map[string][]byte{
-		"no kind":            (&Message{Org: "acme", Epoch: 1, Seq: 1}).Encode(),
-		"kind as bytes":      {0x0a, 0x01, 'x'},
-		"truncated":          b[:len(b)-3],
-		"control in host":    (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "a\x1b[2Jb"}).Encode(),
-		"level beyond bound": (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Level: MaxLevel + 1}).Encode(),
+		"no kind":                   (&Message{Org: "acme", Epoch: 1, Seq: 1}).Encode(),
+		"kind as bytes":             {0x0a, 0x01, 'x'},
+		"truncated":                 b[:len(b)-3],
+		"control in host":           (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "a\x1b[2Jb"}).Encode(),
+		"census without credential": (&Message{Kind: KindCensus, Org: "acme", Round: 5, Sent: 1, PeersMilli: 1}).Encode(),
+		"census outside interval":   (&Message{Kind: KindCensus, Org: "acme", Round: 5, Sent: 1, Cred: []byte{1}, LowMilli: 5, PeersMilli: 4, HighMilli: 6}).Encode(),
+		"level beyond bound":        (&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Level: MaxLevel + 1}).Encode(),
 		// A level of 2^32+5 must not wrap into a small, valid one.
 		"level wrapping": append((&Message{Kind: KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1}).Encode(), 0x70, 0x85, 0x80, 0x80, 0x80, 0x10),
 	} {
@@ -103,17 +109,18 @@ func TestProtoSchemaMatchesCodec(t *testing.T) {
 			wireType[protowire.Number(num)] = protowire.BytesType
 		}
 	}
-	if want := "kind=1 peer=2 org=3 epoch=4 seq=5 host=6 addrs=7 orgs=8 cred=9 cred_id=10 want=11 rev=12 sent=13 level=14 round=15"; strings.Join(declared, " ") != want {
+	if want := "kind=1 peer=2 org=3 epoch=4 seq=5 host=6 addrs=7 orgs=8 cred=9 cred_id=10 want=11 rev=12 sent=13 level=14 round=15 samples=16 peers_milli=17 low_milli=18 high_milli=19"; strings.Join(declared, " ") != want {
 		t.Fatalf("orgpeer.proto declares %v, want %s", declared, want)
 	}
-	for kind, code := range map[string]string{KindHeartbeat: "HEARTBEAT = 1", KindLeave: "LEAVE = 2", KindDirectory: "DIRECTORY = 3", KindRevoke: "REVOKE = 4"} {
+	for kind, code := range map[string]string{KindHeartbeat: "HEARTBEAT = 1", KindLeave: "LEAVE = 2", KindDirectory: "DIRECTORY = 3", KindRevoke: "REVOKE = 4", KindCensus: "CENSUS = 5"} {
 		if !bytes.Contains(proto, []byte(code+";")) || kindCodes[kind] != uint64(code[len(code)-1]-'0') {
 			t.Errorf("kind %q: the .proto and the codec disagree on %q", kind, code)
 		}
 	}
 
 	m := &Message{Kind: KindRevoke, Peer: "p", Org: "o", Epoch: 300, Seq: 5, Host: "h", Addrs: []string{"a1", "a2"},
-		Orgs: []string{"x"}, Cred: []byte{0xc1}, CredID: []byte{0xd1}, Want: true, Rev: []byte{0xe1, 0xe2}, Sent: 1700000000123, Level: 9, Round: 340000000}
+		Orgs: []string{"x"}, Cred: []byte{0xc1}, CredID: []byte{0xd1}, Want: true, Rev: []byte{0xe1, 0xe2}, Sent: 1700000000123, Level: 9, Round: 340000000,
+		Samples: 1700, PeersMilli: 100000000, LowMilli: 95000000, HighMilli: 105000000}
 	b := m.Encode()
 	var got []string
 	for len(b) > 0 {
@@ -143,7 +150,8 @@ func TestProtoSchemaMatchesCodec(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d/%d:%s", num, typ, v))
 	}
 	wantBytes := []string{"1/0:4", "2/2:70", "3/2:6f", "4/0:300", "5/0:5", "6/2:68", "7/2:6131", "7/2:6132",
-		"8/2:78", "9/2:c1", "10/2:d1", "11/0:1", "12/2:e1e2", "13/0:1700000000123", "14/0:9", "15/0:340000000"}
+		"8/2:78", "9/2:c1", "10/2:d1", "11/0:1", "12/2:e1e2", "13/0:1700000000123", "14/0:9", "15/0:340000000",
+		"16/0:1700", "17/0:100000000", "18/0:95000000", "19/0:105000000"}
 	if !slices.Equal(got, wantBytes) {
 		t.Fatalf("encoded fields %v, want %v", got, wantBytes)
 	}
