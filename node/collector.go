@@ -40,7 +40,7 @@ func newCollector(view *orgs.View, h host.Host, bw *metrics.BandwidthCounter, fl
 		exact:        prometheus.NewDesc("orgpeer_org_exact", "1 when an organization's count is exact, 0 when it is an estimate from sampled heartbeats (then orgpeer_peers and its parts count only the members this node heard).", org, nil),
 		estimate:     prometheus.NewDesc("orgpeer_org_estimate", "The estimated alive members of an organization whose count is an estimate: the point estimate and its 95 % interval.", append(org, "bound"), nil),
 		samples:      prometheus.NewDesc("orgpeer_org_estimate_samples", "The samples an organization's estimate rests on; source is samples (this node's own) or census (the median of members' summaries).", append(org, "source"), nil),
-		level:        prometheus.NewDesc("orgpeer_org_sampling_level", "An organization's sampling level j: a member is sampled with probability 2^-j per round; 0 is exact counting.", org, nil),
+		level:        prometheus.NewDesc("orgpeer_org_sampling_level", "An organization's sampling level j: a member is sampled with probability 2^(-j/4) per round; 0 is exact counting.", org, nil),
 		window:       prometheus.NewDesc("orgpeer_org_estimate_window_seconds", "How much time an organization's estimate covers.", org, nil),
 		bytes:        prometheus.NewDesc("orgpeer_libp2p_bytes_total", "Bytes this host's libp2p connections carried.", []string{"direction"}, nil),
 		protoBytes:   prometheus.NewDesc("orgpeer_libp2p_protocol_bytes_total", "Bytes this host's libp2p streams carried, by protocol (GossipSub, DHT, identify).", []string{"protocol", "direction"}, nil),

@@ -53,7 +53,7 @@ orgpeer_org_estimate_window_seconds{org="hugeco",org_id=""} 300
 orgpeer_org_exact{org="acme",org_id="k51a"} 1
 orgpeer_org_exact{org="bigcorp",org_id="k51b"} 0
 orgpeer_org_exact{org="hugeco",org_id=""} 0
-# HELP orgpeer_org_sampling_level An organization's sampling level j: a member is sampled with probability 2^-j per round; 0 is exact counting.
+# HELP orgpeer_org_sampling_level An organization's sampling level j: a member is sampled with probability 2^(-j/4) per round; 0 is exact counting.
 # TYPE orgpeer_org_sampling_level gauge
 orgpeer_org_sampling_level{org="acme",org_id="k51a"} 0
 orgpeer_org_sampling_level{org="bigcorp",org_id="k51b"} 3

@@ -291,8 +291,8 @@ func newSamplingMetrics(reg prometheus.Registerer) *samplingMetrics {
 			Help: "Heartbeats accepted but not counted as samples: rank (the sender's rank does not pass the level it claims) or round (the round it claims is not its send time's).",
 		}, []string{"reason"}),
 		level: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "orgpeer_sample_level",
-			Help: "The sampling level this node publishes at: it publishes in a round when its rank is below 2^(-level/4); 0 is every round.",
+			Name: "orgpeer_sample_publish_level",
+			Help: "The sampling level this node publishes its own heartbeats at: it publishes in a round when its rank is below 2^(-level/4); 0 is every round.",
 		}),
 	}
 	reg.MustRegister(m.samples, m.refused, m.level)

@@ -76,15 +76,15 @@ const (
 
 // Estimate is the estimated size of an organization whose members publish
 // sampled heartbeats: in each round a member publishes only when its rank,
-// a hash of (org ID, round, peer ID) anyone can recompute, falls below
-// 2^-Level. Peers = samples × 2^Level / rounds, with an exact Poisson
-// interval at 95 %.
+// a hash of (org name, round, peer ID) anyone can recompute, falls below
+// 2^(-Level/4) (orgs/sample: levels step by quarter octaves). Peers =
+// samples × 2^(Level/4) / rounds, with an exact Poisson interval at 95 %.
 type Estimate struct {
 	Peers    float64 `json:"peers"`     // point estimate of the alive members
 	Low      float64 `json:"low"`       // 95 % interval
 	High     float64 `json:"high"`      //
 	Samples  int     `json:"samples"`   // distinct (peer, round) samples in the window
-	Level    int     `json:"level"`     // sampling level j: a member is sampled with probability 2^-j per round
+	Level    int     `json:"level"`     // sampling level j: a member is sampled with probability 2^(-j/4) per round
 	WindowMs int64   `json:"window_ms"` // how much time the samples cover
 	// Source is SourceSamples when the node estimated from heartbeats it
 	// received, SourceCensus when it took the median of members' signed
