@@ -33,11 +33,15 @@ type sampler struct {
 	reported uint64 // the last census window this node reported in
 	ctrl     orgsample.Controller
 	settled  bool // the controller has had an estimate: it no longer follows the publishers' level
-	// sampled is the names of the organizations in estimate mode, read
-	// under the view's lock (Sampled): its own lock, never held while
-	// calling out.
+	// sampled is the organizations in estimate mode, by name, with when
+	// they were last seen sampling; read under the view's lock (Sampled):
+	// its own lock, never held while calling out. An organization leaves
+	// estimate mode on evidence only, a window of its members at level 0,
+	// never because nothing came: on a stalled node every member falls
+	// silent, and a sampled organization's silence must not turn into a
+	// storm of suspicions.
 	sampledMu sync.RWMutex
-	sampled   map[string]bool
+	sampled   map[string]time.Time
 }
 
 // sampleKey is a view row: an organization's name and the org ID its
@@ -55,7 +59,7 @@ func newSampler(cfg *Config, ownID string, now func() time.Time, metrics *sampli
 	return &sampler{own: cfg.Org, ownID: ownID, budget: cfg.SampleBudget, roundLen: cfg.HeartbeatInterval, rounds: rounds,
 		maxOrgs: cfg.MaxOrgs, now: now, metrics: metrics, orgs: map[sampleKey]*orgSample{},
 		censusLen: time.Duration(rounds) * cfg.HeartbeatInterval, census: map[sampleKey]*censusSums{},
-		ctrl: orgsample.Controller{Budget: cfg.SampleBudget, Window: rounds}, sampled: map[string]bool{}}
+		ctrl: orgsample.Controller{Budget: cfg.SampleBudget, Window: rounds}, sampled: map[string]time.Time{}}
 }
 
 // ownKey is the window that feeds the controller: the node's own row,
@@ -91,11 +95,11 @@ func (s *sampler) add(org, orgID, peerID string, r uint64, level int) {
 		o.heard = s.now()
 		s.metrics.samples.Inc()
 	}
-	if level > 0 && !s.Sampled(org) {
+	if level > 0 {
 		// At once, not at the next tick: its members fall silent now, and
 		// the view must not take their silence for failures meanwhile.
 		s.sampledMu.Lock()
-		s.sampled[org] = true
+		s.sampled[org] = s.now()
 		s.sampledMu.Unlock()
 	}
 }
@@ -110,11 +114,10 @@ func (s *sampler) level() int {
 // tick runs once a heartbeat interval: the own organization's controller
 // takes its new estimate (a starting node first adopts the level its
 // organization's members publish at), the organizations in estimate mode
-// are noted for the view, and windows idle at level 0 for a whole window
-// are closed.
+// are noted for the view, and windows idle for a whole window are closed.
 func (s *sampler) tick() {
 	cur, now := s.round(), s.now()
-	sampled := map[string]bool{}
+	sampling, exact := map[string]bool{}, map[string]bool{}
 	s.mu.Lock()
 	for k, o := range s.orgs {
 		e, ok := o.win.Estimate(cur)
@@ -127,8 +130,11 @@ func (s *sampler) tick() {
 				s.ctrl.Follow(o.win.Level(), cur)
 			}
 		}
-		if o.win.Level() > 0 {
-			sampled[k.org] = true
+		switch {
+		case o.win.Level() > 0:
+			sampling[k.org] = true
+		case ok && e.Samples > 0:
+			exact[k.org] = true // a whole window of members at level 0
 		}
 		// A window closes once its organization is silent for a window;
 		// the own organization's feeds the controller and stays.
@@ -146,7 +152,16 @@ func (s *sampler) tick() {
 	s.mu.Unlock()
 	s.metrics.level.Set(float64(level))
 	s.sampledMu.Lock()
-	s.sampled = sampled
+	for org := range sampling {
+		s.sampled[org] = now
+	}
+	for org, at := range s.sampled {
+		// Forgotten after ten windows without a sample: by then the
+		// view has let its members go, and the name may be gone.
+		if !sampling[org] && (exact[org] || now.Sub(at) > 10*s.censusLen) {
+			delete(s.sampled, org)
+		}
+	}
 	s.sampledMu.Unlock()
 }
 
@@ -154,7 +169,8 @@ func (s *sampler) tick() {
 func (s *sampler) Sampled(org string) bool {
 	s.sampledMu.RLock()
 	defer s.sampledMu.RUnlock()
-	return s.sampled[org]
+	_, ok := s.sampled[org]
+	return ok
 }
 
 // Estimate is orgs.Sampling's: the row's estimate when it is in estimate

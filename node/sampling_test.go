@@ -232,3 +232,38 @@ func anyReported(t *testing.T, nodes []*Node) bool {
 	}
 	return false
 }
+
+// A sampled organization stays in estimate mode while nothing arrives (a
+// stalled node hears nobody), and leaves it only when a whole window of its
+// members publishes at level 0.
+func TestSamplerLeavesEstimateModeOnEvidenceOnly(t *testing.T) {
+	s, clk := newTestSampler(t, 0)
+	feed := func(rounds, level int) {
+		for range rounds {
+			r := s.round()
+			for i := range 200 {
+				p := fmt.Sprint("m", i)
+				if orgsample.Passes(orgsample.Rank("big", r, p), level) {
+					s.add("big", "id", p, r, level)
+				}
+			}
+			clk.add(s.roundLen)
+			s.tick()
+		}
+	}
+	feed(20, 8)
+	if !s.Sampled("big") {
+		t.Fatal("not sampled at level 8")
+	}
+	for range 40 { // a stall: 40 rounds, nothing heard
+		clk.add(s.roundLen)
+		s.tick()
+	}
+	if !s.Sampled("big") {
+		t.Fatal("estimate mode lost to a silence")
+	}
+	feed(30, 0)
+	if s.Sampled("big") {
+		t.Fatal("still sampled after a window at level 0")
+	}
+}
