@@ -75,7 +75,7 @@ soak: build
 # network, in virtual time (node/nodesim). Prints a table and writes
 # artifacts/sim.json. SIM_WALL bounds the real time (0: none); SIM_FLAGS
 # passes more (-latency, -mbps, -seeds, -probe, -spacing, -poll, -window, -settle,
-# -max-mem GB).
+# -max-mem GB, -sample-budget N: sampled heartbeats forced on above N a round).
 SIM_NODES ?= 200
 SIM_ORGS ?= 10
 SIM_MINUTES ?= 10
