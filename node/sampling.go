@@ -21,7 +21,7 @@ type sampler struct {
 	budget   float64       // Config.SampleBudget: heartbeats per round its organization may publish; 0 never samples
 	roundLen time.Duration // a round is a heartbeat interval
 	rounds   int           // rounds in a window
-	maxOrgs  int
+	maxOrgs  int           // windows kept: two per followed organization (its verified members and its bare claims)
 	now      func() time.Time
 	metrics  *samplingMetrics
 
@@ -57,7 +57,7 @@ type orgSample struct {
 func newSampler(cfg *Config, ownID string, now func() time.Time, metrics *samplingMetrics) *sampler {
 	rounds := max(1, int((cfg.SampleWindow+cfg.HeartbeatInterval-1)/cfg.HeartbeatInterval))
 	return &sampler{own: cfg.Org, ownID: ownID, budget: cfg.SampleBudget, roundLen: cfg.HeartbeatInterval, rounds: rounds,
-		maxOrgs: cfg.MaxOrgs, now: now, metrics: metrics, orgs: map[sampleKey]*orgSample{},
+		maxOrgs: 2 * cfg.MaxOrgs, now: now, metrics: metrics, orgs: map[sampleKey]*orgSample{},
 		censusLen: time.Duration(rounds) * cfg.HeartbeatInterval, census: map[sampleKey]*censusSums{},
 		ctrl: orgsample.Controller{Budget: cfg.SampleBudget, Window: rounds}, sampled: map[string]time.Time{}}
 }
