@@ -231,6 +231,12 @@ func newLogger(level *slog.LevelVar, asJSON bool) *slog.Logger {
 // notes); the channel it returns fires when GCPercent is due (nil: it is
 // set already).
 func tuneRuntime(cfg *node.Config) (settle <-chan time.Time) {
+	if !cfg.Pprof {
+		// No heap profile is served: sampling allocations for one only
+		// costs the profiler's bucket table and its buckets (about 1 MB of
+		// RSS on an idle node, see docs/perf-log.md 2026-12-02).
+		runtime.MemProfileRate = 0
+	}
 	if cfg.MaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(cfg.MaxProcs)
 	}
