@@ -121,8 +121,17 @@ func compareOrgpeer(ctx context.Context, o CompareOptions, pair Pair, nodes int)
 		return nil, err
 	}
 	defer cleanup()
-	// The cluster starts every node with --preset local; a later --preset wins.
-	c := cluster.New(o.Bin, dir, slices.Concat([]string{"--preset", pair.OrgpeerPreset}, o.Extra)...)
+	// The cluster starts every node with --preset local; a later --preset
+	// wins. The other presets listen on fixed ports of every interface (one
+	// node per machine): N of them on one machine would share one port
+	// through SO_REUSEPORT and take each other's connections. They listen
+	// on loopback, on random ports, as Serf's agents are given ports of
+	// their own; the pair compares timers, not ports.
+	args := []string{"--preset", pair.OrgpeerPreset}
+	if pair.OrgpeerPreset != "local" {
+		args = append(args, "--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1")
+	}
+	c := cluster.New(o.Bin, dir, slices.Concat(args, o.Extra)...)
 	defer c.StopAll()
 	return compareRun(ctx, o, orgpeerSystem{c}, nodes)
 }
