@@ -47,8 +47,11 @@ var Metrics = []Metric{
 // did not) during the idle window and during the API test, and what the idle
 // traffic is made of (GossipSub and DHT bytes received, messages accepted
 // per second, and GossipSub bytes received per accepted message: the
-// message's size times the copies that arrive).
-var detailKeys = []string{"load_avg_1m", "others_cpu_pct", "steal_idle_pct", "steal_api_pct", "pubsub_in_avg_kBps", "dht_in_avg_kBps", "messages_in_avg_per_s", "pubsub_bytes_per_message"}
+// message's size times the copies that arrive), and, when sampling made
+// some organization's count an estimate, how often its interval held the
+// truth and its mean error (see estimates).
+var detailKeys = []string{"load_avg_1m", "others_cpu_pct", "steal_idle_pct", "steal_api_pct", "pubsub_in_avg_kBps", "dht_in_avg_kBps", "messages_in_avg_per_s", "pubsub_bytes_per_message",
+	"estimate_rows", "estimate_held_pct", "estimate_err_avg_pct"}
 
 // panels titles the charts of the SVG, indexed by Metric.Panel.
 var panels = []string{

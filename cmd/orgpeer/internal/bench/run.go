@@ -71,6 +71,10 @@ func runOnce(ctx context.Context, o Options, nodes int) (_ runFigures, err error
 		return nil, err
 	}
 
+	if err := estimates(ctx, c, fig, o.Log); err != nil {
+		return nil, err
+	}
+
 	o.Log.Info("measuring API latency", "requests", o.APIRequests, "rate", o.APIRate)
 	var apis []string
 	for _, p := range c.Live() {

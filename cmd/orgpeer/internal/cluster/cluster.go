@@ -337,11 +337,21 @@ func (c *Cluster) Views(ctx context.Context) map[*Proc]orgs.Snapshot {
 	return out
 }
 
-// IsExact reports whether s counts exactly the truth: the verified members
-// of every organization.
+// IsExact reports whether s counts the truth, the verified members of
+// every organization: exactly in an exact row; in an estimated row (an
+// organization past its sample budget, see orgs/sample) when the estimate's
+// 95 % interval holds it, since the row's other counts are only the
+// members the node heard.
 func (c *Cluster) IsExact(s orgs.Snapshot, truth map[string]int) bool {
 	for _, o := range c.OrgNames() {
-		if s.OrgCounts(o).Verified != truth[o] {
+		row := s.OrgCounts(o)
+		if e := row.Estimate; e != nil && row.Mode == orgs.ModeEstimate {
+			if !e.Contains(float64(truth[o])) {
+				return false
+			}
+			continue
+		}
+		if row.Verified != truth[o] {
 			return false
 		}
 	}

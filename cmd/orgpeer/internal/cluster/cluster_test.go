@@ -51,6 +51,18 @@ func TestClusterKeepsTheTruth(t *testing.T) {
 	if c.IsExact(orgs.Snapshot{Orgs: []orgs.OrgCounts{{Org: "acme", Alive: 1}}}, truth) {
 		t.Error("an unverified count is exact")
 	}
+	// An estimated row is right when its interval holds the truth, whatever
+	// the members it heard.
+	est := func(low, high float64) orgs.Snapshot {
+		return orgs.Snapshot{Orgs: []orgs.OrgCounts{{Org: "acme", Verified: 0, Mode: orgs.ModeEstimate,
+			Estimate: &orgs.Estimate{Peers: (low + high) / 2, Low: low, High: high, Samples: 9}}}}
+	}
+	if !c.IsExact(est(0.5, 3), truth) {
+		t.Error("an estimate whose interval holds the truth is not right")
+	}
+	if c.IsExact(est(1.5, 3), truth) {
+		t.Error("an estimate whose interval misses the truth is right")
+	}
 
 	// An impostor needs no credential, so its process starts at once, and
 	// false(1) exits at once.
