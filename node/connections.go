@@ -5,16 +5,27 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+
+	"github.com/orgpeer/orgpeer/orgs"
 )
 
 // watchConnections keeps the view's connected flags in step with the
 // network. Connectedness events may repeat or skip transitions, so each one
 // only prompts a fresh reading of the network; the heartbeat tick re-reads
-// every peer as well.
+// every peer as well. A peer left with no connection at all is probed at
+// once (hints.go) when probes are on and the view counts it alive.
 func (n *Node) watchConnections(ctx context.Context) {
 	err := watchEvents(ctx, n.host, "orgpeer-connections", func(ev event.EvtPeerConnectednessChanged) {
-		n.view.SetConnected(ev.Peer.String(), isConnected(n.host, ev.Peer.String()))
+		id := ev.Peer.String()
+		connected := isConnected(n.host, id)
+		n.view.SetConnected(id, connected)
+		if n.cfg.ProbeAfter > 0 && n.host.Network().Connectedness(ev.Peer) == network.NotConnected {
+			if p, ok := n.view.Get(id); ok && p.State == orgs.StateAlive {
+				n.hints.offer(hint{peer: id}, "lost")
+			}
+		}
 	})
 	if err != nil {
 		n.log.Error("subscribe to connection events", "err", err)

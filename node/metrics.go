@@ -20,6 +20,7 @@ type nodeMetrics struct {
 	fullSent    prometheus.Counter
 	probes      *prometheus.CounterVec // result
 	probeDials  *prometheus.CounterVec // scope, result
+	hints       *prometheus.CounterVec // event
 	copies      prometheus.Counter
 }
 
@@ -54,6 +55,10 @@ func newMetrics() *nodeMetrics {
 			Name: "orgpeer_probe_dials_total",
 			Help: "TCP dials of probes by the scope of the address dialled (loopback, private, public) and result (refused, accepted, timeout, unreachable, error).",
 		}, []string{"scope", "result"}),
+		hints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_probe_hints_total",
+			Help: "Probe hints by event: lost (a counted peer's last connection closed), received (a neighbour found a peer gone), sent, probed, dropped (queue full), rejected (bad input), rate-limited, ignored, repeat (already probed for that heartbeat, or quiet after a probe that proved nothing), not-alive.",
+		}, []string{"event"}),
 		copies: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "orgpeer_copies_dropped_total",
 			Help: "Copies of a pubsub message dropped before validation because an earlier copy was still waiting for it.",
@@ -64,7 +69,7 @@ func newMetrics() *nodeMetrics {
 		Help: "Always 1: the node's version, the VCS revision it was built from and the Go version that built it.",
 	}, []string{"version", "revision", "goversion"})
 	build.WithLabelValues(buildLabels()...).Set(1)
-	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.probeDials, m.copies, build,
+	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.probeDials, m.hints, m.copies, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/orgpeer/orgpeer/discovery"
 	"github.com/orgpeer/orgpeer/node/api"
 	"github.com/orgpeer/orgpeer/node/datadir"
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -77,6 +78,7 @@ type Node struct {
 	member  *membership
 	flood   *floodScore
 	prober  Prober
+	hints   *hints
 	api     *apiServer
 	dir     *datadir.Dir
 	info    api.SelfInfo
@@ -181,6 +183,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	if o.prober != nil {
 		n.prober = o.prober(n.host)
 	}
+	n.hints = newHints(self, cfg.MaxPeers, n.metrics.hints)
+	if cfg.ProbeAfter > 0 {
+		n.host.SetStreamHandler(wire.ProbeHintProtocol, n.hints.handle)
+		cleanup = append(cleanup, func() { n.host.RemoveStreamHandler(wire.ProbeHintProtocol) })
+	}
 	inflight := newInFlight(inFlightMax, n.metrics.copies.Inc)
 	n.ps, err = pubsub.NewGossipSub(runCtx, n.host, append(gossipOptions(&cfg),
 		pubsub.WithMaxMessageSize(64<<10),
@@ -284,6 +291,7 @@ func (n *Node) Close() error {
 		n.api.shutdown()
 		n.wg.Wait()
 		n.pres.close()
+		n.host.RemoveStreamHandler(wire.ProbeHintProtocol)
 		errs = append(errs, n.disc.Close(), n.host.Close(), n.dir.RemoveInfo())
 		n.dir.Close()
 		n.log.Info("node stopped")

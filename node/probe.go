@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,16 +47,18 @@ type Prober interface {
 	Gone(ctx context.Context, p orgs.PeerInfo) bool
 }
 
-// probeLoop probes the peers that went silent until ctx ends; it returns
-// when its probes have. It sleeps until the next peer can go silent
-// (View.Silent says when), not on a fixed tick: an idle node has no timer
-// of its own to wake it between heartbeats. A silence gets a second probe
-// halfway between the first and the end of the liveness window when the
-// first proved nothing (a process that is shutting down may still accept
-// a connection).
+// probeLoop probes the peers that went silent, and the peers hints name
+// (hints.go), until ctx ends; it returns when its probes have. It sleeps
+// until the next peer can go silent (View.Silent says when), not on a fixed
+// tick: an idle node has no timer of its own to wake it between heartbeats.
+// A silence gets a second probe halfway between the first and the end of
+// the liveness window when the first proved nothing (a process that is
+// shutting down may still accept a connection).
 func (n *Node) probeLoop(ctx context.Context) {
 	probes := newPool(probeParallel)
 	defer probes.wait()
+	tells := newPool(hintParallel)
+	defer tells.wait()
 	t := time.NewTimer(n.cfg.ProbeAfter)
 	defer t.Stop()
 	type probe struct {
@@ -63,14 +66,26 @@ func (n *Node) probeLoop(ctx context.Context) {
 		again time.Time // when to probe it once more; zero: done
 	}
 	probed := map[string]probe{}
+	hinted := newHintProbes(n.cfg.MaxKnownPeers)
+	var waiting []hint // hints that found every probe slot busy
 	secondAfter := max((n.cfg.LivenessWindow-n.cfg.ProbeAfter)/2, probeGap)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case h := <-n.hints.queue:
+			if !n.probeHinted(ctx, probes, tells, hinted, h) {
+				waiting = append(waiting[:min(len(waiting), hintQueue-1)], h)
+				t.Reset(probeRetry)
+			}
+			continue
 		case <-t.C:
 		}
+		waiting = slices.DeleteFunc(waiting, func(h hint) bool { return n.probeHinted(ctx, probes, tells, hinted, h) })
 		silent, next := n.view.Silent(n.cfg.ProbeAfter, n.cfg.MaxKnownPeers)
+		if len(waiting) > 0 {
+			next = min(next, probeRetry)
+		}
 		now := time.Now()
 		still := make(map[string]bool, len(silent))
 		for _, p := range silent {
@@ -87,21 +102,7 @@ func (n *Node) probeLoop(ctx context.Context) {
 			default:
 				pr.again = time.Time{}
 			}
-			started := probes.try(func() {
-				pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-				gone := n.prober.Gone(pctx, p)
-				cancel()
-				if ctx.Err() == nil {
-					n.obs.evidence.Probe(p.PeerID, gone)
-				}
-				switch {
-				case ctx.Err() != nil:
-				case gone && n.view.Suspect(p.PeerID, p.LastSeen):
-					n.metrics.probes.WithLabelValues("gone").Inc()
-				default:
-					n.metrics.probes.WithLabelValues("inconclusive").Inc()
-				}
-			})
+			started := probes.try(func() { n.probeOnce(ctx, tells, p, "") })
 			if !started {
 				next = min(next, probeRetry) // busy: look again soon
 				continue
@@ -118,6 +119,77 @@ func (n *Node) probeLoop(ctx context.Context) {
 		}
 		// Just past the moment, so that the peer is silent by then.
 		t.Reset(max(next+time.Millisecond, probeGap))
+	}
+}
+
+// probeHinted starts the probe a hint asks for, if the peer is counted
+// alive and hinted allows it; it reports false only when every probe slot
+// was busy (the hint waits then). A probe for a closed connection that
+// proves nothing is tried once more after hintRetry, unless a connection or
+// a heartbeat came meanwhile; one that still proves nothing quiets hints
+// about the peer for hintQuiet.
+func (n *Node) probeHinted(ctx context.Context, probes, tells *pool, hinted *hintProbes, h hint) bool {
+	p, ok := n.view.Get(h.peer)
+	if !ok || p.State != orgs.StateAlive || p.Self {
+		n.hints.metrics.WithLabelValues("not-alive").Inc()
+		return true
+	}
+	if h.via == "" && isConnected(n.host, h.peer) {
+		return true // a new connection came: nothing was lost
+	}
+	if !hinted.take(p, time.Now()) {
+		n.hints.metrics.WithLabelValues("repeat").Inc()
+		return true
+	}
+	started := probes.try(func() {
+		gone := n.probeOnce(ctx, tells, p, h.via)
+		if !gone && h.via == "" && sleepCtx(ctx, hintRetry) {
+			if q, ok := n.view.Get(p.PeerID); ok && q.State == orgs.StateAlive && q.LastSeen.Equal(p.LastSeen) && !isConnected(n.host, p.PeerID) {
+				gone = n.probeOnce(ctx, tells, p, h.via)
+			}
+		}
+		if !gone {
+			hinted.quietFor(p.PeerID, time.Now().Add(hintQuiet))
+		}
+	})
+	if !started {
+		hinted.untake(p)
+		return false
+	}
+	n.hints.metrics.WithLabelValues("probed").Inc()
+	return true
+}
+
+// probeOnce probes p, makes it suspect if the probe proves it gone and
+// nothing was heard from it since, and then tells the neighbours but via.
+// It reports whether the probe proved p gone.
+func (n *Node) probeOnce(ctx context.Context, tells *pool, p orgs.PeerInfo, via peer.ID) bool {
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	gone := n.prober.Gone(pctx, p)
+	cancel()
+	if ctx.Err() != nil {
+		return false
+	}
+	n.obs.evidence.Probe(p.PeerID, gone)
+	switch {
+	case gone && n.view.Suspect(p.PeerID, p.LastSeen):
+		n.metrics.probes.WithLabelValues("gone").Inc()
+		n.tell(ctx, tells, p.PeerID, via)
+	default:
+		n.metrics.probes.WithLabelValues("inconclusive").Inc()
+	}
+	return gone
+}
+
+// sleepCtx waits d and reports true, or false when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

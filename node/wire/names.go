@@ -16,3 +16,9 @@ func OrgTopic(org string) string { return "orgpeer/v1/org/" + org }
 // heartbeat with its own full heartbeat and a leave with nothing. The
 // stream's secure channel names the sender, so Peer may be left out.
 const HelloProtocol protocol.ID = "/orgpeer/hello/1.0.0"
+
+// ProbeHintProtocol is the stream protocol on which a node tells a
+// neighbour that it found a peer gone: the opener writes the peer's ID in
+// binary and closes; nothing is answered. The receiver probes the peer
+// itself and suspects it only on its own proof (node/hints.go).
+const ProbeHintProtocol protocol.ID = "/orgpeer/probe-hint/1.0.0"
