@@ -11,7 +11,8 @@
 // The nodes are node.New's, whole: DHT discovery, GossipSub, hellos,
 // credentials, the view and the HTTP API (on an in-memory listener, which
 // the simulation polls). What differs from `orgpeer run`: QUIC only (no TCP),
-// and the probe of silent peers is a libp2p ping (see pingProber) or none.
+// and the probe of silent peers is what a refused TCP dial tells (see
+// refuseProber), a libp2p ping (see pingProber) or none.
 //
 // Run needs a *testing.T: synctest bubbles exist only in tests. `make sim`
 // runs TestSimulation; `make test` runs TestSim50.
@@ -28,11 +29,13 @@ import (
 	"runtime/metrics"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	libp2pmetrics "github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -51,7 +54,7 @@ type Config struct {
 	Mbps         int           // each node's uplink and downlink, Mbit/s
 	StartSpacing time.Duration // virtual time between two nodes' starts
 	Seeds        int           // bootstrap peers: the first Seeds nodes; node i joins through node i mod Seeds
-	Probe        string        // probe of silent peers: "ping" (see pingProber) or "none" (the liveness window alone)
+	Probe        string        // probe of silent peers: "refuse" (see refuseProber), "ping" (see pingProber) or "none" (the liveness window alone)
 	Preset       string        // the nodes' node.Preset
 	Credentials  bool          // every node holds a credential of its organization, and trusts every organization
 	Poll         time.Duration // how often every node's view is read (kills: at most every 100 ms)
@@ -84,7 +87,7 @@ func DefaultConfig() Config {
 		Mbps:         20,
 		StartSpacing: 20 * time.Millisecond, // `orgpeer bench` launches 20 processes in about 0.4 s
 		Seeds:        1,
-		Probe:        "ping",
+		Probe:        "refuse",
 		Preset:       "local",
 		Credentials:  true,
 		Poll:         250 * time.Millisecond,
@@ -148,6 +151,7 @@ type sim struct {
 	logged time.Duration // real: the last progress line
 	closed sync.WaitGroup
 	res    *Result
+	refuse refuseProber // for Probe "refuse"; filled by prepare
 }
 
 type simNode struct {
@@ -159,11 +163,12 @@ type simNode struct {
 	ep    *endpoint
 	api   *memListener
 	alive bool
+	gone  atomic.Bool // killed or closed: what refuseProber reports
 }
 
 func newSim(t *testing.T, cfg Config, clock *realClock) (*sim, error) {
-	if cfg.Nodes < 1 || cfg.Orgs < 1 || cfg.Seeds < 1 || cfg.Poll <= 0 || cfg.Probe != "ping" && cfg.Probe != "none" {
-		return nil, fmt.Errorf("nodesim: want at least one node, organization and seed, a poll interval and a probe (ping or none): %+v", cfg)
+	if cfg.Nodes < 1 || cfg.Orgs < 1 || cfg.Seeds < 1 || cfg.Poll <= 0 || cfg.Probe != "refuse" && cfg.Probe != "ping" && cfg.Probe != "none" {
+		return nil, fmt.Errorf("nodesim: want at least one node, organization and seed, a poll interval and a probe (refuse, ping or none): %+v", cfg)
 	}
 	s := &sim{cfg: cfg, t: t, clock: clock, byName: map[string]*memListener{},
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0x73696d)), res: newResult(cfg)}
@@ -236,6 +241,10 @@ func (s *sim) prepare(dir string) error {
 		s.nodes = append(s.nodes, sn)
 		s.byName[sn.api.name] = sn.api
 	}
+	s.refuse = refuseProber{dead: map[peer.ID]*atomic.Bool{}, rtt: 2 * s.cfg.Latency}
+	for _, sn := range s.nodes {
+		s.refuse.dead[sn.id] = &sn.gone
+	}
 	for i, sn := range s.nodes[1:] {
 		seed := s.nodes[(i+1)%s.cfg.Seeds]
 		if seed == sn {
@@ -252,8 +261,11 @@ func (s *sim) startNode(sn *simNode) error {
 		node.WithTransports(s.nw.transports(sn.i, &sn.ep)...),
 		node.WithAPIListener(sn.api),
 	}
-	if s.cfg.Probe == "ping" {
+	switch s.cfg.Probe {
+	case "ping":
 		opts = append(opts, node.WithProber(newPingProber))
+	case "refuse":
+		opts = append(opts, node.WithProber(func(host.Host) node.Prober { return s.refuse }))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -269,6 +281,7 @@ func (s *sim) startNode(sn *simNode) error {
 // more, not even the closing of its connections.
 func (s *sim) kill(sn *simNode) {
 	sn.ep.dead.Store(true)
+	sn.gone.Store(true)
 	sn.alive = false
 	s.closed.Go(func() { sn.n.Close() })
 }
@@ -276,6 +289,7 @@ func (s *sim) kill(sn *simNode) {
 func (s *sim) closeAll() {
 	for _, sn := range s.live() { // first the network: nothing more to process while closing
 		sn.ep.dead.Store(true)
+		sn.gone.Store(true)
 	}
 	for _, sn := range s.nodes {
 		if sn.alive {

@@ -2,6 +2,8 @@ package nodesim
 
 import (
 	"context"
+	"sync/atomic"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -41,4 +43,34 @@ func (p pingProber) Gone(ctx context.Context, pi orgs.PeerInfo) bool {
 	// The pings' channel closes without a result when ctx ends first.
 	r, ok := <-ping.Ping(ctx, p.h, id)
 	return !ok || r.Error != nil
+}
+
+// refuseProber models node's real probe, a TCP dial of the peer's own
+// address that the peer's kernel refuses once its process is gone: it
+// answers, after one round trip, whether the peer's endpoint is dead, and
+// opens no libp2p connection (the real probe leaves none either, so probes
+// do not change the topology the simulation measures). A peer the
+// simulation does not know proves nothing.
+type refuseProber struct {
+	dead map[peer.ID]*atomic.Bool // the endpoints' dead flags, by peer; read-only once running
+	rtt  time.Duration
+}
+
+func (p refuseProber) Gone(ctx context.Context, pi orgs.PeerInfo) bool {
+	id, err := peer.Decode(pi.PeerID)
+	if err != nil {
+		return false
+	}
+	dead, ok := p.dead[id]
+	if !ok {
+		return false
+	}
+	t := time.NewTimer(p.rtt)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return dead.Load()
+	}
 }

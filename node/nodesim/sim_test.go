@@ -14,7 +14,7 @@ var (
 	simLatency = flag.Duration("latency", 20*time.Millisecond, "TestSimulation: mean one-way latency")
 	simMbps    = flag.Int("mbps", 20, "TestSimulation: each node's bandwidth, Mbit/s")
 	simSeeds   = flag.Int("seeds", 1, "TestSimulation: bootstrap peers")
-	simProbe   = flag.String("probe", "ping", "TestSimulation: ping or none")
+	simProbe   = flag.String("probe", "refuse", "TestSimulation: refuse, ping or none")
 	simSpacing = flag.Duration("spacing", 20*time.Millisecond, "TestSimulation: virtual time between two nodes' starts")
 	simPoll    = flag.Duration("poll", 250*time.Millisecond, "TestSimulation: how often every view is read")
 	simWindow  = flag.Duration("window", 20*time.Second, "TestSimulation: steady window (virtual)")
