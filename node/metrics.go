@@ -21,6 +21,7 @@ type nodeMetrics struct {
 	probes      *prometheus.CounterVec // result
 	probeDials  *prometheus.CounterVec // scope, result
 	hints       *prometheus.CounterVec // event
+	pushPull    *prometheus.CounterVec // event
 	copies      prometheus.Counter
 }
 
@@ -59,6 +60,10 @@ func newMetrics() *nodeMetrics {
 			Name: "orgpeer_probe_hints_total",
 			Help: "Probe hints by event: lost (a counted peer's last connection closed), received (a neighbour found a peer gone), sent, probed, dropped (queue full), rejected (bad input), rate-limited, ignored, repeat (already probed for that heartbeat, or quiet after a probe that proved nothing), not-alive.",
 		}, []string{"event"}),
+		pushPull: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orgpeer_push_pull_total",
+			Help: "Push-pull exchanges on join by event: asked, answered, refused (no answer: busy), bad-answer, answered-in, busy (an ask not answered: over the rate), bad-request, passed-in, passed-out, accepted-record, refused-record (why: orgpeer_messages_total).",
+		}, []string{"event"}),
 		copies: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "orgpeer_copies_dropped_total",
 			Help: "Copies of a pubsub message dropped before validation because an earlier copy was still waiting for it.",
@@ -69,7 +74,7 @@ func newMetrics() *nodeMetrics {
 		Help: "Always 1: the node's version, the VCS revision it was built from and the Go version that built it.",
 	}, []string{"version", "revision", "goversion"})
 	build.WithLabelValues(buildLabels()...).Set(1)
-	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.probeDials, m.hints, m.copies, build,
+	m.reg.MustRegister(m.messages, m.sent, m.transitions, m.credMissing, m.fullSent, m.probes, m.probeDials, m.hints, m.pushPull, m.copies, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -225,7 +225,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	for _, name := range append(n.member.trust.Names(), cfg.Watch...) {
 		n.view.KeepOrg(name) // counted and followed whether or not a member was heard
 	}
-	n.pres = newPresence(&cfg, epoch, n.host, n.ps, n.view, n.member, n.metrics, n.flood, n.log, n.obs.evidence)
+	n.pres = newPresence(&cfg, epoch, n.host, n.priv, n.ps, n.view, n.member, n.metrics, n.flood, n.log, n.obs.evidence)
 	if err := n.pres.start(runCtx); err != nil {
 		return nil, err
 	}
@@ -238,6 +238,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 	n.wg.Go(func() { n.pres.run(runCtx) })
 	n.wg.Go(func() { n.pres.wants.run(runCtx) })
 	n.wg.Go(func() { n.pres.hellos.run(runCtx) })
+	n.wg.Go(func() { n.pres.pp.run(runCtx) })
 	if cfg.natTraversal() {
 		n.wg.Go(func() { n.pres.hellos.relayed(runCtx) })
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/orgpeer/orgpeer/node/wire"
@@ -36,12 +37,14 @@ type presence struct {
 	recv   *receiver
 	hellos *hellos
 	sample *sampler
+	pp     *pushPull
+	follow chan struct{} // the view gained organizations: reconcile now
 }
 
-func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view *orgs.View, member *membership,
+func newPresence(cfg *Config, epoch uint64, h host.Host, priv crypto.PrivKey, ps *pubsub.PubSub, view *orgs.View, member *membership,
 	metrics *nodeMetrics, flood *floodScore, log *slog.Logger, evidence *orgs.Evidence) *presence {
 	connected := func(id string) bool { return isConnected(h, id) }
-	p := &presence{host: h, view: view, interval: cfg.HeartbeatInterval, connected: connected}
+	p := &presence{host: h, view: view, interval: cfg.HeartbeatInterval, connected: connected, follow: make(chan struct{}, 1)}
 	p.topics = &topics{ps: ps, view: view, log: log, own: cfg.Org, watch: cfg.Watch, maxOrgs: cfg.MaxOrgs,
 		probe: newProbation(probationFor(cfg.HeartbeatInterval), cfg.OrgRetention), orgs: map[string]*topicSub{}}
 	ownID := ""
@@ -62,11 +65,20 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, ps *pubsub.PubSub, view
 		flood:   flood, metrics: metrics, revs: p.revs, missing: p.beats.wantCredentials,
 		round: cfg.HeartbeatInterval, censusLen: p.sample.censusLen, sampling: p.sample.metrics}
 	p.dir = newDirectory(view, p.topics, cfg.DirectoryInterval, cfg.OrgRetention, metrics, log)
-	p.recv = &receiver{view: view, connected: connected, wants: p.wants, sampler: p.sample}
+	env := newEnvelopes(cfg.MaxKnownPeers)
+	p.recv = &receiver{view: view, connected: connected, wants: p.wants, sampler: p.sample, env: env}
 	p.topics.orgValidator, p.topics.handleOrg = p.valid.org, p.recv.handleOrg
 	p.hellos = &hellos{host: h, interval: cfg.HeartbeatInterval, maxKnown: cfg.MaxKnownPeers, maxSize: cfg.MaxMessageSize,
 		beats: p.beats, valid: p.valid, follows: p.topics.follows, recv: p.recv, metrics: metrics, log: log}
 	p.valid.evidence, p.recv.evidence = evidence, evidence
+	p.pp = newPushPull(cfg, h, priv, view, env, metrics.pushPull, log)
+	p.pp.beats, p.pp.valid, p.pp.recv, p.pp.follows = p.beats, p.valid, p.recv, p.topics.follows
+	p.pp.followed = func() {
+		select {
+		case p.follow <- struct{}{}:
+		default:
+		}
+	}
 	return p
 }
 
@@ -77,6 +89,8 @@ func (p *presence) start(ctx context.Context) error {
 		return err
 	}
 	p.host.SetStreamHandler(wire.HelloProtocol, p.hellos.handle)
+	p.pp.ctx = ctx
+	p.host.SetStreamHandler(wire.PushPullProtocol, p.pp.handle)
 	p.running.Store(true)
 	return nil
 }
@@ -128,6 +142,8 @@ func (p *presence) run(ctx context.Context) {
 			}
 		case <-answer.C:
 			p.dir.answer(ctx)
+		case <-p.follow:
+			p.topics.reconcile(ctx)
 		}
 	}
 }
@@ -147,5 +163,7 @@ func (p *presence) leave(ctx context.Context) error {
 // returned.
 func (p *presence) close() {
 	p.host.RemoveStreamHandler(wire.HelloProtocol)
+	p.host.RemoveStreamHandler(wire.PushPullProtocol)
+	p.pp.close()
 	p.topics.close()
 }

@@ -55,10 +55,10 @@ type Prober interface {
 // the liveness window when the first proved nothing (a process that is
 // shutting down may still accept a connection).
 func (n *Node) probeLoop(ctx context.Context) {
+	tells := newPool(hintParallel) // probes start tells: waited for after them
+	defer tells.wait()
 	probes := newPool(probeParallel)
 	defer probes.wait()
-	tells := newPool(hintParallel)
-	defer tells.wait()
 	t := time.NewTimer(n.cfg.ProbeAfter)
 	defer t.Stop()
 	type probe struct {

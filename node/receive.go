@@ -17,7 +17,8 @@ type receiver struct {
 	connected func(peerID string) bool // whether the host holds a connection to the peer
 	wants     *wants
 	evidence  *orgs.Evidence
-	sampler   *sampler // takes the heartbeats that are samples
+	sampler   *sampler   // takes the heartbeats that are samples
+	env       *envelopes // each peer's last signed heartbeat, for push-pull answers
 }
 
 // handleOrg applies a message accepted on an organization's topic; a
@@ -26,6 +27,7 @@ func (rc *receiver) handleOrg(m *pubsub.Message, r *received) {
 	switch r.Kind {
 	case wire.KindHeartbeat:
 		rc.heartbeat(r, m.ReceivedFrom, false)
+		rc.env.put(r.Peer, m.Message, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}, r.Sent)
 		if r.Want {
 			rc.wants.answer(m.GetFrom())
 		}

@@ -22,3 +22,12 @@ const HelloProtocol protocol.ID = "/orgpeer/hello/1.0.0"
 // binary and closes; nothing is answered. The receiver probes the peer
 // itself and suspects it only on its own proof (node/hints.go).
 const ProbeHintProtocol protocol.ID = "/orgpeer/probe-hint/1.0.0"
+
+// PushPullProtocol is the stream protocol on which a starting node asks a
+// peer for its view (node/pushpull.go): the opener writes a mode byte (1: a
+// join, answered; 2: a join passed on, not answered) and one record, its
+// own signed heartbeat; a join is answered with records until the end of
+// the stream. A record is a uvarint length, then protobuf fields 1, a
+// go-libp2p-pubsub Message (the envelope its author signed), and 2, the
+// author's credential when the heartbeat is compact.
+const PushPullProtocol protocol.ID = "/orgpeer/push-pull/1.0.0"
