@@ -73,6 +73,7 @@ func newPresence(cfg *Config, epoch uint64, h host.Host, priv crypto.PrivKey, ps
 	p.valid.evidence, p.recv.evidence = evidence, evidence
 	p.pp = newPushPull(cfg, h, priv, view, env, metrics.pushPull, log)
 	p.pp.beats, p.pp.valid, p.pp.recv, p.pp.follows = p.beats, p.valid, p.recv, p.topics.follows
+	p.recv.passLeave = p.pp.passLeave
 	p.pp.followed = func() {
 		select {
 		case p.follow <- struct{}{}:
@@ -155,6 +156,7 @@ func (p *presence) leave(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.pp.sayLeave(leave)
 	p.hellos.goodbye(ctx, leave)
 	return nil
 }

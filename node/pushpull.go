@@ -66,14 +66,15 @@ const (
 	pushPullMaxBytes   = 256 << 10       // bytes of one answer at most
 	pushPullRate       = 4               // answers a node gives per second, on average
 	pushPullBurst      = 16              // answers it may give at once
-	pushPullPassOn     = 4               // neighbours a join is passed on to
+	pushPullPassOn     = 4               // neighbours a join, or a leave, is passed on to
+	pushPullSends      = 16              // passes on in flight at most; more are dropped
 	pushPullAsks       = 3               // peers a starting node asks at most
 	pushPullTimeout    = 5 * time.Second // bound on one exchange
 	pushPullSlack      = time.Second     // pushPullMaxAge beyond a heartbeat interval
 	pushPullCredMax    = 1024            // bytes of a credential in a record
 	pushPullEnvelope   = 512             // bytes of an envelope beyond its data: author, seqno, topic, signature, key
 	pushPullJoin       = byte(1)         // stream mode: a join, answered with the view
-	pushPullPass       = byte(2)         // stream mode: a join passed on, not answered
+	pushPullPass       = byte(2)         // stream mode: a join or a leave passed on, not answered
 )
 
 // pushPull asks for views, answers asks and passes joins on.
@@ -112,7 +113,7 @@ func newPushPull(cfg *Config, h host.Host, priv crypto.PrivKey, view *orgs.View,
 	pp := &pushPull{host: h, priv: priv, view: view, env: env, metrics: metrics, log: log,
 		maxAge: cfg.HeartbeatInterval + pushPullSlack, maxData: cfg.MaxMessageSize,
 		startup: cfg.StartupPeriod(), started: time.Now(), answers: rate.NewLimiter(pushPullRate, pushPullBurst),
-		ctx: context.Background(), sends: newPool(pushPullPassOn), passed: map[peer.ID]uint64{}, maxMem: cfg.MaxKnownPeers}
+		ctx: context.Background(), sends: newPool(pushPullSends), passed: map[peer.ID]uint64{}, maxMem: cfg.MaxKnownPeers}
 	seeds, _ := parseSeeds(cfg.Bootstrap) // checked by Validate
 	for _, a := range seeds {
 		if ai, err := peer.AddrInfoFromP2pAddr(a); err == nil {
@@ -258,7 +259,7 @@ func (pp *pushPull) handle(s network.Stream) {
 	}
 	if mode == pushPullPass {
 		pp.metrics.WithLabelValues("passed-in").Inc()
-		pp.judge(rec, from)
+		pp.judgeKinds(rec, from, true)
 		return
 	}
 	r2, ok := pp.judge(rec, from)
@@ -321,9 +322,53 @@ func (pp *pushPull) passOn(newcomer peer.ID, epoch uint64, rec record) {
 	}
 	pp.passed[newcomer] = epoch
 	pp.mu.Unlock()
+	data := append([]byte{pushPullPass}, encodeRecord(nil, rec)...)
+	for _, p := range pp.neighbours(pushPullPassOn, newcomer, "") {
+		pp.send(p, data)
+	}
+}
+
+// passLeave passes a signed leave that this node has just applied on to
+// pushPullPassOn random neighbours but via and the leaver: a leave is said
+// once, and a node that the GossipSub mesh does not reach at that moment
+// (its mesh peers just crashed, or refused its grafts) would hear it only
+// from IHAVE gossip a GossipSub heartbeat later, or never. Every node passes
+// a leave on once, when the view applies it (later copies are stale), so a
+// leave costs at most pushPullPassOn streams per node.
+func (pp *pushPull) passLeave(env *pb.Message, r *received, via peer.ID) {
+	leaver, err := peer.Decode(r.Peer)
+	if err != nil {
+		return
+	}
+	data := append([]byte{pushPullPass}, encodeRecord(nil, record{env: env})...)
+	for _, p := range pp.neighbours(pushPullPassOn, via, leaver) {
+		pp.send(p, data)
+	}
+	pp.metrics.WithLabelValues("leave-passed").Inc()
+}
+
+// sayLeave sends this node's leave, signed, to pushPullPassOn random
+// neighbours, who pass it on (passLeave).
+func (pp *pushPull) sayLeave(leave []byte) {
+	topic := wire.OrgTopic(pp.beats.org)
+	seq := make([]byte, 8)
+	rand.Read(seq)
+	env := &pb.Message{From: []byte(pp.host.ID()), Data: leave, Seqno: seq, Topic: &topic}
+	if signEnvelope(pp.priv, env) != nil {
+		return
+	}
+	data := append([]byte{pushPullPass}, encodeRecord(nil, record{env: env})...)
+	for _, p := range pp.neighbours(pushPullPassOn, "", "") {
+		pp.send(p, data)
+	}
+}
+
+// neighbours returns at most n connected peers that speak
+// wire.PushPullProtocol, but a and b, chosen at random.
+func (pp *pushPull) neighbours(n int, a, b peer.ID) []peer.ID {
 	var to []peer.ID
 	for _, p := range pp.host.Network().Peers() {
-		if p == newcomer {
+		if p == a || p == b {
 			continue
 		}
 		if ok, err := pp.host.Peerstore().SupportsProtocols(p, wire.PushPullProtocol); err == nil && len(ok) > 0 {
@@ -331,10 +376,7 @@ func (pp *pushPull) passOn(newcomer peer.ID, epoch uint64, rec record) {
 		}
 	}
 	mrand.Shuffle(len(to), func(i, j int) { to[i], to[j] = to[j], to[i] })
-	data := append([]byte{pushPullPass}, encodeRecord(nil, rec)...)
-	for _, p := range to[:min(len(to), pushPullPassOn)] {
-		pp.send(p, data)
-	}
+	return to[:min(len(to), n)]
 }
 
 // send writes data on a new push-pull stream to peer, unless every send
@@ -463,6 +505,13 @@ func encodeRecord(b []byte, rec record) []byte {
 // record's credential when the credential's ID is the one it names.
 // Verdicts are counted in orgpeer_messages_total, as the topic's are.
 func (pp *pushPull) judge(rec record, via peer.ID) (*received, bool) {
+	return pp.judgeKinds(rec, via, false)
+}
+
+// judgeKinds is judge; leaves says that a signed leave is welcome too
+// (passed on, not in an answer), checked as the topic checks one, applied,
+// and passed on further when it was news.
+func (pp *pushPull) judgeKinds(rec record, via peer.ID, leaves bool) (*received, bool) {
 	author, err := peer.IDFromBytes(rec.env.GetFrom())
 	if err != nil || verifyEnvelope(rec.env) != nil {
 		pp.valid.verdict(via, pubsub.ValidationReject, "bad-signature")
@@ -474,12 +523,14 @@ func (pp *pushPull) judge(rec record, via peer.ID) (*received, bool) {
 	}
 	r, res, reason := pp.valid.judge(via, author, rec.env.Data, func(r *received) (pubsub.ValidationResult, string) {
 		switch {
-		case r.Kind != wire.KindHeartbeat:
+		case r.Kind != wire.KindHeartbeat && (r.Kind != wire.KindLeave || !leaves):
 			return pubsub.ValidationReject, "wrong-kind"
 		case rec.env.GetTopic() != wire.OrgTopic(r.Org):
 			return pubsub.ValidationReject, "wrong-topic"
 		case !pp.follows(r.Org):
 			return pubsub.ValidationIgnore, "not-followed"
+		case r.Kind == wire.KindLeave:
+			return pp.valid.checkLeave(r)
 		case time.Since(time.UnixMilli(r.Sent)) > pp.maxAge:
 			return pubsub.ValidationIgnore, "not-fresh"
 		}
@@ -493,9 +544,15 @@ func (pp *pushPull) judge(rec record, via peer.ID) (*received, bool) {
 		pp.metrics.WithLabelValues("refused-record").Inc()
 		return nil, false
 	}
+	pp.metrics.WithLabelValues("accepted-record").Inc()
+	if r.Kind == wire.KindLeave {
+		if pp.recv.leave(r, via, false) {
+			pp.passLeave(rec.env, r, via)
+		}
+		return r, true
+	}
 	pp.recv.heartbeat(r, via, false)
 	pp.env.put(r.Peer, rec.env, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}, r.Sent)
-	pp.metrics.WithLabelValues("accepted-record").Inc()
 	return r, true
 }
 

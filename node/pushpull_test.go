@@ -236,3 +236,44 @@ func ppWrite(t *testing.T, h host.Host, to peer.ID, data []byte) {
 	s.CloseWrite()
 	io.Copy(io.Discard, s)
 }
+
+// TestLeavePassedOn: a node that applies a signed leave passes it on to its
+// neighbours, who apply it too: a leave does not depend on the GossipSub
+// mesh alone.
+func TestLeavePassedOn(t *testing.T) {
+	orgNames := []string{"acme", "globex", "acme"}
+	nodes := startNodes(t, orgNames, nil)
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	first, rest := nodes[0], nodes[1:]
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		for _, n := range rest {
+			if !isConnected(first.host, n.Info().PeerID) {
+				return "not all connected to the first node yet"
+			}
+		}
+		return ""
+	})
+	key, leaver := nodetest.Mint(t)
+	for _, n := range nodes {
+		n.view.ApplyHeartbeat(orgs.Heartbeat{PeerID: leaver.String(), Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}})
+	}
+	topic := wire.OrgTopic("acme")
+	leave := &wire.Message{Kind: wire.KindLeave, Org: "acme", Epoch: 1, Seq: 2, Sent: time.Now().UnixMilli()}
+	env := &pb.Message{From: []byte(leaver), Data: leave.Encode(), Seqno: make([]byte, 8), Topic: &topic}
+	if err := signEnvelope(key, env); err != nil {
+		t.Fatal(err)
+	}
+	rogue := rogueOn(t, first, "")
+	ppWrite(t, rogue.Host, first.host.ID(), append([]byte{pushPullPass}, encodeRecord(nil, record{env: env})...))
+	nodetest.Eventually(t, 3*time.Second, func() string {
+		for _, n := range nodes {
+			if p, _ := n.view.Get(leaver.String()); p.State != orgs.StateLeft {
+				return fmt.Sprintf("%s sees the leaver as %v", n.Info().PeerID, p.State)
+			}
+		}
+		return ""
+	})
+	if got := ppCount(first, "leave-passed"); got != 1 {
+		t.Fatalf("the first node passed the leave on %v times, want 1", got)
+	}
+}

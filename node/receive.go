@@ -4,6 +4,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/orgpeer/orgpeer/node/wire"
@@ -19,6 +20,9 @@ type receiver struct {
 	evidence  *orgs.Evidence
 	sampler   *sampler   // takes the heartbeats that are samples
 	env       *envelopes // each peer's last signed heartbeat, for push-pull answers
+	// passLeave passes a signed leave that the view has just applied on to
+	// a few neighbours but via (push-pull); nil: none.
+	passLeave func(env *pb.Message, r *received, via peer.ID)
 }
 
 // handleOrg applies a message accepted on an organization's topic; a
@@ -32,7 +36,9 @@ func (rc *receiver) handleOrg(m *pubsub.Message, r *received) {
 			rc.wants.answer(m.GetFrom())
 		}
 	case wire.KindLeave:
-		rc.leave(r, m.ReceivedFrom, false)
+		if rc.leave(r, m.ReceivedFrom, false) && rc.passLeave != nil {
+			rc.passLeave(m.Message, r, m.ReceivedFrom)
+		}
 	}
 }
 
@@ -57,10 +63,14 @@ func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) {
 	}
 }
 
-func (rc *receiver) leave(r *received, via peer.ID, hello bool) {
-	if rc.view.ApplyLeave(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) == orgs.Applied {
-		rc.evidence.Message(r.Peer, messageNote(r, via, hello), nil)
+// leave applies an accepted leave to the view and reports whether it was
+// news.
+func (rc *receiver) leave(r *received, via peer.ID, hello bool) bool {
+	if rc.view.ApplyLeave(r.Peer, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}) != orgs.Applied {
+		return false
 	}
+	rc.evidence.Message(r.Peer, messageNote(r, via, hello), nil)
+	return true
 }
 
 // unverifiedWhy says why an accepted heartbeat does not prove its
