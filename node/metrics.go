@@ -58,7 +58,7 @@ func newMetrics() *nodeMetrics {
 		}, []string{"scope", "result"}),
 		hints: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_probe_hints_total",
-			Help: "Probe hints by event: lost (a counted peer's last connection closed), received (a neighbour found a peer gone), sent, probed, dropped (queue full), rejected (bad input), rate-limited, ignored, repeat (already probed for that heartbeat, or quiet after a probe that proved nothing), not-alive.",
+			Help: "Probe hints by event: lost (a counted peer's last connection closed), received (a neighbour found a peer gone), sent, probed, dropped (queue full), rejected (bad input), rate-limited, ignored, repeat (already probed for that heartbeat, or quiet after a probe that proved nothing), not-alive, sampled (a member of an organization in estimate mode: not probed).",
 		}, []string{"event"}),
 		pushPull: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_push_pull_total",

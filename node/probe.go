@@ -137,6 +137,10 @@ func (n *Node) probeHinted(ctx context.Context, probes, tells *pool, hinted *hin
 	if h.via == "" && isConnected(n.host, h.peer) {
 		return true // a new connection came: nothing was lost
 	}
+	if n.pres.sample.Sampled(p.Org) {
+		n.hints.metrics.WithLabelValues("sampled").Inc()
+		return true // a sampled organization's members are not probed (View.Silent)
+	}
 	if !hinted.take(p, time.Now()) {
 		n.hints.metrics.WithLabelValues("repeat").Inc()
 		return true

@@ -262,7 +262,7 @@ func (pp *pushPull) handle(s network.Stream) {
 		pp.judgeKinds(rec, from, true)
 		return
 	}
-	r2, ok := pp.judge(rec, from)
+	epoch, pass := pp.joinToPass(rec, from)
 	if !pp.answers.Allow() {
 		pp.metrics.WithLabelValues("busy").Inc()
 		return // no answer: the newcomer asks another peer
@@ -275,9 +275,25 @@ func (pp *pushPull) handle(s network.Stream) {
 	}
 	pp.metrics.WithLabelValues("answered-in").Inc()
 	pp.log.Debug("push-pull answered", "peer", from, "records", n)
-	if ok {
-		pp.passOn(from, r2.Epoch, rec)
+	if pass {
+		pp.passOn(from, epoch, rec)
 	}
+}
+
+// joinToPass judges a newcomer's join and reports whether to pass it on,
+// and its epoch: when it was news, or when it was stale only because the
+// newcomer's hello came first (this node counts it alive at that epoch),
+// since the neighbours had neither.
+func (pp *pushPull) joinToPass(rec record, from peer.ID) (uint64, bool) {
+	if r, ok := pp.judge(rec, from); ok {
+		return r.Epoch, true
+	}
+	m, err := wire.DecodeMessage(rec.env.Data, pp.maxData)
+	if err != nil || m.Kind != wire.KindHeartbeat || verifyEnvelope(rec.env) != nil {
+		return 0, false
+	}
+	p, ok := pp.view.Get(from.String())
+	return m.Epoch, ok && p.State == orgs.StateAlive && p.Version.Epoch == m.Epoch
 }
 
 // writeView writes this node's own signed heartbeat and, freshest first,
