@@ -362,7 +362,11 @@ func TestRelayOfMintedPeersBounded(t *testing.T) {
 	victim := nodes[0]
 	att := rogueOn(t, victim, wire.OrgTopic("acme"))
 	start := time.Now()
-	for sent := range 3000 {
+	// 3000 minted peers, and more (up to 6000) while the relay is not
+	// graylisted yet: on a loaded machine the victim's validation queue
+	// drops part of a burst before the relay's budget sees it, and a
+	// dropped message costs the relay nothing.
+	for sent := 0; sent < 6000 && (sent < 3000 || victim.flood.graylisted.Load() == 0); sent++ {
 		key, _ := nodetest.Mint(t)
 		m := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Host: "minted", Sent: time.Now().UnixMilli()}
 		att.PublishAs(t, key, m.Encode())
