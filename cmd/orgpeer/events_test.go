@@ -158,6 +158,19 @@ func TestMultiProcessEventsExplainAndHistory(t *testing.T) {
 		return m
 	}
 
+	// Both streams must be open before the kill: events are not replayed,
+	// and a stream opens with a snapshot. With probe hints a kill right
+	// after convergence is seen within tens of milliseconds, sooner than
+	// the `orgpeer watch` process may have subscribed (a fresh-clone run
+	// lost the crash so).
+	poll(t, 15*time.Second, func() string {
+		for _, l := range logs {
+			if !slices.ContainsFunc(l.All(), func(e api.Event) bool { return e.Kind == api.EventSnapshot }) {
+				return l.name + " streamed no snapshot yet"
+			}
+		}
+		return ""
+	})
 	beforeKill := marks()
 	c.Kill9(crashed)
 	waitFor(crashedID, "suspect", beforeKill)
