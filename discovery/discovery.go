@@ -66,7 +66,16 @@ type Config struct {
 	// Concurrency is Kademlia's alpha: requests one lookup has in flight
 	// (0: the DHT's 10).
 	Concurrency int
+	// Known returns members the node has heard of, with the addresses
+	// their own heartbeats gave (nil: none). While the node holds no
+	// connection at all and no seed answers, a few of them are dialled:
+	// a node whose only way in was a seed that died rejoins through the
+	// members it knows, as a Serf agent rejoins through its member list.
+	Known func() []peer.AddrInfo
 }
+
+// knownDials bounds the members dialled per look while the node is cut off.
+const knownDials = 3
 
 // Discovery owns the DHT. Run drives bootstrapping, advertising and lookups;
 // Close releases the DHT.
@@ -216,6 +225,9 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 			d.log.Info("connected to seed", "seed", seed, "peer", id)
 			joined = true
 		}
+		if len(d.h.Network().Peers()) == 0 && d.rejoinKnown(ctx) {
+			joined = true
+		}
 		if joined {
 			if err := d.dht.Bootstrap(ctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("DHT bootstrap", "err", err)
@@ -234,6 +246,30 @@ func (d *Discovery) bootstrapLoop(ctx context.Context) {
 		}
 		t.Reset(wait)
 	}
+}
+
+// rejoinKnown dials up to knownDials of the members the node knows, in
+// random order, and reports whether one answered.
+func (d *Discovery) rejoinKnown(ctx context.Context) bool {
+	if d.cfg.Known == nil {
+		return false
+	}
+	known := d.cfg.Known()
+	rand.Shuffle(len(known), func(i, j int) { known[i], known[j] = known[j], known[i] })
+	ok := false
+	for _, ai := range known[:min(len(known), knownDials)] {
+		if ai.ID == d.h.ID() || len(ai.Addrs) == 0 || ctx.Err() != nil {
+			continue
+		}
+		if err := d.connect(ctx, ai); err != nil {
+			d.count(func(s *Stats) { s.DialFailures++ })
+			continue
+		}
+		d.count(func(s *Stats) { s.Dials++ })
+		d.log.Info("cut off: rejoined through a known member", "peer", ai.ID)
+		ok = true
+	}
+	return ok
 }
 
 // seedConnected reports whether the node holds a connection to a peer of

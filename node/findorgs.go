@@ -2,6 +2,8 @@ package node
 
 import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
@@ -49,4 +51,34 @@ func (n *Node) unreachableSuspect(org string) bool {
 		}
 	}
 	return false
+}
+
+// knownMembers are the peers in the view, alive or suspect, with the
+// addresses of their last full heartbeat: where a cut-off node looks for
+// a way back in (discovery.Config.Known).
+func (n *Node) knownMembers() []peer.AddrInfo {
+	var out []peer.AddrInfo
+	for _, p := range n.view.Peers(orgs.Filter{}) {
+		if p.Self || p.State == orgs.StateLeft || len(p.Addrs) == 0 {
+			continue
+		}
+		id, err := peer.Decode(p.PeerID)
+		if err != nil {
+			continue
+		}
+		ai := peer.AddrInfo{ID: id}
+		for _, a := range p.Addrs {
+			m, err := ma.NewMultiaddr(a)
+			if err != nil {
+				continue
+			}
+			if tr, _ := peer.SplitAddr(m); tr != nil { // without a /p2p/ part, if it has one
+				ai.Addrs = append(ai.Addrs, tr)
+			}
+		}
+		if len(ai.Addrs) > 0 {
+			out = append(out, ai)
+		}
+	}
+	return out
 }

@@ -164,6 +164,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Node, err error) {
 		DialTimeout:       cfg.DialTimeout,
 		BucketSize:        cfg.DHTBucketSize,
 		Concurrency:       cfg.DHTConcurrency,
+		Known:             n.knownMembers,
 	}, n.log.With("part", "discovery"))
 	if err != nil {
 		return nil, err
