@@ -48,6 +48,9 @@ func (rc *receiver) handleOrg(m *pubsub.Message, r *received) {
 func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) {
 	hb := orgs.Heartbeat{PeerID: r.Peer, Org: r.Org, Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
 		Host: r.Host, Addrs: r.Addrs, Direct: via.String() == r.Peer, Hello: hello, Verified: r.verified, Why: unverifiedWhy(r)}
+	if r.Sent != 0 {
+		hb.Sent = time.UnixMilli(r.Sent)
+	}
 	if r.verified {
 		hb.OrgID, hb.Serial, hb.NotAfter = string(r.member.OrgID), r.member.Serial, r.member.NotAfter
 	}

@@ -70,6 +70,10 @@ type Heartbeat struct {
 	// Why says why the peer is not verified (an Unverified constant);
 	// "" reads as UnverifiedNoCredential.
 	Why string
+	// Sent is the sender's signed send time (zero: not known). A heartbeat
+	// sent before a probe proved its sender's process gone does not revive
+	// it: it was in flight, or in a gossip cache, when the process died.
+	Sent time.Time
 }
 
 // Outcome says what the view did with an announcement.
@@ -123,6 +127,7 @@ type entry struct {
 	PeerInfo
 	changed  time.Time // when the state last changed (leave time for left)
 	credEnds time.Time // when the credential that verifies it expires; zero: none does
+	goneAt   time.Time // when a probe proved this incarnation's process gone; zero: none did
 }
 
 // NewView returns an empty view whose own peer is self (state alive).
@@ -174,6 +179,14 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []Transition) {
 	switch {
 	case ok && !e.Version.Less(hb.Version), !ok && v.replayed(hb.PeerID, hb.Version, now):
 		return Stale, evs
+	case ok && e.State == StateSuspect && !e.goneAt.IsZero() && hb.Version.Epoch == e.Version.Epoch &&
+		!hb.Sent.IsZero() && hb.Sent.Before(e.goneAt):
+		// Proven gone (a probe found nothing listening), and this
+		// heartbeat of the same incarnation was sent before the proof:
+		// the dead are not revived by their last words. The prober
+		// probes only addresses on its own machine, so the two times
+		// come from one clock.
+		return Stale, evs
 	case !ok:
 		if !v.hasRoom(hb.Verified) {
 			ev, evicted := v.evictOne(now, !hb.Verified)
@@ -209,6 +222,7 @@ func (v *View) applyHeartbeat(hb Heartbeat) (Outcome, []Transition) {
 	if from != StateAlive {
 		e.State, e.changed = StateAlive, now
 	}
+	e.goneAt = time.Time{}
 	if out == Added && v.sampled(hb.Org) {
 		// A sampled organization's members come and go with the sample:
 		// no transition, else every round would bring a storm of them.
@@ -309,7 +323,7 @@ func (v *View) Suspect(peerID string, lastSeen time.Time) bool {
 	var evs []Transition
 	e, ok := v.peers[peerID]
 	if ok && e.State == StateAlive && e.LastSeen.Equal(lastSeen) {
-		e.State, e.changed = StateSuspect, v.clock.Now()
+		e.State, e.changed, e.goneAt = StateSuspect, v.clock.Now(), v.clock.Now()
 		evs = append(evs, v.transition(e, StateAlive, e.Verified, CauseProbe, Version{}, ""))
 	}
 	v.unlockEmit(evs)

@@ -588,3 +588,33 @@ func TestCompactHeartbeatKeepsAddresses(t *testing.T) {
 		t.Fatalf("new addresses not taken: %v", p.Addrs)
 	}
 }
+
+// TestProvenGoneNotRevivedByLastWords: a heartbeat its sender sent before a
+// probe proved its process gone (in flight, or in a gossip cache, when the
+// process died) does not bring it back; one sent after the proof does (the
+// proof was wrong), and so does a new incarnation's.
+func TestProvenGoneNotRevivedByLastWords(t *testing.T) {
+	v, clk, _ := newTestView(t)
+	at := func(h Heartbeat, sent time.Time) Heartbeat { h.Sent = sent; return h }
+	v.ApplyHeartbeat(at(hb("a", "acme", "h1", 1, 1), clk.Now()))
+	lastWords := clk.Now().Add(100 * time.Millisecond) // sent, still on its way
+	clk.Advance(time.Second)
+	p, _ := v.Get("a")
+	if !v.Suspect("a", p.LastSeen) {
+		t.Fatal("a probe's proof did not make the peer suspect")
+	}
+	if out := v.ApplyHeartbeat(at(hb("a", "acme", "h1", 1, 2), lastWords)); out != Stale || state(t, v, "a") != StateSuspect {
+		t.Fatalf("a heartbeat sent before the proof: %v, state %v; want stale, suspect", out, state(t, v, "a"))
+	}
+	clk.Advance(100 * time.Millisecond)
+	if out := v.ApplyHeartbeat(at(hb("a", "acme", "h1", 1, 3), clk.Now())); out != Rejoined || state(t, v, "a") != StateAlive {
+		t.Fatalf("a heartbeat sent after the proof: %v; want rejoined", out)
+	}
+	// Proven gone again; a restart (a new epoch) is alive at once.
+	p, _ = v.Get("a")
+	clk.Advance(time.Second)
+	v.Suspect("a", p.LastSeen)
+	if out := v.ApplyHeartbeat(at(hb("a", "acme", "h1", 2, 1), clk.Now().Add(-time.Second))); out != Rejoined {
+		t.Fatalf("a new incarnation's heartbeat: %v; want rejoined", out)
+	}
+}
