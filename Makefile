@@ -28,10 +28,15 @@ cross:
 
 # Race detector on; every test starts and stops its own processes, on
 # loopback or, as root, on hosts made of network namespaces of its own.
+# The test binaries are built in parallel, then run one package at a time
+# (-p 1): the multi-process tests of cmd/orgpeer and node's real-host tests
+# time real processes, and on 2 cores, run side by side, each loaded the
+# other into false timeouts.
 # The 50-node simulation runs apart, without the race detector, which would
 # make it ten times slower (see node/nodesim).
 test: vet deps cross verify-deploy
-	$(GO) test -race -count=1 -timeout 9m ./...
+	$(GO) test -race -count=1 -run '^$$' ./... >/dev/null
+	$(GO) test -race -count=1 -p 1 -timeout 9m ./...
 	$(GO) test -count=1 -run '^TestSim50$$' ./node/nodesim
 
 # Twelve real `orgpeer run` processes in three organizations on this machine,
