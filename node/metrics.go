@@ -62,7 +62,7 @@ func newMetrics() *nodeMetrics {
 		}, []string{"event"}),
 		pushPull: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_push_pull_total",
-			Help: "Push-pull exchanges on join by event: asked, answered, refused (no answer: busy), bad-answer, answered-in, busy (an ask not answered: over the rate), bad-request, passed-in, passed-out, accepted-record, refused-record (why: orgpeer_messages_total).",
+			Help: "Push-pull exchanges on join by event: asked, answered, refused (no answer: busy), bad-answer, answered-in, busy (an ask not answered: over the rate), bad-request, passed-in, passed-out, pass-dropped (every send slot busy), accepted-record, refused-record (why: orgpeer_messages_total).",
 		}, []string{"event"}),
 		copies: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "orgpeer_copies_dropped_total",

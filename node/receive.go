@@ -45,7 +45,10 @@ func (rc *receiver) handleOrg(m *pubsub.Message, r *received) {
 // heartbeat applies an accepted heartbeat to the view; via is the
 // neighbour it came from (the sender itself when direct), hello says that
 // it came on a hello stream.
-func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) {
+//
+// It reports whether the heartbeat was news: the view counted its sender
+// alive from unknown, suspect or left.
+func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) bool {
 	hb := orgs.Heartbeat{PeerID: r.Peer, Org: r.Org, Version: orgs.Version{Epoch: r.Epoch, Seq: r.Seq},
 		Host: r.Host, Addrs: r.Addrs, Direct: via.String() == r.Peer, Hello: hello, Verified: r.verified, Why: unverifiedWhy(r)}
 	if r.Sent != 0 {
@@ -64,6 +67,7 @@ func (rc *receiver) heartbeat(r *received, via peer.ID, hello bool) {
 	if out == orgs.Added || out == orgs.Rejoined || out == orgs.Applied {
 		rc.evidence.Message(r.Peer, messageNote(r, via, hello), credentialNote(r))
 	}
+	return out == orgs.Added || out == orgs.Rejoined
 }
 
 // leave applies an accepted leave to the view and reports whether it was
