@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/orgpeer
 
-.PHONY: build test demo vet deps cross fuzz soak bench bench-serf sim sim-model clean verify-deploy image
+.PHONY: build test demo vet deps cross fuzz soak bench bench-serf bench-floor sim sim-model clean verify-deploy image
 
 # Without cgo, as deploy/Containerfile builds it: nothing needs it (the
 # resolver is Go's own), and a static binary maps no libc: 1.3 MB less RSS
@@ -60,6 +60,14 @@ bench: build
 BENCH_SERF_FLAGS ?= --nodes 20,50 --orgs 3 --runs 3
 bench-serf: build bin/serf
 	./$(BIN) bench --vs serf --serf-bin bin/serf $(BENCH_SERF_FLAGS) --out artifacts/bench-serf.json
+
+# The idle floor under orgpeer's per-node costs: bare go-libp2p hosts with
+# its transports, fully connected, alone, with GossipSub carrying one
+# heartbeat-sized message per host every 5 s (the lan preset's mesh, then a
+# mesh of 4), and with GossipSub idle. About 4 minutes per size. Not part of `test`.
+BENCH_FLOOR_FLAGS ?= --nodes 20,50
+bench-floor: build
+	./$(BIN) bench --host-floor $(BENCH_FLOOR_FLAGS)
 
 # Serf, a released version (v0.11.0; it reports 0.10.2-dev), for bench-serf only.
 SERF_VERSION ?= v0.11.0

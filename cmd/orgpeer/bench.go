@@ -36,6 +36,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	vs := fs.String("vs", "", "compare with another system side by side: serf (HashiCorp Serf agents, the same N, runs interleaved)")
 	serfBin := fs.String("serf-bin", "", "with --vs serf: the serf binary (default: serf next to this binary, else on PATH)")
 	poll := fs.Duration("poll", 0, "with --vs serf: how often each member is asked during a timed phase, the resolution of the times (default max(50ms, 4ms x N))")
+	hostFloor := fs.Bool("host-floor", false, "instead of orgpeer, measure the idle floor of bare go-libp2p hosts (its transports, fully connected) at each --nodes size: alone, with GossipSub as the lan preset has it, tuned to a mesh of 4, and with GossipSub but no messages")
 	var pairs listFlag
 	fs.Var(&pairs, "pairs", "with --vs serf: which presets to compare, local (orgpeer local vs serf local) and/or default (orgpeer default vs serf lan); default both")
 	if err := parseFlags(fs, args); err != nil {
@@ -50,6 +51,8 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("bench: --serf-bin, --pairs and --poll go with --vs serf")
 	case *poll < 0 || (set["poll"] && *poll < 5*time.Millisecond):
 		return usagef("bench: --poll must be at least 5ms")
+	case *hostFloor && *vs != "":
+		return usagef("bench: --host-floor measures bare libp2p hosts, not a comparison: drop --vs")
 	case *vs != "" && (set["api-rate"] || set["api-requests"]):
 		return usagef("bench: --vs serf has no API latency test: drop --api-rate and --api-requests")
 	}
@@ -106,6 +109,22 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	extra := strings.Fields(*runFlags)
 	if *pprof {
 		extra = append([]string{"--pprof"}, extra...)
+	}
+	if *hostFloor {
+		if !set["settle"] {
+			*settle = 40 * time.Second // past the hosts' dials and GossipSub's first mesh upkeep
+		}
+		for _, n := range ns {
+			for _, f := range []bench.HostFloorOptions{{}, {Gossip: true, Every: 5 * time.Second},
+				{Gossip: true, Mesh: 4, Every: 5 * time.Second}, {Gossip: true}} {
+				f.Bin, f.Nodes, f.Settle, f.Window = bin, n, *settle, *idle
+				log.Info("host floor", "nodes", n, "gossip", f.Gossip, "mesh", f.Mesh, "every", f.Every)
+				if err := bench.HostFloor(ctx, f, stdout); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
 	if *vs != "" {
 		return compareCmd(ctx, bench.CompareOptions{Bin: bin, Sizes: ns, Orgs: *nOrgs, Runs: *runs, Settle: *settle,

@@ -64,10 +64,25 @@ func TestBenchVsSerfFlags(t *testing.T) {
 		{[]string{"--vs", "serf", "--pairs", "wan"}, `--pairs "wan"`},
 		{[]string{"--vs", "serf", "--poll", "1ms"}, "at least 5ms"},
 		{[]string{"--vs", "serf", "--serf-bin", "/nonexistent/serf"}, "--serf-bin"},
+		{[]string{"--vs", "serf", "--host-floor"}, "not a comparison"},
 	} {
 		_, errOut, code := orgpeer(t, append([]string{"bench"}, c.args...)...)
 		if code == 0 || !strings.Contains(errOut, c.want) {
 			t.Errorf("bench %v: exit %d, %q; want an error with %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// TestBenchHostFloor runs the bare-host floor at its smallest: three hosts
+// of each kind, each measured, and none left running.
+func TestBenchHostFloor(t *testing.T) {
+	stdout, errOut, code := orgpeer(t, "bench", "--host-floor", "--nodes", "3", "--settle", "2s", "--idle", "1s")
+	if code != 0 {
+		t.Fatalf("bench --host-floor: exit %d\n%s\n%s", code, stdout, tail(errOut, 30))
+	}
+	for _, want := range []string{"gossip=false mesh=0 every=0s", "gossip=true mesh=0 every=5s", "gossip=true mesh=4 every=5s", "gossip=true mesh=0 every=0s"} {
+		if !strings.Contains(stdout, "N=3 "+want+": idle CPU per host ") {
+			t.Errorf("no figure for %q in:\n%s", want, stdout)
 		}
 	}
 }

@@ -69,6 +69,9 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == bench.FloorCommand { // started by `orgpeer bench`; not in the help
 		return benchFloorCmd(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == bench.HostFloorCommand { // started by `orgpeer bench --host-floor`; not in the help
+		return bench.RunFloorHost(ctx, args[1:], os.Stdin, stdout)
+	}
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		return versionCmd(ctx, args[1:], stdout)
 	}

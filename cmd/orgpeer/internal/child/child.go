@@ -107,3 +107,7 @@ func (p *Process) Await(ctx context.Context, timeout time.Duration, ready func()
 		}
 	}
 }
+
+// Guard has the kernel kill cmd's process when this one dies (Linux), for a
+// child started without Start: one whose pipes the caller reads itself.
+func Guard(cmd *exec.Cmd) { cmd.SysProcAttr = sysProcAttr() }
