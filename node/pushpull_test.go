@@ -10,6 +10,7 @@ import (
 	"time"
 
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -260,14 +261,7 @@ func TestLeavePassedOn(t *testing.T) {
 	for _, n := range nodes {
 		n.view.ApplyHeartbeat(orgs.Heartbeat{PeerID: leaver.String(), Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}})
 	}
-	topic := wire.OrgTopic("acme")
-	leave := &wire.Message{Kind: wire.KindLeave, Org: "acme", Epoch: 1, Seq: 2, Sent: time.Now().UnixMilli()}
-	env := &pb.Message{From: []byte(leaver), Data: leave.Encode(), Seqno: make([]byte, 8), Topic: &topic}
-	if err := signEnvelope(key, env); err != nil {
-		t.Fatal(err)
-	}
-	rogue := rogueOn(t, first, "")
-	ppWrite(t, rogue.Host, first.host.ID(), append([]byte{pushPullPass}, encodeRecord(nil, record{env: env})...))
+	passSigned(t, first, key, leaver, &wire.Message{Kind: wire.KindLeave, Org: "acme", Epoch: 1, Seq: 2, Sent: time.Now().UnixMilli()})
 	nodetest.Eventually(t, 3*time.Second, func() string {
 		for _, n := range nodes {
 			if p, _ := n.view.Get(leaver.String()); p.State != orgs.StateLeft {
@@ -308,14 +302,7 @@ func TestJoinPassedOnWhereNews(t *testing.T) {
 		passedBefore += ppCount(n, "passed-out")
 	}
 	key, newcomer := nodetest.Mint(t)
-	topic := wire.OrgTopic("acme")
-	join := &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Sent: time.Now().UnixMilli(), Host: "elsewhere"}
-	env := &pb.Message{From: []byte(newcomer), Data: join.Encode(), Seqno: make([]byte, 8), Topic: &topic}
-	if err := signEnvelope(key, env); err != nil {
-		t.Fatal(err)
-	}
-	rogue := rogueOn(t, first, "")
-	ppWrite(t, rogue.Host, first.host.ID(), append([]byte{pushPullPass}, encodeRecord(nil, record{env: env})...))
+	passSigned(t, first, key, newcomer, &wire.Message{Kind: wire.KindHeartbeat, Org: "acme", Epoch: 1, Seq: 1, Sent: time.Now().UnixMilli(), Host: "elsewhere"})
 	nodetest.Eventually(t, 3*time.Second, func() string {
 		// Known at all will do: the newcomer sends no heartbeat, and a
 		// node that counted it alive suspects it a liveness window later.
@@ -333,4 +320,17 @@ func TestJoinPassedOnWhereNews(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// passSigned passes m, signed by author's key as GossipSub signs, on to n
+// on a push-pull stream from a stranger.
+func passSigned(t *testing.T, n *Node, key crypto.PrivKey, author peer.ID, m *wire.Message) {
+	t.Helper()
+	topic := wire.OrgTopic(m.Org)
+	env := &pb.Message{From: []byte(author), Data: m.Encode(), Seqno: make([]byte, 8), Topic: &topic}
+	if err := signEnvelope(key, env); err != nil {
+		t.Fatal(err)
+	}
+	rogue := rogueOn(t, n, "")
+	ppWrite(t, rogue.Host, n.host.ID(), append([]byte{pushPullPass}, encodeRecord(nil, record{env: env})...))
 }

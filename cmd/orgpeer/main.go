@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/orgpeer/orgpeer/cmd/orgpeer/internal/bench"
+	"github.com/orgpeer/orgpeer/node/hostfloor"
 )
 
 // usageError is a mistake in the command line: exit status 2.
@@ -70,7 +71,7 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 		return benchFloorCmd(ctx, args[1:], stdout)
 	}
 	if len(args) > 0 && args[0] == bench.HostFloorCommand { // started by `orgpeer bench --host-floor`; not in the help
-		return bench.RunFloorHost(ctx, args[1:], os.Stdin, stdout)
+		return hostfloor.Run(ctx, args[1:], os.Stdin, stdout)
 	}
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		return versionCmd(ctx, args[1:], stdout)

@@ -1,0 +1,119 @@
+// Package hostfloor is one host of `orgpeer bench --host-floor`: a bare
+// go-libp2p host with orgpeer's transports and, when asked, GossipSub, and
+// nothing of orgpeer's. The benchmark (cmd/orgpeer/internal/bench) starts
+// and measures the hosts; this package is their libp2p side, which the
+// CLI's internal packages do not link.
+package hostfloor
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Run is one host of the floor: it prints its address, reads
+// everyone's from stdin, connects to them and publishes until ctx ends.
+func Run(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
+	var index, mesh int
+	var gossip bool
+	var every time.Duration
+	if len(args) != 4 {
+		return errors.New("want: index gossip mesh every")
+	}
+	fmt.Sscan(args[0], &index)
+	fmt.Sscan(args[1], &gossip)
+	fmt.Sscan(args[2], &mesh)
+	every, err := time.ParseDuration(args[3])
+	if err != nil {
+		return err
+	}
+	cm, err := connmgr.NewConnManager(64, 64) // the lan preset's MaxPeers
+	if err != nil {
+		return err
+	}
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"),
+		libp2p.Transport(tcp.NewTCPTransport), libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New), libp2p.ConnectionManager(cm), libp2p.DisableRelay(), libp2p.DisableMetrics())
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var topics []*pubsub.Topic
+	if gossip {
+		var opts []pubsub.Option
+		if mesh > 1 {
+			p := pubsub.DefaultGossipSubParams()
+			p.D, p.Dlo, p.Dhi, p.Dlazy, p.GossipFactor = mesh, mesh-1, 2*mesh, 1, 0
+			p.Dscore, p.Dout = min(p.Dscore, p.Dlo), max(min(p.Dlo-1, p.D/2-1), 0)
+			opts = append(opts, pubsub.WithGossipSubParams(p), pubsub.WithFloodPublish(false))
+		}
+		ps, err := pubsub.NewGossipSub(ctx, h, opts...)
+		if err != nil {
+			return err
+		}
+		for t := range 4 {
+			tp, err := ps.Join(fmt.Sprintf("floor-%d", t))
+			if err != nil {
+				return err
+			}
+			sub, err := tp.Subscribe()
+			if err != nil {
+				return err
+			}
+			go func() { // ends with ctx: Next returns its error
+				for {
+					if _, err := sub.Next(ctx); err != nil {
+						return
+					}
+				}
+			}()
+			topics = append(topics, tp)
+		}
+	}
+	fmt.Fprintf(out, "%s/p2p/%s\n", h.Addrs()[0], h.ID())
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	for _, a := range strings.Fields(line) {
+		m, err := ma.NewMultiaddr(a)
+		if err != nil {
+			return err
+		}
+		ai, err := peer.AddrInfoFromP2pAddr(m)
+		if err != nil || ai.ID == h.ID() {
+			continue
+		}
+		go h.Connect(ctx, *ai) // bounded by ctx and the dial timeout
+	}
+	if every <= 0 || len(topics) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	msg := make([]byte, 200)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		rand.Read(msg)
+		topics[index%3].Publish(ctx, msg)
+	}
+}
