@@ -536,10 +536,12 @@ func (pp *pushPull) judge(rec record, via peer.ID) (*received, bool) {
 	return pp.judgeKinds(rec, via, false)
 }
 
-// judgeKinds is judge; leaves says that a signed leave is welcome too
-// (passed on, not in an answer), checked as the topic checks one, applied,
-// and passed on further when it was news.
-func (pp *pushPull) judgeKinds(rec record, via peer.ID, leaves bool) (*received, bool) {
+// judgeKinds is judge; passed says that the record was passed on to this
+// node (a join or a leave), not part of an answer: a signed leave is
+// welcome too, checked as the topic checks one, applied, and passed on
+// further when it was news; so is a join that was news, once this node has
+// started (see pushJoinPassOn).
+func (pp *pushPull) judgeKinds(rec record, via peer.ID, passed bool) (*received, bool) {
 	author, err := peer.IDFromBytes(rec.env.GetFrom())
 	if err != nil || verifyEnvelope(rec.env) != nil {
 		pp.valid.verdict(via, pubsub.ValidationReject, "bad-signature")
@@ -551,7 +553,7 @@ func (pp *pushPull) judgeKinds(rec record, via peer.ID, leaves bool) (*received,
 	}
 	r, res, reason := pp.valid.judge(via, author, rec.env.Data, func(r *received) (pubsub.ValidationResult, string) {
 		switch {
-		case r.Kind != wire.KindHeartbeat && (r.Kind != wire.KindLeave || !leaves):
+		case r.Kind != wire.KindHeartbeat && (r.Kind != wire.KindLeave || !passed):
 			return pubsub.ValidationReject, "wrong-kind"
 		case rec.env.GetTopic() != wire.OrgTopic(r.Org):
 			return pubsub.ValidationReject, "wrong-topic"
@@ -581,7 +583,7 @@ func (pp *pushPull) judgeKinds(rec record, via peer.ID, leaves bool) (*received,
 	}
 	news := pp.recv.heartbeat(r, via, false)
 	pp.env.put(r.Peer, rec.env, orgs.Version{Epoch: r.Epoch, Seq: r.Seq}, r.Sent)
-	if news && leaves && time.Since(pp.started) >= pp.startup {
+	if news && passed && time.Since(pp.started) >= pp.startup {
 		pp.passOn(author, r.Epoch, rec, via) // a join passed on to this node, news to it: pass it on
 	}
 	return r, true

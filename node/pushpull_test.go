@@ -245,18 +245,8 @@ func ppWrite(t *testing.T, h host.Host, to peer.ID, data []byte) {
 // neighbours, who apply it too: a leave does not depend on the GossipSub
 // mesh alone.
 func TestLeavePassedOn(t *testing.T) {
-	orgNames := []string{"acme", "globex", "acme"}
-	nodes := startNodes(t, orgNames, nil)
-	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
-	first, rest := nodes[0], nodes[1:]
-	nodetest.Eventually(t, 10*time.Second, func() string {
-		for _, n := range rest {
-			if !isConnected(first.host, n.Info().PeerID) {
-				return "not all connected to the first node yet"
-			}
-		}
-		return ""
-	})
+	nodes := passers(t, nil)
+	first := nodes[0]
 	key, leaver := nodetest.Mint(t)
 	for _, n := range nodes {
 		n.view.ApplyHeartbeat(orgs.Heartbeat{PeerID: leaver.String(), Org: "acme", Version: orgs.Version{Epoch: 1, Seq: 1}})
@@ -280,15 +270,9 @@ func TestLeavePassedOn(t *testing.T) {
 // came from, or to the newcomer), as a leave is: a node restarting is
 // counted everywhere before its GossipSub mesh forms.
 func TestJoinPassedOnWhereNews(t *testing.T) {
-	orgNames := []string{"acme", "globex", "acme"}
-	nodes := startNodes(t, orgNames, nil)
-	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
-	first, rest := nodes[0], nodes[1:]
-	nodetest.Eventually(t, 10*time.Second, func() string {
-		for _, n := range rest {
-			if !isConnected(first.host, n.Info().PeerID) || !isConnected(rest[0].host, rest[1].Info().PeerID) {
-				return "not all connected yet"
-			}
+	nodes := passers(t, func(nodes []*Node) string {
+		if !isConnected(nodes[1].host, nodes[2].Info().PeerID) {
+			return "the two others are not connected yet"
 		}
 		for _, n := range nodes {
 			if time.Since(n.pres.pp.started) < n.pres.pp.startup {
@@ -297,6 +281,7 @@ func TestJoinPassedOnWhereNews(t *testing.T) {
 		}
 		return ""
 	})
+	first, rest := nodes[0], nodes[1:]
 	passedBefore := 0.0
 	for _, n := range rest {
 		passedBefore += ppCount(n, "passed-out")
@@ -333,4 +318,26 @@ func passSigned(t *testing.T, n *Node, key crypto.PrivKey, author peer.ID, m *wi
 	}
 	rogue := rogueOn(t, n, "")
 	ppWrite(t, rogue.Host, n.host.ID(), append([]byte{pushPullPass}, encodeRecord(nil, record{env: env})...))
+}
+
+// passers starts three nodes (acme, globex, acme) and waits until they count
+// each other and the first is connected to the other two, and until ready
+// (when not nil) says nothing is missing.
+func passers(t *testing.T, ready func([]*Node) string) []*Node {
+	t.Helper()
+	orgNames := []string{"acme", "globex", "acme"}
+	nodes := startNodes(t, orgNames, nil)
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	nodetest.Eventually(t, 10*time.Second, func() string {
+		for _, n := range nodes[1:] {
+			if !isConnected(nodes[0].host, n.Info().PeerID) {
+				return "not all connected to the first node yet"
+			}
+		}
+		if ready != nil {
+			return ready(nodes)
+		}
+		return ""
+	})
+	return nodes
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,17 +29,14 @@ import (
 // Run is one host of the floor: it prints its address, reads
 // everyone's from stdin, connects to them and publishes until ctx ends.
 func Run(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
-	var index, mesh int
-	var gossip bool
-	var every time.Duration
 	if len(args) != 4 {
 		return errors.New("want: index gossip mesh every")
 	}
-	fmt.Sscan(args[0], &index)
-	fmt.Sscan(args[1], &gossip)
-	fmt.Sscan(args[2], &mesh)
-	every, err := time.ParseDuration(args[3])
-	if err != nil {
+	index, err1 := strconv.Atoi(args[0])
+	gossip, err2 := strconv.ParseBool(args[1])
+	mesh, err3 := strconv.Atoi(args[2])
+	every, err4 := time.ParseDuration(args[3])
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return err
 	}
 	cm, err := connmgr.NewConnManager(64, 64) // the lan preset's MaxPeers
