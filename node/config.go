@@ -187,7 +187,7 @@ func LANConfig() Config {
 		SampleBudget: 128,              // orgs of up to 128 members stay exact; larger ones cost about 25 heartbeats/s each, whatever their size
 		SampleWindow: 80 * time.Second, // 16 rounds: about 1,700 samples, an estimate within ±5 % at 95 % (make sim-model)
 
-		MeshDegree:     0,                // GossipSub's defaults (D = 6)
+		MeshDegree:     3,                // a heartbeat reaches a node about 3 times, not 7 (GossipSub's D = 6 with flood publishing): idle CPU at N = 50 from 2.74 to 1.58 %
 		GCPercent:      50,               // an idle node's live heap is ~4 MB: Go's 100 would hold ~2 MB more RSS for a few idle GCs less
 		StartGCPercent: 100,              // while starting: fewer collections in the start-up burst
 		MaxProcs:       0,                // one P per core
@@ -214,6 +214,7 @@ func WANConfig() Config {
 	c.BackoffMax = 5 * time.Minute          // a seed across the world that is down is not hammered
 	c.FindInterval = 2 * time.Minute        // each DHT lookup costs several round trips of 300 ms
 	c.SampleWindow = 160 * time.Second      // 16 rounds of 10 s, as in lan
+	c.MeshDegree = 0                        // GossipSub's defaults (D = 6, flood publishing): links that drop packets want more paths
 	return c
 }
 
@@ -242,7 +243,6 @@ func LocalConfig() Config {
 	c.MaxPeers = 8       // a partial topology: per-node costs stay flat as the cluster grows
 	c.DHTBucketSize = 10 // smaller answers and fewer dials while joining
 	c.DHTConcurrency = 3 //
-	c.MeshDegree = 3     // each message reaches a node about twice, not six times
 	c.MaxProcs = 1       // many nodes share few cores: one P each spares the wake-ups of idle Ps
 	c.FindInterval = 5 * time.Second
 	c.BackoffMin = 250 * time.Millisecond
