@@ -63,8 +63,9 @@ bench-serf: build bin/serf
 
 # The idle floor under orgpeer's per-node costs: bare go-libp2p hosts with
 # its transports, fully connected, alone, with GossipSub carrying one
-# heartbeat-sized message per host every 5 s (the lan preset's mesh, then a
-# mesh of 4), and with GossipSub idle. About 4 minutes per size. Not part of `test`.
+# heartbeat-sized message per host every 5 s (GossipSub's defaults, then the
+# node's own settings of the lan and local presets), and with the latter idle.
+# About 4 minutes per size. Not part of `test`.
 BENCH_FLOOR_FLAGS ?= --nodes 20,50
 bench-floor: build
 	./$(BIN) bench --host-floor $(BENCH_FLOOR_FLAGS)

@@ -86,6 +86,11 @@ func gossipOptions(cfg *Config) []pubsub.Option {
 		pubsub.WithMessageIdFn(shortMsgID))
 }
 
+// GossipOptions are the GossipSub options of a node configured by cfg
+// (gossipOptions), for `orgpeer bench --host-floor` (node/hostfloor): the
+// floor under a node is measured with the node's own settings, not a copy.
+func GossipOptions(cfg Config) []pubsub.Option { return gossipOptions(&cfg) }
+
 // shortMsgID identifies a message by the low 4 bytes of its sequence
 // number and the last 8 bytes of its author's peer ID (the end of its
 // public key): 12 bytes instead of GossipSub's 46, and IHAVE gossip is

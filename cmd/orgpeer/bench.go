@@ -36,7 +36,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	vs := fs.String("vs", "", "compare with another system side by side: serf (HashiCorp Serf agents, the same N, runs interleaved)")
 	serfBin := fs.String("serf-bin", "", "with --vs serf: the serf binary (default: serf next to this binary, else on PATH)")
 	poll := fs.Duration("poll", 0, "with --vs serf: how often each member is asked during a timed phase, the resolution of the times (default max(50ms, 4ms x N))")
-	hostFloor := fs.Bool("host-floor", false, "instead of orgpeer, measure the idle floor of bare go-libp2p hosts (its transports, fully connected) at each --nodes size: alone, with GossipSub as the lan preset has it, tuned to a mesh of 4, and with GossipSub but no messages")
+	hostFloor := fs.Bool("host-floor", false, "instead of orgpeer, measure the idle floor of bare go-libp2p hosts (its transports, fully connected) at each --nodes size: alone, with GossipSub's defaults (the wan preset), with GossipSub as the lan and local presets have it (a mesh of 3), and the latter without messages")
 	var pairs listFlag
 	fs.Var(&pairs, "pairs", "with --vs serf: which presets to compare, local (orgpeer local vs serf local) and/or default (orgpeer default vs serf lan); default both")
 	if err := parseFlags(fs, args); err != nil {
@@ -116,7 +116,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, n := range ns {
 			for _, f := range []bench.HostFloorOptions{{}, {Gossip: true, Every: 5 * time.Second},
-				{Gossip: true, Mesh: 4, Every: 5 * time.Second}, {Gossip: true}} {
+				{Gossip: true, Mesh: 3, Every: 5 * time.Second}, {Gossip: true, Mesh: 3}} {
 				f.Bin, f.Nodes, f.Settle, f.Window = bin, n, *settle, *idle
 				log.Info("host floor", "nodes", n, "gossip", f.Gossip, "mesh", f.Mesh, "every", f.Every)
 				if err := bench.HostFloor(ctx, f, stdout); err != nil {

@@ -80,7 +80,7 @@ func TestBenchHostFloor(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bench --host-floor: exit %d\n%s\n%s", code, stdout, tail(errOut, 30))
 	}
-	for _, want := range []string{"gossip=false mesh=0 every=0s", "gossip=true mesh=0 every=5s", "gossip=true mesh=4 every=5s", "gossip=true mesh=0 every=0s"} {
+	for _, want := range []string{"gossip=false mesh=0 every=0s", "gossip=true mesh=0 every=5s", "gossip=true mesh=3 every=5s", "gossip=true mesh=3 every=0s"} {
 		if !strings.Contains(stdout, "N=3 "+want+": idle CPU per host ") {
 			t.Errorf("no figure for %q in:\n%s", want, stdout)
 		}

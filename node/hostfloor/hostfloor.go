@@ -1,6 +1,6 @@
 // Package hostfloor is one host of `orgpeer bench --host-floor`: a bare
-// go-libp2p host with orgpeer's transports and, when asked, GossipSub, and
-// nothing of orgpeer's. The benchmark (cmd/orgpeer/internal/bench) starts
+// go-libp2p host with orgpeer's transports and, when asked, GossipSub with
+// a node's own options, and nothing else of orgpeer's. The benchmark (cmd/orgpeer/internal/bench) starts
 // and measures the hosts; this package is their libp2p side, which the
 // CLI's internal packages do not link.
 package hostfloor
@@ -24,6 +24,8 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/orgpeer/orgpeer/node"
 )
 
 // Run is one host of the floor: it prints its address, reads
@@ -52,14 +54,9 @@ func Run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 	defer h.Close()
 	var topics []*pubsub.Topic
 	if gossip {
-		var opts []pubsub.Option
-		if mesh > 1 {
-			p := pubsub.DefaultGossipSubParams()
-			p.D, p.Dlo, p.Dhi, p.Dlazy, p.GossipFactor = mesh, mesh-1, 2*mesh, 1, 0
-			p.Dscore, p.Dout = min(p.Dscore, p.Dlo), max(min(p.Dlo-1, p.D/2-1), 0)
-			opts = append(opts, pubsub.WithGossipSubParams(p), pubsub.WithFloodPublish(false))
-		}
-		ps, err := pubsub.NewGossipSub(ctx, h, opts...)
+		cfg := node.LANConfig()
+		cfg.MeshDegree = mesh // 0: GossipSub's defaults, as the wan preset
+		ps, err := pubsub.NewGossipSub(ctx, h, node.GossipOptions(cfg)...)
 		if err != nil {
 			return err
 		}
