@@ -1,8 +1,8 @@
 // Package hostfloor is one host of `orgpeer bench --host-floor`: a bare
 // go-libp2p host with orgpeer's transports and, when asked, GossipSub with
-// a node's own options, and nothing else of orgpeer's. The benchmark (cmd/orgpeer/internal/bench) starts
-// and measures the hosts; this package is their libp2p side, which the
-// CLI's internal packages do not link.
+// a node's own options, and nothing else of orgpeer's. The benchmark
+// (cmd/orgpeer/internal/bench) starts and measures the hosts; this package
+// is their libp2p side, which the CLI's internal packages do not link.
 package hostfloor
 
 import (
