@@ -187,7 +187,7 @@ func LANConfig() Config {
 		SampleBudget: 128,              // orgs of up to 128 members stay exact; larger ones cost about 25 heartbeats/s each, whatever their size
 		SampleWindow: 80 * time.Second, // 16 rounds: about 1,700 samples, an estimate within ±5 % at 95 % (make sim-model)
 
-		MeshDegree:     3,                // a heartbeat reaches a node about 3 times, not 7 (GossipSub's D = 6 with flood publishing): idle CPU at N = 50 from 2.74 to 1.58 %
+		MeshDegree:     3,                // a heartbeat reaches a node about 3 times, not 7 (GossipSub's D = 6 with flood publishing); an idle node's CPU goes mostly to those copies (docs/perf-log.md)
 		GCPercent:      50,               // an idle node's live heap is ~4 MB: Go's 100 would hold ~2 MB more RSS for a few idle GCs less
 		StartGCPercent: 100,              // while starting: fewer collections in the start-up burst
 		MaxProcs:       0,                // one P per core

@@ -58,8 +58,8 @@ import (
 // (0.25 %); the newcomer's heartbeats still reach those. A node that is
 // itself starting passes no join on but the ones it answers: when a whole
 // cluster starts at once, every node would pass every other's join, and
-// on a few cores those streams slowed the start (N = 20 on one machine:
-// 0.30 to 0.35 CPU-s a node, convergence 3.4 to 4.0 s).
+// on a few cores those streams slowed the start (docs/perf-log.md, third
+// session).
 //
 // Bounds: a node asks at most pushPullAsks peers, only while it starts,
 // and stops at the first answer; an answer holds the freshest

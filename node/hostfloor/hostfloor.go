@@ -41,7 +41,8 @@ func Run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return err
 	}
-	cm, err := connmgr.NewConnManager(64, 64) // the lan preset's MaxPeers
+	lan := node.LANConfig()
+	cm, err := connmgr.NewConnManager(lan.MaxPeers, lan.MaxPeers)
 	if err != nil {
 		return err
 	}
@@ -54,9 +55,8 @@ func Run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 	defer h.Close()
 	var topics []*pubsub.Topic
 	if gossip {
-		cfg := node.LANConfig()
-		cfg.MeshDegree = mesh // 0: GossipSub's defaults, as the wan preset
-		ps, err := pubsub.NewGossipSub(ctx, h, node.GossipOptions(cfg)...)
+		lan.MeshDegree = mesh // 0: GossipSub's defaults, as the wan preset
+		ps, err := pubsub.NewGossipSub(ctx, h, node.GossipOptions(lan)...)
 		if err != nil {
 			return err
 		}
