@@ -194,8 +194,9 @@ func (hl *hellos) connect(ctx context.Context, to peer.ID) {
 }
 
 // say opens a hello stream to peer: it sends this node's hello and
-// takes the peer's answer.
-func (hl *hellos) say(ctx context.Context, to peer.ID) {
+// takes the peer's answer. It returns the answer's kind when accepted (""
+// otherwise).
+func (hl *hellos) say(ctx context.Context, to peer.ID) (kind string) {
 	hl.stream(ctx, to, func(s network.Stream) {
 		if !hl.write(s) {
 			s.Reset()
@@ -203,9 +204,10 @@ func (hl *hellos) say(ctx context.Context, to peer.ID) {
 		}
 		s.CloseWrite()
 		if data, ok := hl.read(s); ok {
-			hl.receive(to, data)
+			kind = hl.receive(to, data)
 		}
 	})
+	return kind
 }
 
 // handle answers a peer's hello stream with this node's own; a

@@ -50,7 +50,7 @@ func newMetrics() *nodeMetrics {
 		}),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_probes_total",
-			Help: "Probes of silent peers: gone (every TCP address refused: suspect at once) or inconclusive.",
+			Help: "Probes of silent peers: gone (every TCP address refused: suspect at once) or inconclusive; then asks of the silent peer for its heartbeat: answered or unanswered.",
 		}, []string{"result"}),
 		probeDials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orgpeer_probe_dials_total",

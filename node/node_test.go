@@ -319,6 +319,34 @@ func TestSecondProbe(t *testing.T) {
 	}
 }
 
+// TestSilentPeerAsked: a live peer whose heartbeats stop reaching a node
+// (here GossipSub between the two is cut: each blacklists the other) is
+// asked for its heartbeat after a probe that proves nothing, answers on a
+// hello stream and stays alive past its liveness window.
+func TestSilentPeerAsked(t *testing.T) {
+	orgNames := []string{"acme", "globex"}
+	nodes := startNodes(t, orgNames, func(c *Config) {
+		c.HeartbeatInterval = 300 * time.Millisecond
+		c.ProbeAfter = 450 * time.Millisecond
+		c.LivenessWindow = 1500 * time.Millisecond
+	})
+	nodetest.Eventually(t, 30*time.Second, allMatch(nodes, truthOf(orgNames)))
+	a, b := nodes[0], nodes[1]
+	a.ps.BlacklistPeer(b.host.ID())
+	b.ps.BlacklistPeer(a.host.ID())
+	// Two liveness windows: without the ask, each would be suspect after one.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if msg := allMatch(nodes, truthOf(orgNames))(); msg != "" {
+			t.Fatalf("with GossipSub cut between them: %s", msg)
+		}
+	}
+	for _, n := range nodes {
+		if got := testutil.ToFloat64(n.metrics.probes.WithLabelValues("answered")); got < 1 {
+			t.Fatalf("%s counted %v answered asks", n.Info().PeerID, got)
+		}
+	}
+}
+
 func TestRefusedEverywhere(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/orgpeer/orgpeer/node/wire"
 	"github.com/orgpeer/orgpeer/orgs"
 )
 
@@ -37,6 +38,7 @@ const (
 	probeRetry    = 200 * time.Millisecond // next look when every probe slot was busy
 	probeTimeout  = 500 * time.Millisecond // bound on one probe
 	probeParallel = 8                      // probes in flight at most
+	probeAsk      = 2 * time.Second        // bound on asking a silent peer for its heartbeat: a connection and a hello
 )
 
 // A Prober looks for proof that a silent peer is gone. Gone reports true
@@ -102,7 +104,11 @@ func (n *Node) probeLoop(ctx context.Context) {
 			default:
 				pr.again = time.Time{}
 			}
-			started := probes.try(func() { n.probeOnce(ctx, tells, p, "") })
+			started := probes.try(func() {
+				if !n.probeOnce(ctx, tells, p, "") {
+					n.askSilent(ctx, p)
+				}
+			})
 			if !started {
 				next = min(next, probeRetry) // busy: look again soon
 				continue
@@ -183,6 +189,49 @@ func (n *Node) probeOnce(ctx context.Context, tells *pool, p orgs.PeerInfo, via 
 		n.metrics.probes.WithLabelValues("inconclusive").Inc()
 	}
 	return gone
+}
+
+// askSilent asks a silent peer that a probe did not prove gone for its
+// heartbeat, on a hello stream, as a SWIM member that hears no ack asks
+// again: a live peer whose heartbeats stopped reaching this node (a
+// GossipSub mesh that split into parts that only IHAVE gossip joins, a
+// neighbour that died on the path) answers with its own heartbeat and stays
+// alive, instead of turning suspect when the window ends. The answer is the
+// peer's own state over a secure channel, judged like any hello, so nothing
+// is taken on another peer's word. Only the probe loop asks, for silences:
+// a probe hint follows a closed connection, and a peer whose connection a
+// trim closed is not dialled back. A peer that does not answer within
+// probeAsk is left to its window.
+func (n *Node) askSilent(ctx context.Context, p orgs.PeerInfo) {
+	if q, ok := n.view.Get(p.PeerID); !ok || q.State != orgs.StateAlive || !q.LastSeen.Equal(p.LastSeen) {
+		return // heard from meanwhile, or no longer counted alive
+	}
+	id, err := peer.Decode(p.PeerID)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeAsk)
+	defer cancel()
+	if n.host.Network().Connectedness(id) == network.NotConnected {
+		ai := peer.AddrInfo{ID: id} // with the addresses it announced: the peerstore may have none
+		for _, s := range p.Addrs {
+			if a, err := ma.NewMultiaddr(s); err == nil {
+				ai.Addrs = append(ai.Addrs, a)
+			}
+		}
+		if err := n.host.Connect(ctx, ai); err != nil {
+			n.metrics.probes.WithLabelValues("unanswered").Inc()
+			return
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if n.pres.hellos.say(ctx, id) == wire.KindHeartbeat {
+		n.metrics.probes.WithLabelValues("answered").Inc()
+	} else {
+		n.metrics.probes.WithLabelValues("unanswered").Inc()
+	}
 }
 
 // sleepCtx waits d and reports true, or false when ctx ends first.
