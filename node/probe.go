@@ -200,7 +200,8 @@ func (n *Node) probeOnce(ctx context.Context, tells *pool, p orgs.PeerInfo, via 
 // peer's own state over a secure channel, judged like any hello, so nothing
 // is taken on another peer's word. Only the probe loop asks, for silences:
 // a probe hint follows a closed connection, and a peer whose connection a
-// trim closed is not dialled back. A peer that does not answer within
+// trim closed is not dialled back. A peer that is not connected is dialled
+// only if its membership is proven. A peer that does not answer within
 // probeAsk is left to its window.
 func (n *Node) askSilent(ctx context.Context, p orgs.PeerInfo) {
 	if q, ok := n.view.Get(p.PeerID); !ok || q.State != orgs.StateAlive || !q.LastSeen.Equal(p.LastSeen) {
@@ -213,6 +214,9 @@ func (n *Node) askSilent(ctx context.Context, p orgs.PeerInfo) {
 	ctx, cancel := context.WithTimeout(ctx, probeAsk)
 	defer cancel()
 	if n.host.Network().Connectedness(id) == network.NotConnected {
+		if !p.Verified {
+			return // a bare claim costs nothing to mint: its addresses get no dials from every node
+		}
 		ai := peer.AddrInfo{ID: id} // with the addresses it announced: the peerstore may have none
 		for _, s := range p.Addrs {
 			if a, err := ma.NewMultiaddr(s); err == nil {
