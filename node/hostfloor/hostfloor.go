@@ -60,6 +60,8 @@ func Run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		if err != nil {
 			return err
 		}
+		// As a node that follows 3 organizations: their topics, on which
+		// the hosts publish, and the directory's, which stays quiet.
 		for t := range 4 {
 			tp, err := ps.Join(fmt.Sprintf("floor-%d", t))
 			if err != nil {

@@ -24,7 +24,7 @@ const HostFloorCommand = "bench-host-floor"
 type HostFloorOptions struct {
 	Bin    string        // this binary, which runs each host as HostFloorCommand
 	Nodes  int           // hosts, every one connected to every other (as the lan preset's nodes end up at N <= 64)
-	Gossip bool          // join GossipSub: 4 topics, each host publishing on one of 3
+	Gossip bool          // join GossipSub: 4 topics, as a node of 3 organizations joins (theirs and the directory), each host publishing on one of the 3
 	Mesh   int           // GossipSub mesh degree, with the node's own GossipSub options (node.GossipOptions); 0: GossipSub's defaults (the wan preset)
 	Every  time.Duration // each host publishes a 200-byte message this often (a heartbeat's size); 0: never
 	Settle time.Duration // wait before the window
