@@ -287,7 +287,8 @@ func (d *Discovery) seedConnected(i int) bool {
 }
 
 // joinSeed resolves seed i and connects to one of its peers, in random
-// order; it returns the peer it connected to.
+// order, at every address the seeds give it (seedPeers); it returns the
+// peer it connected to.
 func (d *Discovery) joinSeed(ctx context.Context, i int, seed ma.Multiaddr) (peer.ID, error) {
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
 	peers, err := resolveSeed(rctx, d.cfg.Resolver, seed)
@@ -303,8 +304,12 @@ func (d *Discovery) joinSeed(ctx context.Context, i int, seed ma.Multiaddr) (pee
 		return "", errors.New("it names no peer but this one")
 	}
 	rand.Shuffle(len(peers), func(a, b int) { peers[a], peers[b] = peers[b], peers[a] })
+	merged := d.seedPeers()
 	var errs []error
 	for _, ai := range peers {
+		if j := slices.IndexFunc(merged, func(m peer.AddrInfo) bool { return m.ID == ai.ID }); j >= 0 {
+			ai = merged[j]
+		}
 		err := d.connect(ctx, ai)
 		if err == nil {
 			return ai.ID, nil
@@ -318,13 +323,31 @@ func (d *Discovery) joinSeed(ctx context.Context, i int, seed ma.Multiaddr) (pee
 }
 
 // seedPeers returns every seed's peers as last resolved, for the DHT,
-// which dials them when its routing table empties.
+// which dials them when its routing table empties: each peer once, with
+// the addresses of every seed that names it.
+//
+// A peer given as several seeds (its QUIC and its TCP address apart, as a
+// relay is given) must be dialled at all of them at once: the swarm ranks
+// the addresses it knows when a dial starts, so a first dial given the TCP
+// address alone dials it at once, without the node's wait for QUIC, and
+// when TCP connects first the QUIC dial added a moment later is dropped. A
+// node behind a NAT then has no QUIC connection from its listen port to
+// the relay, hence no observed public address, which hole punching waits
+// for.
 func (d *Discovery) seedPeers() []peer.AddrInfo {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []peer.AddrInfo
+	byID := map[peer.ID]int{}
 	for _, peers := range d.seeds {
-		out = append(out, peers...)
+		for _, ai := range peers {
+			if j, ok := byID[ai.ID]; ok {
+				out[j].Addrs = append(out[j].Addrs, ai.Addrs...)
+				continue
+			}
+			byID[ai.ID] = len(out)
+			out = append(out, peer.AddrInfo{ID: ai.ID, Addrs: slices.Clone(ai.Addrs)})
+		}
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 	madns "github.com/multiformats/go-multiaddr-dns"
@@ -151,4 +152,35 @@ func TestRetryJoinKeepsEverySeed(t *testing.T) {
 	within(t, 10*time.Second, "the lost seed redialled", func() bool {
 		return a.Network().Connectedness(s2.ID()) == network.Connected
 	})
+}
+
+// TestSeedPeersMergedByPeer: a peer given as two seeds, its QUIC and its
+// TCP address apart, is one bootstrap peer with both addresses, so that a
+// dial of it is never of its TCP address alone; the seeds are left as
+// they were.
+func TestSeedPeersMergedByPeer(t *testing.T) {
+	const relay, other = "12D3KooWSamExyne6QECYvtKqvJvtwdLchp317F2yAnUgS1ZSYgH", "12D3KooWBJa6sxq6uRBYG2ppZNyGd67uvv3FT7MwzKnvcDPWgXzZ"
+	d := &Discovery{}
+	for _, s := range []string{
+		"/ip4/192.0.0.130/udp/4101/quic-v1/p2p/" + relay,
+		"/ip4/192.0.0.140/tcp/4101/p2p/" + other,
+		"/ip4/192.0.0.130/tcp/4101/p2p/" + relay,
+	} {
+		ai, err := peer.AddrInfoFromP2pAddr(ma.StringCast(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.seeds = append(d.seeds, []peer.AddrInfo{*ai})
+	}
+	got := d.seedPeers()
+	if len(got) != 2 || got[0].ID.String() != relay || got[1].ID.String() != other {
+		t.Fatalf("seed peers %v: want the relay, then the other peer, once each", got)
+	}
+	want := []ma.Multiaddr{ma.StringCast("/ip4/192.0.0.130/udp/4101/quic-v1"), ma.StringCast("/ip4/192.0.0.130/tcp/4101")}
+	if !slices.EqualFunc(got[0].Addrs, want, ma.Multiaddr.Equal) {
+		t.Errorf("the relay's addresses: %v, want %v", got[0].Addrs, want)
+	}
+	if n := len(d.seeds[0][0].Addrs); n != 1 {
+		t.Errorf("the first seed has %d addresses after seedPeers, want 1", n)
+	}
 }
